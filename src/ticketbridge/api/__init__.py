@@ -1,0 +1,1 @@
+"""The HTTP API: routers, request/response models, auth dependencies, the error contract."""

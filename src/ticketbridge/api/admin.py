@@ -1,0 +1,102 @@
+"""Provisioning under /v1/admin, guarded by the admin token."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ticketbridge.api.deps import AdminDep, DbSession, RuntimeDep
+from ticketbridge.api.models.admin import (
+    ApiKeyCreatedModel,
+    ApiKeyCreateRequest,
+    ApiKeyModel,
+    ConnectionCreateRequest,
+    ConnectionModel,
+    ConnectionUpdateRequest,
+    ItemList,
+    OrganizationCreateRequest,
+    OrganizationModel,
+)
+from ticketbridge.api.models.errors import error_responses
+from ticketbridge.services import connections as connections_service
+from ticketbridge.services import organizations as organizations_service
+
+router = APIRouter(
+    prefix="/v1/admin", tags=["Admin"], dependencies=[AdminDep], responses=error_responses(401, 500)
+)
+
+
+@router.post(
+    "/organizations",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_organization",
+    responses=error_responses(413, 422),
+)
+async def create_organization(body: OrganizationCreateRequest, db: DbSession) -> OrganizationModel:
+    return OrganizationModel.of(await organizations_service.create_organization(db, name=body.name))
+
+
+@router.get("/organizations", operation_id="list_organizations")
+async def list_organizations(db: DbSession) -> ItemList[OrganizationModel]:
+    orgs = await organizations_service.list_organizations(db)
+    return ItemList(items=[OrganizationModel.of(org) for org in orgs])
+
+
+@router.post(
+    "/organizations/{org_id}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_api_key",
+    responses=error_responses(404, 413, 422),
+)
+async def create_api_key(org_id: uuid.UUID, body: ApiKeyCreateRequest, db: DbSession) -> ApiKeyCreatedModel:
+    issued = await organizations_service.issue_api_key(db, organization_id=org_id, name=body.name)
+    return ApiKeyCreatedModel(**ApiKeyModel.of(issued.key).model_dump(), api_key=issued.plaintext)
+
+
+@router.delete("/api-keys/{key_id}", operation_id="revoke_api_key", responses=error_responses(404, 422))
+async def revoke_api_key(key_id: uuid.UUID, db: DbSession) -> ApiKeyModel:
+    return ApiKeyModel.of(await organizations_service.revoke_api_key(db, key_id))
+
+
+@router.post(
+    "/connections",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_connection",
+    responses=error_responses(404, 413, 422),
+)
+async def create_connection(
+    body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep
+) -> ConnectionModel:
+    data = connections_service.ConnectionCreate.model_validate(body.model_dump())
+    return ConnectionModel.of(await connections_service.create_connection(db, runtime.cipher, data))
+
+
+@router.get("/connections", operation_id="list_connections", responses=error_responses(422))
+async def list_connections(
+    db: DbSession, organization_id: Annotated[uuid.UUID | None, Query()] = None
+) -> ItemList[ConnectionModel]:
+    connections = await connections_service.list_connections(db, organization_id=organization_id)
+    return ItemList(items=[ConnectionModel.of(connection) for connection in connections])
+
+
+@router.get(
+    "/connections/{connection_id}", operation_id="get_connection", responses=error_responses(404, 422)
+)
+async def get_connection(connection_id: uuid.UUID, db: DbSession) -> ConnectionModel:
+    return ConnectionModel.of(await connections_service.get_connection(db, connection_id))
+
+
+@router.patch(
+    "/connections/{connection_id}",
+    operation_id="update_connection",
+    responses=error_responses(404, 409, 413, 422),
+)
+async def update_connection(
+    connection_id: uuid.UUID, body: ConnectionUpdateRequest, db: DbSession, runtime: RuntimeDep
+) -> ConnectionModel:
+    patch = connections_service.ConnectionPatch.model_validate(body.model_dump(exclude_unset=True))
+    return ConnectionModel.of(
+        await connections_service.update_connection(db, runtime.cipher, connection_id, patch)
+    )

@@ -1,0 +1,97 @@
+"""Request dependencies: the unit of work, and the lookups that authenticate and authorize.
+
+`DbSession` commits when the route returns and rolls back when it raises (scope="function", so the
+commit happens before the response is sent and a failed commit is an error, not a lost write).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead
+from ticketbridge.errors import InvalidRequest, Unauthenticated
+from ticketbridge.services import connections as connections_service
+from ticketbridge.services import organizations as organizations_service
+from ticketbridge.state import Runtime
+
+_api_key_header = APIKeyHeader(name="X-API-KEY", scheme_name="API-Key", auto_error=False)
+_connection_header = APIKeyHeader(name="X-CONNECTION-ID", scheme_name="Connection-ID", auto_error=False)
+_admin_bearer = HTTPBearer(scheme_name="Admin-Token", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+async def get_api_key(db: DbSession, key: Annotated[str | None, Depends(_api_key_header)]) -> ApiKeyRead:
+    return await organizations_service.authenticate(db, key)
+
+
+TenantDep = Annotated[ApiKeyRead, Depends(get_api_key)]
+
+
+async def get_connection(
+    db: DbSession, tenant: TenantDep, raw_id: Annotated[str | None, Depends(_connection_header)]
+) -> ConnectionRead:
+    if not raw_id:
+        raise InvalidRequest(
+            "The X-CONNECTION-ID header is required.",
+            details=[{"loc": ["header", "X-CONNECTION-ID"], "msg": "Field required", "type": "missing"}],
+        )
+    try:
+        connection_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise InvalidRequest(
+            "X-CONNECTION-ID must be a UUID.",
+            details=[
+                {
+                    "loc": ["header", "X-CONNECTION-ID"],
+                    "msg": "Input should be a valid UUID",
+                    "type": "uuid_parsing",
+                }
+            ],
+        ) from None
+    return await connections_service.get_usable_connection(
+        db, organization_id=tenant.organization_id, connection_id=connection_id
+    )
+
+
+ConnectionDep = Annotated[ConnectionRead, Depends(get_connection)]
+
+
+async def require_admin(
+    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)]
+) -> None:
+    expected = runtime.settings.admin_token
+    if expected is None:
+        raise Unauthenticated("The admin API is disabled: set TICKETBRIDGE_ADMIN_TOKEN to enable it.")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise Unauthenticated("A valid admin token is required (Authorization: Bearer <admin_token>).")
+
+
+AdminDep = Depends(require_admin)

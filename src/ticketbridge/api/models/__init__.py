@@ -1,0 +1,1 @@
+"""Public request and response models, under the seeds' schema titles."""

@@ -1,0 +1,78 @@
+"""The FastAPI application: `create_app(settings)` wires everything; importing builds nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from ticketbridge.api import admin, connection, health
+from ticketbridge.api.errors import install_error_handlers
+from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from ticketbridge.config import Settings
+from ticketbridge.errors import NotMigrated
+from ticketbridge.observability import get_logger
+from ticketbridge.state import Runtime
+from ticketbridge.store import migrate
+
+log = get_logger("ticketbridge.app")
+
+DESCRIPTION = """One HTTP API to create, update and bulk-write tickets in your customers' ITSM tools.
+
+Every `/v1` data request carries `X-API-KEY` (your organization's key) and `X-CONNECTION-ID`
+(the connection to a vendor site). Every error is an `ErrorResponse`.
+"""
+
+
+async def prepare_database(runtime: Runtime) -> None:
+    """Embedded mode migrates itself; distributed mode refuses to run on an un-migrated database."""
+    if runtime.settings.should_auto_migrate:
+        if runtime.settings.is_embedded:
+            runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(runtime.engine)
+    elif not await migrate.is_at_head(runtime.engine):
+        raise NotMigrated()
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    """Builds the app. Pass `runtime` to share an engine (tests, the demo); otherwise the lifespan
+    builds one from `settings` and disposes of it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        current = runtime or Runtime.build(settings)
+        try:
+            await prepare_database(current)
+            app.state.runtime = current
+            log.info("app.started", embedded=settings.is_embedded)
+            yield
+        finally:
+            if owned:
+                await current.close()
+
+    app = FastAPI(
+        title="ticketbridge",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(admin.router)
+    app.include_router(connection.router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["X-API-KEY", "X-CONNECTION-ID", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,74 @@
+"""What each vendor needs to log in, validated before it is encrypted and stored.
+
+These models are the `config_model` of each connector spec; they live apart from the connectors so
+that provisioning can validate credentials without building an HTTP client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from ticketbridge.enums import Vendor
+from ticketbridge.errors import InvalidRequest
+
+
+class _Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JiraCredentials(_Credentials):
+    """Basic auth with an Atlassian account's email and API token, or an OAuth 2.0 bearer token."""
+
+    email: str | None = None
+    api_token: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_method(self) -> JiraCredentials:
+        basic = self.email is not None and self.api_token is not None
+        if basic == (self.oauth_token is not None):
+            raise ValueError("give either email and api_token (basic auth) or oauth_token, not both")
+        return self
+
+
+class RezolveCredentials(_Credentials):
+    """OAuth 2.0 client credentials against the tenant's Keycloak realm."""
+
+    tenant_id: str = Field(min_length=1)
+    realm: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    #: The token endpoint when it is not under the API's base URL.
+    auth_url: str | None = None
+
+
+VendorCredentials = JiraCredentials | RezolveCredentials
+CREDENTIAL_MODELS: dict[Vendor, type[VendorCredentials]] = {
+    Vendor.JIRA: JiraCredentials,
+    Vendor.REZOLVE: RezolveCredentials,
+}
+
+
+def parse_credentials(vendor: Vendor, data: dict[str, Any]) -> VendorCredentials:
+    """Validates a vendor's credentials; problems name their field but never echo a value."""
+    try:
+        return CREDENTIAL_MODELS[vendor].model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {"loc": ["body", "credentials", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+            for problem in exc.errors()
+        ]
+        raise InvalidRequest(
+            f"The credentials are invalid for a {vendor} connection.", details=details
+        ) from None
+
+
+def dump_secret(credentials: VendorCredentials) -> dict[str, object]:
+    """Plain values for encryption: the only place secrets are revealed, and only to the cipher."""
+    data = credentials.model_dump(mode="python")
+    return {
+        key: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for key, value in data.items()
+    }

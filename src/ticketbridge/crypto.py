@@ -1,0 +1,74 @@
+"""Encryption at rest for vendor credentials (Fernet; MultiFernet so keys can rotate) and API-key hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from ticketbridge.config import Settings
+
+API_KEY_PREFIX = "tb_"
+#: How much of a key is kept in clear to tell keys apart in listings.
+API_KEY_DISPLAY_CHARS = 11
+_SECRET_KEY_FILE_NAME = "secret.key"
+
+
+class CredentialCipher:
+    """Encrypts with the first key and decrypts with any, so a new key can be put first and old
+    ciphertexts re-encrypted at leisure (`rotate`)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one Fernet key is required")
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+
+    def encrypt(self, data: dict[str, Any]) -> str:
+        return self._fernet.encrypt(json.dumps(data).encode()).decode()
+
+    def decrypt(self, token: str) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken as exc:
+            raise ValueError("credentials cannot be decrypted with the configured keys") from exc
+        return result
+
+    def rotate(self, token: str) -> str:
+        return self._fernet.rotate(token.encode()).decode()
+
+
+def load_cipher(settings: Settings) -> CredentialCipher:
+    """Keys come from TICKETBRIDGE_SECRETS_KEY, else TICKETBRIDGE_SECRETS_KEY_FILE; in embedded mode
+    a key is generated once under the data directory so that `make demo` needs no set-up."""
+    if settings.secrets_key is not None:
+        return CredentialCipher(_split_keys(settings.secrets_key.get_secret_value()))
+    if settings.secrets_key_file is not None:
+        return CredentialCipher(_split_keys(settings.secrets_key_file.read_text()))
+    if not settings.is_embedded:
+        raise RuntimeError("TICKETBRIDGE_SECRETS_KEY or TICKETBRIDGE_SECRETS_KEY_FILE is required")
+    path = settings.data_dir / _SECRET_KEY_FILE_NAME
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return CredentialCipher(_split_keys(path.read_text()))
+
+
+def _split_keys(raw: str) -> list[str]:
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+def generate_api_key() -> str:
+    """256 bits of randomness, URL-safe, with a recognisable prefix (secret scanners key on it)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    return key[:API_KEY_DISPLAY_CHARS]

@@ -1,0 +1,88 @@
+"""Domain errors, grouped by what the caller does next. Nothing HTTP lives here.
+
+    TicketbridgeError
+     ├── NotFound            the object does not exist, or belongs to another tenant
+     ├── Unauthenticated     missing, unknown or revoked credentials
+     ├── Conflict            the request clashes with the current state (paused connection, duplicate)
+     ├── PreconditionFailed  If-Match did not match the current version
+     ├── InvalidRequest      the input is wrong; `details` lists each problem
+     └── ServiceUnavailable  try again later
+          ├── VendorUnavailable    the vendor failed in a way the caller may retry
+          ├── DatabaseUnavailable  the database does not answer
+          └── NotMigrated          the database schema is not at head
+
+Each class's docstring is its default message; `code` is stable and machine-readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TicketbridgeError(Exception):
+    """Something went wrong."""
+
+    code: ClassVar[str] = "ERROR"
+
+    def __init__(self, message: str | None = None, *, details: list[dict[str, Any]] | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.details = details or []
+        super().__init__(self.message)
+
+
+class NotFound(TicketbridgeError):
+    """The requested object was not found."""
+
+    code = "NOT_FOUND"
+
+
+class Unauthenticated(TicketbridgeError):
+    """A valid X-API-KEY header is required."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Conflict(TicketbridgeError):
+    """The request conflicts with the current state of the object."""
+
+    code = "CONFLICT"
+
+
+class PreconditionFailed(TicketbridgeError):
+    """The object changed since the version named in If-Match."""
+
+    code = "PRECONDITION_FAILED"
+
+
+class InvalidRequest(TicketbridgeError):
+    """The request is invalid."""
+
+    code = "INVALID_REQUEST"
+
+
+class ServiceUnavailable(TicketbridgeError):
+    """The service cannot answer right now; try again later."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class VendorUnavailable(ServiceUnavailable):
+    """The vendor did not answer in time; try again later."""
+
+    code = "VENDOR_UNAVAILABLE"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is unreachable."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
+class NotMigrated(ServiceUnavailable):
+    """The database is not migrated to the current schema: run `ticketbridge db upgrade`."""
+
+    code = "NOT_MIGRATED"

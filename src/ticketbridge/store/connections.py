@@ -1,0 +1,95 @@
+"""Connections. Reads on behalf of a tenant go through `_readable`, so another organization's
+connection is indistinguishable from a missing one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.enums import ConnectionState, HealthName, Vendor
+from ticketbridge.errors import NotFound
+from ticketbridge.store.base import utcnow
+from ticketbridge.store.tables import Connection
+
+
+def _readable(organization_id: uuid.UUID | None) -> Select[tuple[Connection]]:
+    statement = select(Connection)
+    if organization_id is not None:
+        statement = statement.where(Connection.organization_id == organization_id)
+    return statement
+
+
+async def create_connection(
+    db: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    vendor: Vendor,
+    base_url: str,
+    credentials_encrypted: str,
+    state: ConnectionState,
+    status_mapping: dict[str, str],
+    priority_mapping: dict[str, str],
+    refresh_interval_secs: int,
+    timeout_secs: int,
+) -> ConnectionRead:
+    row = Connection(
+        organization_id=organization_id,
+        vendor=vendor,
+        state=state,
+        base_url=base_url,
+        credentials_encrypted=credentials_encrypted,
+        status_mapping=status_mapping,
+        priority_mapping=priority_mapping,
+        refresh_interval_secs=refresh_interval_secs,
+        timeout_secs=timeout_secs,
+        health_name=HealthName.HEALTHY,
+    )
+    db.add(row)
+    await db.flush()
+    return ConnectionRead.model_validate(row)
+
+
+async def get_connection_or_none(
+    db: AsyncSession, connection_id: uuid.UUID, *, organization_id: uuid.UUID | None = None
+) -> ConnectionRead | None:
+    row = await db.scalar(_readable(organization_id).where(Connection.id == connection_id))
+    return None if row is None else ConnectionRead.model_validate(row)
+
+
+async def get_connection(
+    db: AsyncSession, connection_id: uuid.UUID, *, organization_id: uuid.UUID | None = None
+) -> ConnectionRead:
+    connection = await get_connection_or_none(db, connection_id, organization_id=organization_id)
+    if connection is None:
+        raise NotFound("Connection not found.")
+    return connection
+
+
+async def get_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID) -> str:
+    token = await db.scalar(select(Connection.credentials_encrypted).where(Connection.id == connection_id))
+    if token is None:
+        raise NotFound("Connection not found.")
+    return token
+
+
+async def list_connections(
+    db: AsyncSession, *, organization_id: uuid.UUID | None = None
+) -> list[ConnectionRead]:
+    rows = await db.scalars(_readable(organization_id).order_by(Connection.created_at, Connection.id))
+    return [ConnectionRead.model_validate(row) for row in rows]
+
+
+async def update_connection(db: AsyncSession, connection_id: uuid.UUID, **values: Any) -> ConnectionRead:
+    """Sets the given columns (state, mappings, intervals, credentials_encrypted, health_*)."""
+    row = await db.get(Connection, connection_id)
+    if row is None:
+        raise NotFound("Connection not found.")
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    await db.flush()
+    return ConnectionRead.model_validate(row)

@@ -1,0 +1,135 @@
+"""Fixtures shared by the whole suite.
+
+Every test that asks for `runtime` (directly or through `client`) runs twice: on SQLite and on
+PostgreSQL. Each backend gets a fresh database per test run, migrated once with Alembic; after each
+test its tables are emptied. With CI=true the PostgreSQL half must run; elsewhere it is skipped with
+a one-line reason when no server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ticketbridge.app import create_app
+from ticketbridge.config import Settings
+from ticketbridge.state import Runtime
+from ticketbridge.store import migrate
+from ticketbridge.store.base import Base, create_engine
+
+POSTGRES_URL = os.environ.get("TICKETBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_TOKEN = "test-admin-token"
+SECRETS_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _postgres_admin() -> asyncpg.Connection:
+    return await asyncpg.connect(POSTGRES_URL, timeout=5)
+
+
+async def create_postgres_database() -> str:
+    """A new, empty database on the test server; returns its URL."""
+    try:
+        admin = await _postgres_admin()
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(f"PostgreSQL is required in CI but unreachable at {POSTGRES_URL}") from exc
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+    name = f"tb_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_postgres_database(url: str) -> None:
+    admin = await _postgres_admin()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the whole run, one per backend (set up on its own event loop)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'ticketbridge.db'}"
+    else:
+        url = asyncio.run(create_postgres_database())
+    asyncio.run(_migrate(url))
+    yield url
+    if request.param == "postgres":
+        asyncio.run(drop_postgres_database(url))
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secrets_key": SECRETS_KEY,
+        "admin_token": ADMIN_TOKEN,
+        "data_dir": data_dir,
+        "worker_enabled": False,
+        "auto_migrate": False,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    built = Runtime.build(settings)
+    try:
+        yield built
+    finally:
+        await empty_tables(built.engine)
+        await built.close()
+
+
+@pytest.fixture
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def admin_headers() -> Iterator[dict[str, str]]:
+    yield {"Authorization": f"Bearer {ADMIN_TOKEN}"}
