@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
+from typing import TextIO
 
 import structlog
 
@@ -22,8 +23,9 @@ def _add_request_id(
     return event
 
 
-def configure_logging(settings: Settings) -> None:
-    """Routes structlog and the standard library's loggers (uvicorn, alembic) to one stream."""
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Routes structlog and the standard library's loggers (uvicorn, alembic) to one stream
+    (standard error unless given)."""
     level = logging.getLevelName(settings.log_level.upper())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -41,9 +43,9 @@ def configure_logging(settings: Settings) -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -27,9 +27,11 @@ class JiraCredentials(_Credentials):
 
     @model_validator(mode="after")
     def _one_method(self) -> JiraCredentials:
-        basic = self.email is not None and self.api_token is not None
-        if basic == (self.oauth_token is not None):
+        basic_fields = (self.email, self.api_token)
+        if self.oauth_token is not None and any(field is not None for field in basic_fields):
             raise ValueError("give either email and api_token (basic auth) or oauth_token, not both")
+        if self.oauth_token is None and any(field is None for field in basic_fields):
+            raise ValueError("basic auth needs both email and api_token; or give oauth_token")
         return self
 
 
