@@ -1,0 +1,1 @@
+"""Rezolve's vendor surface: the Keycloak token endpoint, tickets, and ticketing metadata."""
