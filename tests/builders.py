@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import ADMIN_TOKEN
+from tests.vendors import JIRA_URL
+from ticketbridge.sandboxes import jira
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -43,8 +45,8 @@ async def make_connection(
     body: dict[str, Any] = {
         "organization_id": organization_id,
         "vendor": "JIRA",
-        "base_url": "https://acme.atlassian.net",
-        "credentials": {"email": "bot@acme.example", "api_token": "jira-token-SECRET-123"},
+        "base_url": JIRA_URL,
+        "credentials": {"email": jira.DEMO_EMAIL, "api_token": jira.DEMO_API_TOKEN},
         **overrides,
     }
     response = await client.post("/v1/admin/connections", json=body, headers=ADMIN)

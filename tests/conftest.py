@@ -18,11 +18,16 @@ import asyncpg
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
+from ticketbridge.connectors import ConnectorFactory
+from ticketbridge.sandboxes import jira, rezolve
+from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
 from ticketbridge.store.base import Base, create_engine
@@ -113,8 +118,30 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+def jira_sandbox() -> FastAPI:
+    """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL."""
+    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL))
+
+
+@pytest.fixture
+def rezolve_sandbox() -> FastAPI:
+    return rezolve.create_app(rezolve.RezolveSandboxConfig(base_url=REZOLVE_URL))
+
+
+@pytest.fixture
+def vendor_transport(jira_sandbox: FastAPI, rezolve_sandbox: FastAPI) -> SandboxRouter:
+    return SandboxRouter(
+        {
+            "jira.test": SandboxTransport(jira_sandbox),
+            "rezolve.test": SandboxTransport(rezolve_sandbox),
+        }
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings, vendor_transport: SandboxRouter) -> AsyncIterator[Runtime]:
     built = Runtime.build(settings)
+    built.connectors = ConnectorFactory(transport=vendor_transport)
     try:
         yield built
     finally:

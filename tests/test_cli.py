@@ -45,8 +45,16 @@ def test_provisioning_end_to_end(env: Path) -> None:
     key = invoke("api-keys", "create", org["id"], "--name", "ci")
     assert isinstance(key, dict) and key["api_key"].startswith("tb_")
     connection = invoke(
-        "connections", "create", org["id"], "JIRA", "--base-url", "https://acme.atlassian.net",
-        "--email", "bot@acme.example", "--api-token", "cli-SECRET-token",
+        "connections",
+        "create",
+        org["id"],
+        "JIRA",
+        "--base-url",
+        "https://acme.atlassian.net",
+        "--email",
+        "bot@acme.example",
+        "--api-token",
+        "cli-SECRET-token",
     )
     assert isinstance(connection, dict) and connection["state"] == "ACTIVE"
     listed = invoke("connections", "list")
@@ -64,7 +72,8 @@ def test_connection_with_incomplete_credentials_fails_cleanly(env: Path) -> None
     org = invoke("orgs", "create", "Acme")
     assert isinstance(org, dict)
     result = runner.invoke(
-        app, ["connections", "create", org["id"], "JIRA", "--base-url", "https://x", "--api-token", "SECRET-x"]
+        app,
+        ["connections", "create", org["id"], "JIRA", "--base-url", "https://x", "--api-token", "SECRET-x"],
     )
     assert result.exit_code == 2
     assert "credentials.__root__" in result.output or "basic auth needs both" in result.output

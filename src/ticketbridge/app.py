@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ticketbridge.api import admin, connection, health
+from ticketbridge.api import admin, connection, health, jobs, tickets
 from ticketbridge.api.errors import install_error_handlers
 from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from ticketbridge.config import Settings
 from ticketbridge.errors import NotMigrated
+from ticketbridge.jobs.registry import RegistryFactory
+from ticketbridge.jobs.worker import Worker
 from ticketbridge.observability import get_logger
+from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
 
@@ -36,9 +40,30 @@ async def prepare_database(runtime: Runtime) -> None:
         raise NotMigrated()
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+@asynccontextmanager
+async def _worker(runtime: Runtime, job_handlers: RegistryFactory) -> AsyncIterator[None]:
+    """Runs the in-process worker for the app's lifetime; at shutdown it drains gracefully."""
+    if not runtime.settings.worker_enabled:
+        yield
+        return
+    worker = Worker.for_runtime(
+        runtime, handlers=job_handlers(runtime), concurrency=runtime.settings.worker_concurrency
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, job_handlers: RegistryFactory = ticket_job_handlers
+) -> FastAPI:
     """Builds the app. Pass `runtime` to share an engine (tests, the demo); otherwise the lifespan
-    builds one from `settings` and disposes of it at shutdown."""
+    builds one from `settings` and disposes of it at shutdown. With `settings.worker_enabled`, the
+    lifespan also runs a job worker over `job_handlers(runtime)` (the embedded mode)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +73,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             await prepare_database(current)
             app.state.runtime = current
             log.info("app.started", embedded=settings.is_embedded)
-            yield
+            async with _worker(current, job_handlers):
+                yield
         finally:
             if owned:
                 await current.close()
@@ -58,6 +84,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # One schema per model, under the seeds' names (no "-Input"/"-Output" twins).
+        separate_input_output_schemas=False,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -65,6 +93,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(connection.router)
+    app.include_router(tickets.router)
+    app.include_router(jobs.router)
+    app.include_router(jobs.metrics_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

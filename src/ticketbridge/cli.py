@@ -141,7 +141,8 @@ def orgs_list() -> None:
 def api_keys_create(organization_id: uuid.UUID, name: str = "default") -> None:
     """Issue an API key; the key is printed once and cannot be shown again."""
     issued = _in_transaction(
-        _settings(), lambda db: organizations_service.issue_api_key(db, organization_id=organization_id, name=name)
+        _settings(),
+        lambda db: organizations_service.issue_api_key(db, organization_id=organization_id, name=name),
     )
     _echo_json({**issued.key.model_dump(mode="json"), "api_key": issued.plaintext})
 
@@ -170,8 +171,13 @@ def connections_create(
 ) -> None:
     """Connect an organization to a vendor site; credentials are encrypted at rest."""
     given = {
-        "email": email, "api_token": api_token, "oauth_token": oauth_token, "tenant_id": tenant_id,
-        "realm": realm, "client_id": client_id, "client_secret": client_secret,
+        "email": email,
+        "api_token": api_token,
+        "oauth_token": oauth_token,
+        "tenant_id": tenant_id,
+        "realm": realm,
+        "client_id": client_id,
+        "client_secret": client_secret,
     }
     data = connections_service.ConnectionCreate(
         organization_id=organization_id,
@@ -234,7 +240,9 @@ def sandbox_rezolve(host: str = "127.0.0.1", port: int = 8200, persist: str | No
     """Run the Rezolve sandbox standalone (seeded with the demo tenant)."""
     from ticketbridge.sandboxes import rezolve
 
-    config = rezolve.RezolveSandboxConfig(base_url=f"http://{host}:{port}", persist_path=persist, in_process=False)
+    config = rezolve.RezolveSandboxConfig(
+        base_url=f"http://{host}:{port}", persist_path=persist, in_process=False
+    )
     uvicorn.run(rezolve.create_app(config), host=host, port=port)
 
 

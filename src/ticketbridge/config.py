@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     worker_enabled: bool = True
     worker_concurrency: int = Field(4, ge=1)
+    #: A claimed job stays held this long unless its worker's heartbeat renews it (every third of it).
+    job_lease_seconds: float = Field(30.0, gt=0)
+    #: Runs a job may start before it ends FAILED; a deferred run (RetryLater) gives its attempt back.
+    job_max_attempts: int = Field(5, ge=1)
+    #: At most this many jobs of one connection run at once, across all workers.
+    job_connection_concurrency: int = Field(2, ge=1)
+    #: Finished jobs are swept after this long.
+    job_retention_days: float = Field(14.0, gt=0)
+    #: Workers poll this often when no wake-up arrives.
+    job_poll_interval_seconds: float = Field(2.0, gt=0)
+    #: The first retry waits up to this long after a failed attempt, doubling with each further one.
+    job_backoff_seconds: float = Field(2.0, ge=0)
     log_level: str = "INFO"
     log_format: LogFormat | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

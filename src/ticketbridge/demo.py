@@ -72,16 +72,22 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
     servers = [
         _server(create_app(settings, runtime=runtime), host, port),
         _server(
-            jira.create_app(jira.JiraSandboxConfig(
-                base_url=jira_url, persist_path=data_dir / "jira-sandbox.db", in_process=False
-            )),
-            host, JIRA_PORT,
+            jira.create_app(
+                jira.JiraSandboxConfig(
+                    base_url=jira_url, persist_path=data_dir / "jira-sandbox.db", in_process=False
+                )
+            ),
+            host,
+            JIRA_PORT,
         ),
         _server(
-            rezolve.create_app(rezolve.RezolveSandboxConfig(
-                base_url=rezolve_url, persist_path=data_dir / "rezolve-sandbox.db", in_process=False
-            )),
-            host, REZOLVE_PORT,
+            rezolve.create_app(
+                rezolve.RezolveSandboxConfig(
+                    base_url=rezolve_url, persist_path=data_dir / "rezolve-sandbox.db", in_process=False
+                )
+            ),
+            host,
+            REZOLVE_PORT,
         ),
     ]
     print(_banner(document, credentials_path), flush=True)
@@ -111,25 +117,38 @@ async def _ensure_tenant(
         key = await organizations_store.find_active_api_key(db, hash_api_key(api_key)) if api_key else None
         if key is not None and previous.get("connections"):
             ids = {vendor: uuid.UUID(value) for vendor, value in previous["connections"].items()}
-            found = [await connections_store.get_connection_or_none(db, cid, organization_id=key.organization_id)
-                     for cid in ids.values()]
+            found = [
+                await connections_store.get_connection_or_none(db, cid, organization_id=key.organization_id)
+                for cid in ids.values()
+            ]
             if all(found) and len(found) == len(sandboxes):
                 return str(api_key), {vendor: str(cid) for vendor, cid in ids.items()}
         org = await organizations_store.create_organization(db, name="Demo organization")
         issued = await organizations_service.issue_api_key(db, organization_id=org.id, name="demo")
         jira_connection = await connections_service.create_connection(
-            db, runtime.cipher,
+            db,
+            runtime.cipher,
             connections_service.ConnectionCreate(
-                organization_id=org.id, vendor=Vendor.JIRA, base_url=sandboxes["jira"]["url"],
-                credentials={"email": sandboxes["jira"]["email"], "api_token": sandboxes["jira"]["api_token"]},
+                organization_id=org.id,
+                vendor=Vendor.JIRA,
+                base_url=sandboxes["jira"]["url"],
+                credentials={
+                    "email": sandboxes["jira"]["email"],
+                    "api_token": sandboxes["jira"]["api_token"],
+                },
             ),
         )
         rezolve_sandbox = sandboxes["rezolve"]
         rezolve_connection = await connections_service.create_connection(
-            db, runtime.cipher,
+            db,
+            runtime.cipher,
             connections_service.ConnectionCreate(
-                organization_id=org.id, vendor=Vendor.REZOLVE, base_url=rezolve_sandbox["url"],
-                credentials={key: rezolve_sandbox[key] for key in ("tenant_id", "realm", "client_id", "client_secret")},
+                organization_id=org.id,
+                vendor=Vendor.REZOLVE,
+                base_url=rezolve_sandbox["url"],
+                credentials={
+                    key: rezolve_sandbox[key] for key in ("tenant_id", "realm", "client_id", "client_secret")
+                },
             ),
         )
         return issued.plaintext, {"jira": str(jira_connection.id), "rezolve": str(rezolve_connection.id)}

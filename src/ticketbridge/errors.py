@@ -6,6 +6,10 @@
      ├── Conflict            the request clashes with the current state (paused connection, duplicate)
      ├── PreconditionFailed  If-Match did not match the current version
      ├── InvalidRequest      the input is wrong; `details` lists each problem
+     │    └── VendorRefused        the vendor refused the input (its message is kept)
+     ├── BadVendorQuery      a vendor-native query (JQL) the vendor cannot parse
+     ├── VendorAuthFailed    the vendor rejected the connection's credentials
+     ├── RateLimited         the vendor throttles us; retry after `retry_after_seconds`
      └── ServiceUnavailable  try again later
           ├── VendorUnavailable    the vendor failed in a way the caller may retry
           ├── DatabaseUnavailable  the database does not answer
@@ -58,6 +62,34 @@ class InvalidRequest(TicketbridgeError):
     """The request is invalid."""
 
     code = "INVALID_REQUEST"
+
+
+class VendorRefused(InvalidRequest):
+    """The vendor refused the request."""
+
+    code = "VENDOR_REJECTED"
+
+
+class BadVendorQuery(TicketbridgeError):
+    """The vendor could not parse the query."""
+
+    code = "INVALID_QUERY"
+
+
+class VendorAuthFailed(TicketbridgeError):
+    """The vendor rejected this connection's credentials; the connection's health is UNAUTHORIZED."""
+
+    code = "VENDOR_UNAUTHORIZED"
+
+
+class RateLimited(TicketbridgeError):
+    """The vendor is rate limiting this connection; retry later."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ServiceUnavailable(TicketbridgeError):

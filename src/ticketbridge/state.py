@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketbridge.config import Settings
+from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.crypto import CredentialCipher, load_cipher
+from ticketbridge.jobs.metrics import JobMetrics
+from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
+from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store.base import create_engine, create_sessionmaker
 
 
@@ -17,15 +21,29 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: CredentialCipher
+    #: Set when an enqueue commits in this process, so this process's worker claims at once.
+    job_wakeup: JobWakeup = field(default_factory=JobWakeup)
+    job_metrics: JobMetrics = field(default_factory=JobMetrics)
+    #: Builds vendor connectors; tests and the demo give it a transport that reaches the sandboxes.
+    connectors: ConnectorFactory = field(default_factory=ConnectorFactory)
+
+    @property
+    def vendor_access(self) -> VendorAccess:
+        return VendorAccess(sessionmaker=self.sessionmaker, cipher=self.cipher, factory=self.connectors)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        wakeup = JobWakeup()
+        # Every session carries the wake-up, so enqueue_job can wake the worker on commit.
+        sessionmaker.configure(info={WAKEUP_INFO_KEY: wakeup})
         return cls(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             cipher=load_cipher(settings),
+            job_wakeup=wakeup,
         )
 
     async def close(self) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
+from tests.builders import ADMIN, make_connection, make_organization, make_tenant
 from ticketbridge.crypto import hash_api_key
+from ticketbridge.sandboxes import jira
 from ticketbridge.state import Runtime
 from ticketbridge.store.base import Base
-from tests.builders import ADMIN, make_connection, make_organization, make_tenant
 
-JIRA_TOKEN = "jira-token-SECRET-123"
+JIRA_TOKEN = jira.DEMO_API_TOKEN
 
 
 async def dump_database(runtime: Runtime) -> str:
@@ -23,7 +24,9 @@ async def dump_database(runtime: Runtime) -> str:
     return "\n".join(parts)
 
 
-async def test_plaintext_api_key_is_nowhere_in_the_database(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_plaintext_api_key_is_nowhere_in_the_database(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     tenant = await make_tenant(client)
     dump = await dump_database(runtime)
     assert tenant.api_key not in dump
@@ -70,8 +73,11 @@ async def test_connection_defaults_follow_leens_jira_connection(client: httpx.As
     assert created["priority_mapping"]["Highest"] == "CRITICAL"
     assert created["refresh_interval_secs"] == 21600
     assert created["health"] == {
-        "name": "HEALTHY", "status": "HEALTHY", "description": None,
-        "resolution_owner": None, "last_successful_sync_at": None,
+        "name": "HEALTHY",
+        "status": "HEALTHY",
+        "description": None,
+        "resolution_owner": None,
+        "last_successful_sync_at": None,
     }
 
 
@@ -80,8 +86,11 @@ async def test_mapping_to_an_unknown_normalized_value_is_rejected(client: httpx.
     response = await client.post(
         "/v1/admin/connections",
         json={
-            "organization_id": org, "vendor": "JIRA", "base_url": "https://acme.atlassian.net",
-            "credentials": {"oauth_token": "t"}, "status_mapping": {"Done": "FINISHED"},
+            "organization_id": org,
+            "vendor": "JIRA",
+            "base_url": "https://acme.atlassian.net",
+            "credentials": {"oauth_token": "t"},
+            "status_mapping": {"Done": "FINISHED"},
         },
         headers=ADMIN,
     )

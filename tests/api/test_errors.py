@@ -6,10 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.builders import ADMIN
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
 from ticketbridge.state import Runtime
-from tests.builders import ADMIN
 
 
 def assert_error_body(response: httpx.Response, status: int, code: str) -> dict[str, object]:

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import make_settings
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
 from ticketbridge.state import Runtime
-from tests.conftest import make_settings
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:

@@ -12,15 +12,16 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import create_postgres_database, drop_postgres_database
 from ticketbridge.store import migrate
 from ticketbridge.store.base import Base, create_engine
-from tests.conftest import create_postgres_database, drop_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     url = (
-        f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}" if request.param == "sqlite"
+        f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        if request.param == "sqlite"
         else await create_postgres_database()
     )
     engine = create_engine(url)

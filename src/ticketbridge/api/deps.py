@@ -47,15 +47,19 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def get_api_key(db: DbSession, key: Annotated[str | None, Depends(_api_key_header)]) -> ApiKeyRead:
-    return await organizations_service.authenticate(db, key)
+async def get_api_key(
+    runtime: RuntimeDep, key: Annotated[str | None, Depends(_api_key_header)]
+) -> ApiKeyRead:
+    # Its own short transaction: routes that call a vendor must not hold one open meanwhile.
+    async with runtime.sessionmaker.begin() as db:
+        return await organizations_service.authenticate(db, key)
 
 
 TenantDep = Annotated[ApiKeyRead, Depends(get_api_key)]
 
 
 async def get_connection(
-    db: DbSession, tenant: TenantDep, raw_id: Annotated[str | None, Depends(_connection_header)]
+    runtime: RuntimeDep, tenant: TenantDep, raw_id: Annotated[str | None, Depends(_connection_header)]
 ) -> ConnectionRead:
     if not raw_id:
         raise InvalidRequest(
@@ -75,9 +79,10 @@ async def get_connection(
                 }
             ],
         ) from None
-    return await connections_service.get_usable_connection(
-        db, organization_id=tenant.organization_id, connection_id=connection_id
-    )
+    async with runtime.sessionmaker.begin() as db:
+        return await connections_service.get_usable_connection(
+            db, organization_id=tenant.organization_id, connection_id=connection_id
+        )
 
 
 ConnectionDep = Annotated[ConnectionRead, Depends(get_connection)]

@@ -41,6 +41,9 @@ _STATUS_BY_ERROR: dict[type[errors.TicketbridgeError], int] = {
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.InvalidRequest: 422,
+    errors.BadVendorQuery: 400,
+    errors.VendorAuthFailed: 502,
+    errors.RateLimited: 429,
     errors.ServiceUnavailable: 503,
 }
 _HTTP_CODES = {
@@ -74,7 +77,7 @@ def status_for(exc: errors.TicketbridgeError) -> int:
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TicketbridgeError)
     headers = None
-    if isinstance(exc, errors.VendorUnavailable) and exc.retry_after_seconds is not None:
+    if isinstance(exc, errors.VendorUnavailable | errors.RateLimited) and exc.retry_after_seconds is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_seconds)))}
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 

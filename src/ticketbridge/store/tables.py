@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketbridge.store.base import Base, new_id, utcnow
@@ -58,3 +58,156 @@ class Connection(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_connections_organization_id", "organization_id"),)
+
+
+# --- jobs ---
+
+
+class JobRow(Base):
+    """A job: the state of record and the queue at once (see jobs/README.md)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    job_type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]]
+    #: Runs started (a claim counts one; a RetryLater run gives its attempt back).
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: RetryLater requeues; bounded apart from attempts.
+    deferrals: Mapped[int] = mapped_column(default=0)
+    #: A QUEUED job is claimable from this time on.
+    run_at: Mapped[datetime]
+    #: Fencing token of the current run: a new one at every claim; NULL when not RUNNING.
+    lease_token: Mapped[uuid.UUID | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    retry_of_job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_jobs_status_run_at", "status", "run_at"),
+        Index("ix_jobs_connection_id_created_at", "connection_id", "created_at"),
+        Index("ix_jobs_organization_id", "organization_id"),
+        Index("ix_jobs_finished_at", "finished_at"),
+    )
+
+
+class JobItemRow(Base):
+    """The per-item ledger of a job: what is done, and the vendor reference once known."""
+
+    __tablename__ = "job_items"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_index: Mapped[int]
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20))
+    vendor_ref: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- tickets, projects, users ---
+
+
+class ProjectRow(Base):
+    """A vendor project (Jira project, Rezolve team) as of the last sync or write."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    vendor_id: Mapped[str] = mapped_column(String(200))
+    internal_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    project_type: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "vendor_id", name="uq_projects_connection_vendor"),
+        Index("ix_projects_connection_updated", "connection_id", "updated_at", "id"),
+    )
+
+
+class UserRow(Base):
+    """A vendor user (Jira account, Rezolve user)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    vendor_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    account_type: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "vendor_id", name="uq_users_connection_vendor"),
+        Index("ix_users_connection_updated", "connection_id", "updated_at", "id"),
+    )
+
+
+class TicketRow(Base):
+    """A ticket written through ticketbridge or synced from the vendor: one row either way."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    vendor: Mapped[str] = mapped_column(String(20))
+    vendor_id: Mapped[str] = mapped_column(String(200))
+    vendor_key: Mapped[str] = mapped_column(String(200))
+    identifier: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(40))
+    vendor_status: Mapped[str | None] = mapped_column(String(200))
+    status_category: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[str | None] = mapped_column(String(40))
+    vendor_priority: Mapped[str | None] = mapped_column(String(200))
+    type: Mapped[str | None] = mapped_column(String(200))
+    type_vendor_id: Mapped[str | None] = mapped_column(String(200))
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    project_vendor_id: Mapped[str | None] = mapped_column(String(200))
+    assigned_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_user_vendor_id: Mapped[str | None] = mapped_column(String(200))
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_vendor_id: Mapped[str | None] = mapped_column(String(200))
+    parent_ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    parent_ticket_vendor_id: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[Any]]
+    url: Mapped[str | None] = mapped_column(String(1000))
+    due_date: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    status_updated_at: Mapped[datetime | None]
+    ticket_created_at: Mapped[datetime | None]
+    #: The vendor's own last-change time; a sync never overwrites a row with an older one.
+    ticket_updated_at: Mapped[datetime | None]
+    vendor_version: Mapped[str | None] = mapped_column(String(200))
+    custom_fields: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "vendor_id", name="uq_tickets_connection_vendor"),
+        UniqueConstraint("connection_id", "identifier", name="uq_tickets_connection_identifier"),
+        Index("ix_tickets_connection_updated", "connection_id", "updated_at", "id"),
+        Index("ix_tickets_connection_key", "connection_id", "vendor_key"),
+    )

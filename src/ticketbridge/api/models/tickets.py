@@ -1,0 +1,239 @@
+"""Ticket request and response models, under the seeds' names and titles (seeds 000, 001, 002, 004)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ticketbridge.api.models.jobs import JobItemResultModel
+from ticketbridge.domain.tickets import TicketRead
+
+
+class ITSMTicketCreateRequestModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Create Request", extra="forbid")
+
+    name: str = Field(title="Name", description="Name/Title of the Ticket", min_length=1)
+    project_id: uuid.UUID | None = Field(
+        None,
+        title="Project Id",
+        description="Leen project UUID. Either project_id or project_vendor_id must be provided.",
+    )
+    project_vendor_id: str | None = Field(
+        None,
+        title="Project Vendor Id",
+        description="Vendor's project identifier (e.g., Jira project key 'PROJ'). Alternative to project_id.",
+    )
+    type: str | None = Field(None, title="Type", description="Type of the Ticket (e.g., Task, Bug, Story)")
+    type_vendor_id: str | None = Field(
+        None,
+        title="Type Vendor Id",
+        description="Vendor issue type ID (e.g., Jira issue type ID). Alternative to type — at least one must "
+        "be provided. Preferred over type when both are given.",
+    )
+    type_id: str | None = Field(
+        None,
+        title="Type Id",
+        description="Deprecated: use type_vendor_id instead. Vendor issue type ID.",
+        deprecated=True,
+    )
+    description: str | None = Field(
+        None, title="Description", description="Description of the Ticket (Markdown; sent to Jira as ADF)"
+    )
+    status: str | None = Field(
+        None,
+        title="Status",
+        description="Status of the Ticket. Note: Jira does not support setting status at creation time — tickets "
+        "are always created with the workflow's default status. ticketbridge then moves the ticket to this "
+        "status through the workflow's transitions, and says in `warnings` when it could not.",
+    )
+    priority: str | None = Field(None, title="Priority", description="Priority of the Ticket")
+    assigned_user_id: uuid.UUID | None = Field(
+        None,
+        title="Assigned User Id",
+        description="Leen user UUID. Either assigned_user_id or assigned_user_vendor_id can be provided.",
+    )
+    assigned_user_vendor_id: str | None = Field(
+        None,
+        title="Assigned User Vendor Id",
+        description="Vendor's user identifier (e.g., Jira accountId). Alternative to assigned_user_id.",
+    )
+    parent_ticket_id: uuid.UUID | None = Field(
+        None, title="Parent Ticket Id", description="Parent Ticket ID (for sub-tasks)"
+    )
+    parent_ticket_vendor_id: str | None = Field(
+        None,
+        title="Parent Ticket Vendor Id",
+        description="Vendor's ticket identifier (e.g., Jira issue key 'PROJ-123'). Alternative to parent_ticket_id.",
+    )
+    identifier: str | None = Field(
+        None,
+        title="Identifier",
+        description="User-provided tracking identifier (auto-generated from project-type-hash if not provided). "
+        "Unique per connection: repeating a request with the same identifier returns the ticket already made.",
+    )
+
+
+class ITSMTicketUpdateRequestModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Update Request", extra="forbid")
+
+    status: str | None = Field(None, title="Status", description="Status of the Ticket")
+    priority: str | None = Field(None, title="Priority", description="Priority of the Ticket")
+    assigned_user_id: uuid.UUID | None = Field(
+        None, title="Assigned User Id", description="User ID assigned to the Ticket"
+    )
+    name: str | None = Field(None, title="Name", description="Name/Title of the Ticket")
+    description: str | None = Field(None, title="Description", description="Description of the Ticket")
+
+
+class ITSMTicketBulkCreateRequestModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Bulk Create Request", extra="forbid")
+
+    tickets: list[ITSMTicketCreateRequestModel] = Field(
+        title="Tickets", description="List of tickets to create (1-50 items)", min_length=1, max_length=50
+    )
+
+
+class ITSMTicketBulkUpdateRequestModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Bulk Update Request", extra="forbid")
+
+    ticket_ids: list[uuid.UUID] = Field(
+        title="Ticket Ids",
+        description="List of ticket IDs to update (1-50 items)",
+        min_length=1,
+        max_length=50,
+    )
+    updates: ITSMTicketUpdateRequestModel = Field(description="Fields to update (same for all tickets)")
+
+
+class ITSMTicketVendorDataModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Vendor Data")
+
+    vendor: str
+    id: str
+    statusCategory: str | None
+    customFields: dict[str, Any]
+
+
+class ITSMTicketVendorAttributesModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Vendor Attributes")
+
+    id: str = Field(description="The vendor's ticket key (e.g. Jira 'PROJ-123')")
+    vendor: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    type: str | None
+    type_id: str | None
+    status: str | None = Field(description="The vendor's own status name")
+    priority: str | None = Field(description="The vendor's own priority name")
+    data: ITSMTicketVendorDataModel
+
+
+class ScopedITSMTicketRespModel(BaseModel):
+    model_config = ConfigDict(title="ScopedITSMTicketRespModel")
+
+    id: uuid.UUID = Field(description="Leen's UUID for the Ticket")
+    name: str
+    status: str = Field(description="Normalized: OPEN, TODO, IN_PROGRESS, IN_REVIEW, RESOLVED or CLOSED")
+    vendor_attributes: ITSMTicketVendorAttributesModel
+    active: bool | None
+    type: str | None
+    type_id: str | None
+    parent_ticket_id: uuid.UUID | None
+    description: str | None = Field(description="Markdown")
+    ticket_created_at: datetime | None
+    due_date: datetime | None
+    closed_at: datetime | None
+    assigned_user_id: uuid.UUID | None
+    created_by_user_id: uuid.UUID | None
+    status_updated_at: datetime | None
+    project_id: uuid.UUID | None
+    tags: list[str] | None
+    priority: str | None = Field(
+        description="Normalized: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNKNOWN"
+    )
+    url: str | None
+    identifier: str | None
+    etag: str = Field(description="The ticket's version, as in the ETag header; send it back in If-Match")
+
+    @classmethod
+    def of(cls, ticket: TicketRead, etag: str) -> ScopedITSMTicketRespModel:
+        return cls(**_fields(ticket, etag))
+
+
+class ITSMTicketCreateRespModel(ScopedITSMTicketRespModel):
+    """Response model for ticket creation. Extends ScopedITSMTicketRespModel with vendor ID fields that are
+    echoed back when vendor IDs were provided in the request (rather than Leen UUIDs)."""
+
+    model_config = ConfigDict(title="ITSMTicketCreateRespModel")
+
+    parent_ticket_vendor_id: str | None
+    assigned_user_vendor_id: str | None
+    type_vendor_id: str | None
+    warnings: list[str] = Field(
+        default_factory=list, description="What could not be done in full, e.g. a status not reached"
+    )
+
+    @classmethod
+    def of_created(
+        cls, ticket: TicketRead, etag: str, warnings: tuple[str, ...]
+    ) -> ITSMTicketCreateRespModel:
+        return cls(
+            **_fields(ticket, etag),
+            parent_ticket_vendor_id=ticket.parent_ticket_vendor_id,
+            assigned_user_vendor_id=ticket.assigned_user_vendor_id,
+            type_vendor_id=ticket.type_vendor_id,
+            warnings=list(warnings),
+        )
+
+
+class ITSMTicketBulkSyncRespModel(BaseModel):
+    model_config = ConfigDict(title="ITSMTicketBulkSyncRespModel")
+
+    total: int
+    succeeded: int
+    failed: int
+    results: list[JobItemResultModel] = Field(description="In request order")
+
+
+def _fields(ticket: TicketRead, etag: str) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "name": ticket.name,
+        "status": ticket.status or "OPEN",
+        "vendor_attributes": ITSMTicketVendorAttributesModel(
+            id=ticket.vendor_key,
+            vendor=ticket.vendor,
+            created_at=ticket.ticket_created_at,
+            updated_at=ticket.ticket_updated_at,
+            type=ticket.type,
+            type_id=ticket.type_vendor_id,
+            status=ticket.vendor_status,
+            priority=ticket.vendor_priority,
+            data=ITSMTicketVendorDataModel(
+                vendor=ticket.vendor,
+                id=ticket.vendor_id,
+                statusCategory=ticket.status_category,
+                customFields=ticket.custom_fields,
+            ),
+        ),
+        "active": ticket.active,
+        "type": ticket.type,
+        "type_id": ticket.type_vendor_id,
+        "parent_ticket_id": ticket.parent_ticket_id,
+        "description": ticket.description,
+        "ticket_created_at": ticket.ticket_created_at,
+        "due_date": ticket.due_date,
+        "closed_at": ticket.closed_at,
+        "assigned_user_id": ticket.assigned_user_id,
+        "created_by_user_id": ticket.created_by_user_id,
+        "status_updated_at": ticket.status_updated_at,
+        "project_id": ticket.project_id,
+        "tags": ticket.tags,
+        "priority": ticket.priority,
+        "url": ticket.url,
+        "identifier": ticket.identifier,
+        "etag": etag,
+    }

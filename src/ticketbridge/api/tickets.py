@@ -1,0 +1,156 @@
+"""Ticket write and read endpoints under /v1/itsm/tickets (seeds 000, 001, 002, 004)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from ticketbridge.api.deps import ConnectionDep, DbSession, RuntimeDep
+from ticketbridge.api.models.errors import error_responses
+from ticketbridge.api.models.jobs import JobItemResultModel, JobResponseModel
+from ticketbridge.api.models.tickets import (
+    ITSMTicketBulkCreateRequestModel,
+    ITSMTicketBulkSyncRespModel,
+    ITSMTicketBulkUpdateRequestModel,
+    ITSMTicketCreateRequestModel,
+    ITSMTicketCreateRespModel,
+    ITSMTicketUpdateRequestModel,
+    ScopedITSMTicketRespModel,
+)
+from ticketbridge.services import bulk_create, bulk_update
+from ticketbridge.services import tickets as tickets_service
+from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch
+
+router = APIRouter(
+    prefix="/v1/itsm/tickets", tags=["ITSM", "Tickets"], responses=error_responses(401, 404, 409, 422, 500)
+)
+VENDOR_ERRORS = (429, 502, 503)
+
+
+@router.post(
+    "",
+    operation_id="create_ticket",
+    summary="Create ITSM Ticket",
+    responses=error_responses(413, *VENDOR_ERRORS),
+)
+async def create_ticket(
+    body: ITSMTicketCreateRequestModel, connection: ConnectionDep, runtime: RuntimeDep, response: Response
+) -> ITSMTicketCreateRespModel:
+    """Creates the ticket in the vendor first, then stores it; answers the full ticket (200)."""
+    written = await tickets_service.create_ticket(
+        runtime.sessionmaker,
+        runtime.vendor_access,
+        connection,
+        TicketCreate.model_validate(body.model_dump()),
+    )
+    response.headers["ETag"] = written.etag
+    return ITSMTicketCreateRespModel.of_created(written.ticket, written.etag, written.warnings)
+
+
+@router.post(
+    "/bulk",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="bulk_create_tickets",
+    summary="Bulk Create ITSM Tickets (Async)",
+    responses=error_responses(413),
+)
+async def bulk_create_tickets(
+    body: ITSMTicketBulkCreateRequestModel, connection: ConnectionDep, db: DbSession
+) -> JobResponseModel:
+    """Validates the 1-50 tickets and answers 202 with a job id; poll GET /v1/jobs/{job_id}."""
+    requests = [TicketCreate.model_validate(ticket.model_dump()) for ticket in body.tickets]
+    job = await bulk_create.enqueue_bulk_create(db, connection, requests)
+    return JobResponseModel(job_id=str(job.id))
+
+
+@router.post(
+    "/bulk/sync",
+    operation_id="bulk_create_tickets_sync",
+    summary="Bulk Create ITSM Tickets (Sync)",
+    responses=error_responses(413, *VENDOR_ERRORS),
+)
+async def bulk_create_tickets_sync(
+    body: ITSMTicketBulkCreateRequestModel, connection: ConnectionDep, runtime: RuntimeDep
+) -> ITSMTicketBulkSyncRespModel:
+    """Creates 1-50 tickets now and answers per-ticket results in request order (always 200 once the
+    request is valid: check `failed`)."""
+    requests = [TicketCreate.model_validate(ticket.model_dump()) for ticket in body.tickets]
+    results = await bulk_create.create_tickets_now(
+        runtime.sessionmaker, runtime.vendor_access, connection, requests
+    )
+    succeeded = sum(result.success for result in results)
+    return ITSMTicketBulkSyncRespModel(
+        total=len(results),
+        succeeded=succeeded,
+        failed=len(results) - succeeded,
+        results=[JobItemResultModel(**asdict(result)) for result in results],
+    )
+
+
+@router.post(
+    "/bulk/update",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="bulk_update_tickets",
+    summary="Bulk Update ITSM Tickets (Async)",
+    responses=error_responses(413),
+)
+async def bulk_update_tickets(
+    body: ITSMTicketBulkUpdateRequestModel, connection: ConnectionDep, db: DbSession
+) -> JobResponseModel:
+    """Validates the tickets and the updates and answers 202 with a job id."""
+    fields_set = set(body.updates.model_fields_set)
+    patch = TicketPatch.model_validate(body.updates.model_dump())
+    job = await bulk_update.enqueue_bulk_update(db, connection, body.ticket_ids, patch, fields_set)
+    return JobResponseModel(job_id=str(job.id))
+
+
+@router.get("/by-identifier/{identifier}", operation_id="get_ticket_by_identifier")
+async def get_ticket_by_identifier(
+    identifier: str, connection: ConnectionDep, db: DbSession, response: Response
+) -> ScopedITSMTicketRespModel:
+    written = await tickets_service.get_ticket_by_identifier(db, connection, identifier)
+    response.headers["ETag"] = written.etag
+    return ScopedITSMTicketRespModel.of(written.ticket, written.etag)
+
+
+@router.get("/{ticket_id}", operation_id="get_ticket")
+async def get_ticket(
+    ticket_id: uuid.UUID, connection: ConnectionDep, db: DbSession, response: Response
+) -> ScopedITSMTicketRespModel:
+    written = await tickets_service.get_ticket(db, connection, ticket_id)
+    response.headers["ETag"] = written.etag
+    return ScopedITSMTicketRespModel.of(written.ticket, written.etag)
+
+
+@router.patch(
+    "/{ticket_id}",
+    operation_id="update_ticket",
+    summary="Update ITSM Ticket",
+    responses=error_responses(412, 413, *VENDOR_ERRORS),
+)
+async def update_ticket(
+    ticket_id: uuid.UUID,
+    body: ITSMTicketUpdateRequestModel,
+    connection: ConnectionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(description="An ETag of the ticket; 412 if it changed since")
+    ] = None,
+) -> ScopedITSMTicketRespModel:
+    """Changes only the fields given, in the vendor first. With If-Match, answers 412 when the vendor's
+    ticket is no longer at that version, so a change made in the vendor meanwhile is never overwritten."""
+    written = await tickets_service.update_ticket(
+        runtime.sessionmaker,
+        runtime.vendor_access,
+        connection,
+        ticket_id,
+        TicketPatch.model_validate(body.model_dump()),
+        set(body.model_fields_set),
+        if_match=if_match,
+    )
+    response.headers["ETag"] = written.etag
+    return ScopedITSMTicketRespModel.of(written.ticket, written.etag)

@@ -1,0 +1,454 @@
+"""Atlassian Document Format to Markdown, and to plain text: tree walks over the ADF JSON.
+
+The Markdown is what `adf_from_markdown` reads back into the same document. Text is escaped only
+where CommonMark would read it as syntax, so `snake_case_name` stays legible. Nodes Markdown has no
+syntax for are kept as text (`@mention`, `:emoji:`, a panel's paragraphs); unknown nodes give their
+text content. Input comes from Jira, so malformed nodes are skipped rather than raised on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+Node = dict[str, Any]
+
+#: Node types that sit inside a paragraph; a node whose children include one holds inline content.
+INLINE_TYPES = frozenset(
+    {"text", "hardBreak", "mention", "emoji", "date", "status", "inlineCard", "placeholder", "mediaInline"}
+)
+LIST_TYPES = frozenset({"bulletList", "orderedList"})
+
+
+def adf_to_markdown(document: dict[str, Any] | None) -> str:
+    """CommonMark (with GFM strikethrough and tables) for `document`; `None` gives ""."""
+    if not isinstance(document, dict):
+        return ""
+    return _blocks(children(document) if document.get("type") == "doc" else [document])
+
+
+def adf_plain_text(document: dict[str, Any] | None) -> str:
+    """The document's text without formatting, one line per block (for search and display)."""
+    return _plain(document).strip() if isinstance(document, dict) else ""
+
+
+def children(node: Node) -> list[Node]:
+    content = node.get("content")
+    return [child for child in content if isinstance(child, dict)] if isinstance(content, list) else []
+
+
+def attrs(node: Node) -> dict[str, Any]:
+    value = node.get("attrs")
+    return value if isinstance(value, dict) else {}
+
+
+def atom_text(node: Node) -> str:
+    """What an inline node other than text shows, as text: `@Jane Doe`, `:smile:`, a date."""
+    kind, values = node.get("type"), attrs(node)
+    if kind == "hardBreak":
+        return "\n"
+    if kind == "mention":
+        name = str(values.get("text") or values.get("id") or "")
+        return name if name.startswith("@") else f"@{name}"
+    if kind == "emoji":
+        return str(values.get("shortName") or values.get("text") or "")
+    if kind == "date":
+        return _date(values.get("timestamp"))
+    if kind == "inlineCard":
+        return str(values.get("url") or "")
+    if "text" in values:
+        return str(values["text"])
+    return "".join(
+        atom_text(child) if child.get("type") != "text" else _text(child) for child in children(node)
+    )
+
+
+def _text(node: Node) -> str:
+    text = node.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def _date(timestamp: object) -> str:
+    # ADF dates are milliseconds since the epoch, as a string; a day, shown in UTC as Jira does.
+    try:
+        return datetime.fromtimestamp(int(str(timestamp)) / 1000, UTC).date().isoformat()
+    except (ValueError, OverflowError, OSError):
+        return str(timestamp or "")
+
+
+def _has_inline_content(node: Node) -> bool:
+    return any(child.get("type") in INLINE_TYPES for child in children(node))
+
+
+def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
+    rendered: list[str] = []
+    previous: Node | None = None
+    alternate = False
+    for node in nodes:
+        # Two lists in a row would read back as one unless the second uses other markers.
+        alternate = (
+            not alternate if previous is not None and previous.get("type") == node.get("type") else False
+        )
+        text = _block(node, alternate=alternate)
+        if not text:
+            continue
+        if rendered and in_list_item and _can_follow_tightly(previous, node):
+            rendered[-1] = f"{rendered[-1]}\n{text}"
+        else:
+            rendered.append(text)
+        previous = node
+    return "\n\n".join(rendered)
+
+
+def _can_follow_tightly(previous: Node | None, node: Node) -> bool:
+    # `- item` then `  - sub` on the next line: only a bullet list or one that starts at 1 may
+    # interrupt a paragraph; anything else needs a blank line.
+    if previous is None or previous.get("type") != "paragraph" or node.get("type") not in LIST_TYPES:
+        return False
+    return node.get("type") == "bulletList" or attrs(node).get("order", 1) == 1
+
+
+def _block(node: Node, *, alternate: bool) -> str:
+    kind = node.get("type")
+    if kind == "paragraph":
+        return _inline(children(node))
+    if kind == "heading":
+        return _heading(node)
+    if kind in LIST_TYPES:
+        return _list(node, alternate=alternate)
+    if kind == "codeBlock":
+        return _code_block(node)
+    if kind == "blockquote":
+        return _quote(_blocks(children(node)))
+    if kind == "rule":
+        return "---"
+    if kind == "table":
+        return _table(node)
+    if kind in {"taskList", "decisionList"}:
+        return "\n".join(_hang(_item_marker(item), _inline(children(item))) for item in children(node))
+    if kind == "panel":
+        # No Markdown for a panel; a quote keeps its text set apart from the rest.
+        return _quote(_blocks(children(node)))
+    return _unknown_block(node)
+
+
+def _unknown_block(node: Node) -> str:
+    if _has_inline_content(node):
+        return _inline(children(node))
+    if children(node):
+        title = attrs(node).get("title")
+        body = _blocks(children(node))
+        return f"{_inline([{'type': 'text', 'text': title}])}\n\n{body}" if title else body
+    return _inline([{"type": "text", "text": atom_text(node)}])
+
+
+def _heading(node: Node) -> str:
+    level = attrs(node).get("level")
+    hashes = "#" * (level if isinstance(level, int) and 1 <= level <= 6 else 1)
+    text = _inline(children(node), heading=True)
+    return f"{hashes} {text}" if text else hashes
+
+
+def _list(node: Node, *, alternate: bool) -> str:
+    ordered = node.get("type") == "orderedList"
+    start = attrs(node).get("order", 1)
+    start = start if isinstance(start, int) and start >= 0 else 1
+    lines: list[str] = []
+    for number, item in enumerate(children(node), start=start):
+        if ordered:
+            marker = f"{number}{')' if alternate else '.'}"
+        else:
+            marker = "*" if alternate else "-"
+        lines.append(_hang(marker, _blocks(children(item), in_list_item=True)))
+    return "\n".join(lines)
+
+
+def _item_marker(item: Node) -> str:
+    return "- [x]" if attrs(item).get("state") in {"DONE", "DECIDED"} else "- [ ]"
+
+
+def _hang(marker: str, body: str) -> str:
+    """`body` after `marker`, its later lines indented to line up with the first."""
+    indent = " " * (len(marker) + 1)
+    first, *rest = body.split("\n")
+    lines = [f"{marker} {first}".rstrip()] + [f"{indent}{line}" if line else "" for line in rest]
+    return "\n".join(lines)
+
+
+def _quote(body: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in body.split("\n")) if body else ""
+
+
+def _code_block(node: Node) -> str:
+    code = "".join(_text(child) for child in children(node))
+    fence = "`" * max(3, _longest_run(code, "`") + 1)
+    language = str(attrs(node).get("language") or "")
+    # A backtick fence's info string may not contain a backtick, and we read back its first word.
+    language = "" if "`" in language else "".join(language.split()[:1])
+    return f"{fence}{language}\n{code}\n{fence}" if code else f"{fence}{language}\n{fence}"
+
+
+def _longest_run(text: str, char: str) -> int:
+    longest = current = 0
+    for each in text:
+        current = current + 1 if each == char else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _table(node: Node) -> str:
+    rows = [[_cell(cell) for cell in children(row)] for row in children(node)]
+    width = max((len(row) for row in rows), default=0)
+    if width == 0:
+        return ""
+    # GFM needs a header row; ADF's first row is used whether or not its cells are headers.
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    lines = [_table_line(padded[0]), _table_line(["---"] * width)]
+    lines += [_table_line(row) for row in padded[1:]]
+    return "\n".join(lines)
+
+
+def _table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _cell(cell: Node) -> str:
+    parts: list[str] = []
+    for block in children(cell):
+        if _has_inline_content(block):
+            parts.append(_inline(children(block), table_cell=True))
+        else:
+            parts.append(_inline([{"type": "text", "text": _plain(block)}], table_cell=True))
+    return " ".join(part for part in parts if part)
+
+
+def _plain(node: Node) -> str:
+    if node.get("type") == "text":
+        return _text(node)
+    if node.get("type") in INLINE_TYPES:
+        return atom_text(node)
+    if _has_inline_content(node):
+        return "".join(_plain(child) for child in children(node))
+    parts = [_plain(child) for child in children(node)] or [atom_text(node)]
+    return "\n".join(part for part in parts if part)
+
+
+# Inline content. A paragraph is cut into lines at hard breaks; each line is a run of text leaves
+# whose marks are written as nested spans, the mark that lasts longest outermost (so a bold
+# sentence with one italic word is `**a *b* c**`, not three bold pieces).
+
+
+@dataclass(frozen=True)
+class _Mark:
+    kind: str
+    href: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    text: str
+    marks: frozenset[_Mark]
+    starts_line: bool = False
+
+
+#: Ties between marks spanning the same text go to the earlier kind: `[**x**](u)`, not `**[x](u)**`.
+MARK_RANK = ("link", "strong", "em", "strike")
+SPAN_DELIMITERS = {"strong": "**", "strike": "~~"}
+#: Stands for an em delimiter until the characters around it are known (see `_resolve_em`).
+EM = "\x00"
+ENTITY = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+#: Addresses that read back unchanged from `<...>`: nothing markdown-it would encode or decode.
+AUTOLINK = re.compile(r"(https?|mailto):[A-Za-z0-9\-._~:/?#@!$'()*+,;=]+")
+ALWAYS_ESCAPED = frozenset("\\`*[]<|")
+LINE_START_ESCAPED = frozenset("#>-+=~")
+
+
+def _inline(nodes: list[Node], *, heading: bool = False, table_cell: bool = False) -> str:
+    lines = _lines(_leaves(nodes))
+    # A hard break at the very end would read back as a literal backslash.
+    while lines and not lines[-1]:
+        lines.pop()
+    rendered = [
+        _resolve_em(_run(line, frozenset(), heading=heading, table_cell=table_cell)) for line in lines
+    ]
+    # Headings and table cells are one line in Markdown: a break there becomes a space.
+    return _protect_edges((" " if heading or table_cell else "\\\n").join(rendered))
+
+
+def _leaves(nodes: list[Node]) -> list[_Leaf | None]:
+    """Text leaves, `None` standing for a line break; inline atoms become plain text."""
+    leaves: list[_Leaf | None] = []
+    for node in nodes:
+        if node.get("type") == "text":
+            leaves += _split_lines(_text(node), _marks(node))
+        elif node.get("type") == "inlineCard" and attrs(node).get("url"):
+            url = str(attrs(node)["url"])
+            leaves.append(_Leaf(url, frozenset({_Mark("link", url)})))
+        else:
+            leaves += _split_lines(atom_text(node), frozenset())
+    return leaves
+
+
+def _split_lines(text: str, marks: frozenset[_Mark]) -> list[_Leaf | None]:
+    leaves: list[_Leaf | None] = []
+    for number, line in enumerate(text.split("\n")):
+        if number:
+            leaves.append(None)
+        if line:
+            leaves.append(_Leaf(line, marks))
+    return leaves
+
+
+def _marks(node: Node) -> frozenset[_Mark]:
+    marks: set[_Mark] = set()
+    raw = node.get("marks")
+    for mark in raw if isinstance(raw, list) else []:
+        kind = mark.get("type") if isinstance(mark, dict) else None
+        if kind == "link":
+            values = attrs(mark)
+            marks.add(_Mark("link", str(values.get("href") or ""), str(values.get("title") or "")))
+        elif kind in {"em", "strong", "strike", "code"}:
+            marks.add(_Mark(kind))
+    if _Mark("code") in marks:
+        # Markdown code spans hold no formatting, as ADF allows none beside `code` except `link`.
+        marks = {mark for mark in marks if mark.kind in {"code", "link"}}
+    return frozenset(marks)
+
+
+def _lines(leaves: list[_Leaf | None]) -> list[list[_Leaf]]:
+    lines: list[list[_Leaf]] = [[]]
+    for leaf in leaves:
+        if leaf is None:
+            lines.append([])
+        elif lines[-1] and lines[-1][-1].marks == leaf.marks:
+            lines[-1][-1] = replace(lines[-1][-1], text=lines[-1][-1].text + leaf.text)
+        else:
+            lines[-1].append(replace(leaf, starts_line=not lines[-1]))
+    return lines
+
+
+def _run(leaves: list[_Leaf], active: frozenset[_Mark], *, heading: bool, table_cell: bool) -> str:
+    parts: list[str] = []
+    index = 0
+    while index < len(leaves):
+        pending = [mark for mark in leaves[index].marks - active if mark.kind != "code"]
+        if not pending:
+            parts.append(_leaf(leaves[index], heading=heading, table_cell=table_cell))
+            index += 1
+            continue
+        mark = max(pending, key=lambda each: (_extent(leaves, index, each), -MARK_RANK.index(each.kind)))
+        end = index + _extent(leaves, index, mark)
+        inner = _run(leaves[index:end], active | {mark}, heading=heading, table_cell=table_cell)
+        parts.append(_span(mark, inner, leaves[index:end], active))
+        index = end
+    return "".join(parts)
+
+
+def _extent(leaves: list[_Leaf], start: int, mark: _Mark) -> int:
+    end = start
+    while end < len(leaves) and mark in leaves[end].marks:
+        end += 1
+    return end - start
+
+
+def _span(mark: _Mark, inner: str, leaves: list[_Leaf], active: frozenset[_Mark]) -> str:
+    if mark.kind == "link":
+        return _link(mark, inner, leaves, active)
+    # `** x**` is not bold: delimiters must touch the text, so edge spaces go outside them.
+    core = inner.strip(" \t")
+    if not core:
+        return inner
+    lead, trail = inner[: len(inner) - len(inner.lstrip(" \t"))], inner[len(inner.rstrip(" \t")) :]
+    delimiter = SPAN_DELIMITERS.get(mark.kind, EM)
+    return f"{lead}{delimiter}{core}{delimiter}{trail}"
+
+
+def _link(mark: _Mark, inner: str, leaves: list[_Leaf], active: frozenset[_Mark]) -> str:
+    is_bare = len(leaves) == 1 and leaves[0].marks == active | {mark} and leaves[0].text == mark.href
+    if is_bare and not mark.title and AUTOLINK.fullmatch(mark.href):
+        return f"<{mark.href}>"
+    title = ' "{}"'.format(mark.title.replace("\\", "\\\\").replace('"', '\\"')) if mark.title else ""
+    return f"[{inner}]({_destination(mark.href)}{title})"
+
+
+def _destination(href: str) -> str:
+    href = href.replace("\n", "")
+    if not href or any(char.isspace() or char in "<>" for char in href):
+        escaped = "".join(f"\\{char}" if char in "<>\\" else char for char in href)
+        return f"<{escaped}>"
+    escaped = "".join(f"\\{char}" if char in "()\\" else char for char in href)
+    return ENTITY.sub(lambda match: f"\\{match.group()}", escaped)
+
+
+def _leaf(leaf: _Leaf, *, heading: bool, table_cell: bool) -> str:
+    if _Mark("code") in leaf.marks:
+        return _code_span(leaf.text, table_cell=table_cell)
+    return _escape(leaf.text, starts_line=leaf.starts_line, heading=heading)
+
+
+def _code_span(code: str, *, table_cell: bool) -> str:
+    if table_cell:
+        # GFM splits table rows at every unescaped pipe, code spans included.
+        code = code.replace("|", "\\|")
+    ticks = "`" * (_longest_run(code, "`") + 1)
+    # CommonMark strips one space from each end of a code span that has both, and a backtick
+    # at an end would merge with the fence: pad with a space in both cases.
+    padded = code.startswith("`") or code.endswith("`") or (code[0] == code[-1] == " " and code.strip())
+    return f"{ticks} {code} {ticks}" if padded else f"{ticks}{code}{ticks}"
+
+
+def _escape(text: str, *, starts_line: bool, heading: bool) -> str:
+    """`text` with a backslash before each character CommonMark could read as syntax."""
+    text = text.replace(EM, "\ufffd")
+    first = len(text) - len(text.lstrip(" \t")) if starts_line else -1
+    digits_end = first
+    while 0 <= digits_end < len(text) and text[digits_end] in "0123456789":
+        digits_end += 1
+    escaped: list[str] = []
+    for index, char in enumerate(text):
+        before, after = text[index - 1 : index], text[index + 1 : index + 2]
+        needed = (
+            char in ALWAYS_ESCAPED
+            or (char == "_" and not (before.isalnum() and after.isalnum()))
+            # A lone `~` is text, but one beside a delimiter or another `~` makes `~~`.
+            or (char == "~" and not (before and after and "~" not in (before, after)))
+            # `![` opens an image, and the `[` may come from a link that follows this text.
+            or (char == "!" and after in ("", "["))
+            or (char == "&" and ENTITY.match(text, index) is not None)
+            or (char == "#" and heading)
+            or (index == first and char in LINE_START_ESCAPED)
+            or (index == digits_end > first and char in ".)")
+        )
+        escaped.append(f"\\{char}" if needed else char)
+    return "".join(escaped)
+
+
+def _resolve_em(text: str) -> str:
+    # `_` cannot open or close emphasis inside a word, and `*` beside a `**` can pair wrongly;
+    # so `_` unless a letter or digit touches the delimiter from outside.
+    parts = text.split(EM)
+    resolved = parts[0]
+    for index in range(1, len(parts), 2):
+        inner, after = parts[index], parts[index + 1] if index + 1 < len(parts) else ""
+        delimiter = "*" if resolved[-1:].isalnum() or after[:1].isalnum() else "_"
+        resolved += f"{delimiter}{inner}{delimiter}{after}"
+    return resolved
+
+
+def _protect_edges(text: str) -> str:
+    # Markdown drops spaces at the start of a line and at the end of a paragraph; entities keep them.
+    lines = [
+        _entities(line[: len(line) - len(line.lstrip(" \t"))]) + line.lstrip(" \t")
+        for line in text.split("\n")
+    ]
+    last = lines[-1]
+    core = last.rstrip(" \t")
+    lines[-1] = core + _entities(last[len(core) :])
+    return "\n".join(lines)
+
+
+def _entities(whitespace: str) -> str:
+    return "".join(f"&#{ord(char)};" for char in whitespace)

@@ -1,0 +1,237 @@
+"""A thin, typed client of the Jira Cloud platform REST API v3: one method per endpoint.
+
+Every response is classified exactly once, in `_send`, into a result or a `connectors.errors` error.
+Payloads stay plain JSON here; translation to our model lives in `mapping.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ticketbridge.connectors.errors import (
+    VendorAuthError,
+    VendorNotFound,
+    VendorOutcomeUnknown,
+    VendorRejected,
+    VendorRetriable,
+)
+from ticketbridge.connectors.http import retry_after_seconds
+
+Json = dict[str, Any]
+API = "/rest/api/3"
+#: Jira's cap for POST /issue/bulk, and for reconcileIssues in /search/jql.
+BULK_CREATE_LIMIT = 50
+
+
+class JiraClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def server_info(self) -> Json:
+        """https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get"""
+        return await self._json("GET", f"{API}/serverInfo")
+
+    async def myself(self) -> Json:
+        return await self._json("GET", f"{API}/myself")
+
+    async def create_issues(self, issue_updates: list[Json]) -> Json:
+        """POST /issue/bulk (createIssues): up to 50; a partial failure still answers 201 with
+        `errors[]` indexed by `failedElementNumber`, and 400 when every element failed."""
+        response = await self._send(
+            "POST", f"{API}/issue/bulk", json={"issueUpdates": issue_updates}, write=True, accept=(400,)
+        )
+        body: Json = response.json()
+        return body
+
+    async def get_issue(self, key: str, fields: str = "*all") -> Json:
+        """GET /issue/{issueIdOrKey} (getIssue)."""
+        return await self._json("GET", f"{API}/issue/{key}", params={"fields": fields})
+
+    async def edit_issue(self, key: str, body: Json) -> None:
+        """PUT /issue/{issueIdOrKey} (editIssue): 204."""
+        await self._send("PUT", f"{API}/issue/{key}", json=body, write=True)
+
+    async def get_transitions(self, key: str) -> list[Json]:
+        """GET /issue/{issueIdOrKey}/transitions (getTransitions): from the current status only."""
+        body = await self._json("GET", f"{API}/issue/{key}/transitions")
+        transitions: list[Json] = body.get("transitions", [])
+        return transitions
+
+    async def do_transition(self, key: str, transition_id: str) -> None:
+        """POST /issue/{issueIdOrKey}/transitions (doTransition): 204."""
+        await self._send(
+            "POST", f"{API}/issue/{key}/transitions", json={"transition": {"id": transition_id}}, write=True
+        )
+
+    async def search_jql(
+        self,
+        jql: str,
+        *,
+        fields: list[str],
+        max_results: int,
+        next_page_token: str | None = None,
+        reconcile_issues: list[int] | None = None,
+    ) -> Json:
+        """POST /search/jql (searchAndReconsileIssuesUsingJqlPost): token paging, no total."""
+        body: Json = {"jql": jql, "fields": fields, "maxResults": max_results}
+        if next_page_token:
+            body["nextPageToken"] = next_page_token
+        if reconcile_issues:
+            body["reconcileIssues"] = reconcile_issues
+        return await self._json("POST", f"{API}/search/jql", json=body)
+
+    async def get_bulk_transitions(self, keys: list[str]) -> Json:
+        """GET /bulk/issues/transition (getAvailableTransitions): grouped by workflow."""
+        return await self._json(
+            "GET", f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": ",".join(keys)}
+        )
+
+    async def submit_bulk_transition(self, inputs: list[Json]) -> str:
+        """POST /bulk/issues/transition (submitBulkTransition): 201 {taskId}."""
+        body = await self._json(
+            "POST",
+            f"{API}/bulk/issues/transition",
+            json={"bulkTransitionInputs": inputs, "sendBulkNotification": False},
+            write=True,
+        )
+        return str(body["taskId"])
+
+    async def submit_bulk_edit(self, keys: list[str], actions: list[str], fields_input: Json) -> str:
+        """POST /bulk/issues/fields (submitBulkEdit): 201 {taskId}."""
+        body = await self._json(
+            "POST",
+            f"{API}/bulk/issues/fields",
+            json={
+                "selectedIssueIdsOrKeys": keys,
+                "selectedActions": actions,
+                "editedFieldsInput": fields_input,
+                "sendBulkNotification": False,
+            },
+            write=True,
+        )
+        return str(body["taskId"])
+
+    async def get_bulk_progress(self, task_id: str) -> Json:
+        """GET /bulk/queue/{taskId} (getBulkOperationProgress)."""
+        return await self._json("GET", f"{API}/bulk/queue/{task_id}")
+
+    async def search_projects(self, *, start_at: int, max_results: int, expand: str | None = None) -> Json:
+        """GET /project/search (searchProjects): offset page bean, at most 100 a page."""
+        params: Json = {"startAt": start_at, "maxResults": max_results}
+        if expand:
+            params["expand"] = expand
+        return await self._json("GET", f"{API}/project/search", params=params)
+
+    async def create_meta_issue_types(self, project_key: str) -> list[Json]:
+        """GET /issue/createmeta/{projectIdOrKey}/issuetypes: the types one can create in a project."""
+        body = await self._json(
+            "GET", f"{API}/issue/createmeta/{project_key}/issuetypes", params={"maxResults": 200}
+        )
+        types: list[Json] = body.get("issueTypes") or body.get("createMetaIssueType") or []
+        return types
+
+    async def assignable_users(self, project_key: str, query: str | None, max_results: int) -> list[Json]:
+        """GET /user/assignable/search (findAssignableUsers): a bare array."""
+        params: Json = {"project": project_key, "maxResults": max_results, "query": query or ""}
+        response = await self._send("GET", f"{API}/user/assignable/search", params=params)
+        users: list[Json] = response.json()
+        return users
+
+    async def priorities(self) -> list[Json]:
+        """GET /priority (getPriorities): a bare array."""
+        response = await self._send("GET", f"{API}/priority")
+        priorities: list[Json] = response.json()
+        return priorities
+
+    async def statuses(self) -> list[Json]:
+        """GET /status (getStatuses): every status with its category, a bare array."""
+        response = await self._send("GET", f"{API}/status")
+        statuses: list[Json] = response.json()
+        return statuses
+
+    async def users_search(self, *, start_at: int, max_results: int) -> list[Json]:
+        """GET /users/search (getAllUsers): a bare array of every user, active or not."""
+        response = await self._send(
+            "GET", f"{API}/users/search", params={"startAt": start_at, "maxResults": max_results}
+        )
+        users: list[Json] = response.json()
+        return users
+
+    async def _json(self, method: str, url: str, *, write: bool = False, **kwargs: Any) -> Json:
+        response = await self._send(method, url, write=write, **kwargs)
+        body: Json = response.json()
+        return body
+
+    async def _send(
+        self, method: str, url: str, *, write: bool = False, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(method, url, **kwargs)
+        except httpx.ConnectError as exc:
+            # Never connected, so nothing was written: safe to retry even a write.
+            raise VendorRetriable(f"Jira is unreachable: {type(exc).__name__}") from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            error = VendorOutcomeUnknown if write else VendorRetriable
+            raise error(f"no answer from Jira ({type(exc).__name__})") from exc
+        return classify(response, accept=accept)
+
+
+def classify(response: httpx.Response, *, accept: tuple[int, ...] = ()) -> httpx.Response:
+    """Returns a successful (or explicitly accepted) response; raises the matching vendor error."""
+    status = response.status_code
+    if status < 300 or status in accept:
+        return response
+    message = error_message(response)
+    if status == 401:
+        raise VendorAuthError(f"Jira rejected the credentials: {message}", status_code=status)
+    if status == 429:
+        raise VendorRetriable(
+            f"Jira rate limit: {message}", status_code=status, retry_after=retry_after_seconds(response)
+        )
+    if status >= 500:
+        raise VendorRetriable(
+            f"Jira server error {status}: {message}",
+            status_code=status,
+            retry_after=retry_after_seconds(response),
+        )
+    if status == 404:
+        raise VendorNotFound(message, status_code=status)
+    raise VendorRejected(message, status_code=status, field_errors=field_errors(response))
+
+
+def error_message(response: httpx.Response) -> str:
+    """Jira's ErrorCollection (errorMessages + errors) or the bulk API's {errors:[{message}]}, as one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    messages = [str(message) for message in body.get("errorMessages") or []]
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        messages += [f"{field}: {text}" for field, text in errors.items()]
+    elif isinstance(errors, list):
+        messages += [str(item.get("message")) for item in errors if isinstance(item, dict)]
+    if body.get("message"):
+        messages.append(str(body["message"]))
+    return "; ".join(messages) or f"HTTP {response.status_code}"
+
+
+def field_errors(response: httpx.Response) -> dict[str, str]:
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+
+
+def element_error_message(element_errors: Json) -> str:
+    messages = list(element_errors.get("errorMessages") or [])
+    messages += [f"{field}: {text}" for field, text in (element_errors.get("errors") or {}).items()]
+    return "; ".join(messages) or "Jira rejected the issue"

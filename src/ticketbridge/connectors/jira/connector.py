@@ -1,0 +1,484 @@
+"""The Jira Cloud connector: the connector protocol on top of `JiraClient`.
+
+Creates go through POST /issue/bulk (50 a call), each carrying a marker label; when an earlier
+attempt may have reached Jira, the markers are searched first and found issues are adopted instead of
+created again. Bulk updates use the bulk transition and bulk edit APIs and follow their tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ticketbridge.connectors.base import MetadataCache, ProjectPage
+from ticketbridge.connectors.errors import VendorError, VendorOutcomeUnknown, VendorRejected, VersionConflict
+from ticketbridge.connectors.http import RetryPolicy, with_retries
+from ticketbridge.connectors.jira import mapping
+from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient, element_error_message
+from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
+from ticketbridge.domain.tickets import (
+    CreateItem,
+    ItemOutcome,
+    SearchPage,
+    TicketChanges,
+    TicketRef,
+    VendorIssueType,
+    VendorTicket,
+    VendorUser,
+)
+from ticketbridge.enums import Vendor
+from ticketbridge.observability import get_logger
+
+log = get_logger("ticketbridge.connectors.jira")
+T = TypeVar("T")
+METADATA_TTL_SECONDS = 600.0
+#: How long a bulk task may run before the connector gives up following it.
+BULK_TASK_TIMEOUT_SECONDS = 300.0
+#: Rounds of bulk transitions for targets several hops away.
+MAX_BULK_ROUNDS = 4
+
+
+class JiraConnector:
+    vendor = Vendor.JIRA
+
+    def __init__(
+        self, *, client: JiraClient, site_url: str, cache: MetadataCache, policy: RetryPolicy | None = None
+    ) -> None:
+        self._client = client
+        self._site_url = site_url.rstrip("/")
+        self._cache = cache
+        self._policy = policy or RetryPolicy()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def check_health(self) -> None:
+        await self._read(self._client.myself, "myself")
+
+    # --- create -----------------------------------------------------------------------------
+
+    async def create_tickets(self, items: Sequence[CreateItem], *, reconcile: bool) -> list[ItemOutcome]:
+        outcomes: dict[str, ItemOutcome] = {}
+        pending = list(items)
+        if reconcile and pending:
+            adopted = await self._find_by_markers([item.marker for item in pending])
+            for item in pending:
+                if item.marker in adopted:
+                    outcomes[item.key] = ItemOutcome(key=item.key, ticket=adopted[item.marker])
+            pending = [item for item in pending if item.key not in outcomes]
+        for start in range(0, len(pending), BULK_CREATE_LIMIT):
+            outcomes.update(await self._create_chunk(pending[start : start + BULK_CREATE_LIMIT]))
+        created = [outcomes[item.key] for item in items if outcomes[item.key].succeeded]
+        await self._reach_target_statuses(items, outcomes)
+        fresh = await self._get_many([outcome.ticket.vendor_id for outcome in created if outcome.ticket])
+        return [
+            outcome.model_copy(update={"ticket": fresh.get(outcome.ticket.vendor_id, outcome.ticket)})
+            if outcome.ticket is not None
+            else outcome
+            for outcome in (outcomes[item.key] for item in items)
+        ]
+
+    async def _create_chunk(self, chunk: list[CreateItem]) -> dict[str, ItemOutcome]:
+        """One createIssues call; a lost answer is reconciled by marker, then the rest is retried."""
+        outcomes: dict[str, ItemOutcome] = {}
+        remaining = chunk
+        for attempt in range(self._policy.attempts):
+            try:
+                body = await with_retries(
+                    lambda: self._client.create_issues(
+                        [{"fields": mapping.create_fields(i)} for i in remaining]
+                    ),
+                    policy=self._policy,
+                    operation="createIssues",
+                    idempotent=False,
+                )
+            except VendorOutcomeUnknown:
+                log.info("connector.jira.create_outcome_unknown", items=len(remaining), attempt=attempt)
+                await asyncio.sleep(self._policy.backoff(attempt))
+                adopted = await self._find_by_markers([item.marker for item in remaining])
+                for item in remaining:
+                    if item.marker in adopted:
+                        outcomes[item.key] = ItemOutcome(key=item.key, ticket=adopted[item.marker])
+                remaining = [item for item in remaining if item.key not in outcomes]
+                if not remaining:
+                    return outcomes
+                continue
+            outcomes.update(self._map_created(remaining, body))
+            return outcomes
+        raise VendorOutcomeUnknown("Jira did not confirm the creation; it will be reconciled by marker")
+
+    def _map_created(self, items: list[CreateItem], body: dict[str, Any]) -> dict[str, ItemOutcome]:
+        errors = {
+            int(e["failedElementNumber"]): e for e in body.get("errors") or [] if "failedElementNumber" in e
+        }
+        if "issues" not in body and not errors:
+            message = element_error_message(body)
+            return {item.key: ItemOutcome(key=item.key, error=message) for item in items}
+        created = iter(body.get("issues") or [])
+        outcomes: dict[str, ItemOutcome] = {}
+        for index, item in enumerate(items):
+            if index in errors:
+                message = element_error_message(errors[index].get("elementErrors") or {})
+                outcomes[item.key] = ItemOutcome(key=item.key, error=message)
+                continue
+            issue = next(created)
+            placeholder = VendorTicket(
+                vendor_id=str(issue["id"]),
+                key=str(issue["key"]),
+                project_vendor_id=item.project_vendor_id,
+                type_name=item.type_name,
+                type_vendor_id=item.type_vendor_id,
+                status_name=None,
+                status_category=None,
+                priority_name=item.priority_name,
+                assignee_vendor_id=item.assignee_vendor_id,
+                reporter_vendor_id=None,
+                parent_vendor_id=item.parent_vendor_id,
+                name=item.name,
+                description=item.description,
+                labels=(item.marker,),
+                url=f"{self._site_url}/browse/{issue['key']}",
+                created_at=None,
+                updated_at=None,
+                version=str(issue["id"]),
+            )
+            outcomes[item.key] = ItemOutcome(key=item.key, ticket=placeholder)
+        return outcomes
+
+    async def _reach_target_statuses(
+        self, items: Sequence[CreateItem], outcomes: dict[str, ItemOutcome]
+    ) -> None:
+        wanted = {
+            item.key: item.target_status
+            for item in items
+            if item.target_status and outcomes[item.key].succeeded
+        }
+        if not wanted:
+            return
+        current = await self._get_many([outcomes[key].ticket.vendor_id for key in wanted])  # type: ignore[union-attr]
+        for key, target in wanted.items():
+            ticket = current.get(outcomes[key].ticket.vendor_id)  # type: ignore[union-attr]
+            if ticket is None:
+                continue
+            try:
+                await self._transition_to(ticket, target)
+            except VendorError as exc:
+                outcomes[key] = outcomes[key].model_copy(
+                    update={"warning": f"Created, but status {target!r} was not reached: {exc.message}"}
+                )
+
+    async def _find_by_markers(self, markers: list[str]) -> dict[str, VendorTicket]:
+        found: dict[str, VendorTicket] = {}
+        wanted = set(markers)
+        for start in range(0, len(markers), BULK_CREATE_LIMIT):
+            quoted = ", ".join(f'"{marker}"' for marker in markers[start : start + BULK_CREATE_LIMIT])
+            async for tickets in self._search_pages(
+                f"labels in ({quoted}) ORDER BY created ASC", page_size=100
+            ):
+                for ticket in tickets:
+                    for label in ticket.labels:
+                        if label in wanted and label not in found:
+                            found[label] = ticket
+        return found
+
+    # --- read -------------------------------------------------------------------------------
+
+    async def get_ticket(self, vendor_ref: str) -> VendorTicket:
+        issue = await self._read(
+            lambda: self._client.get_issue(vendor_ref, ",".join(mapping.ISSUE_FIELDS)), "getIssue"
+        )
+        return mapping.to_vendor_ticket(issue, site_url=self._site_url)
+
+    async def _get_many(self, vendor_ids: list[str]) -> dict[str, VendorTicket]:
+        """Fresh state of up to a few hundred issues, 100 per search (read-after-write reconciled)."""
+        tickets: dict[str, VendorTicket] = {}
+        for start in range(0, len(vendor_ids), 100):
+            chunk = vendor_ids[start : start + 100]
+            jql = f"id in ({', '.join(chunk)})"
+            body = await self._read(
+                lambda jql=jql, chunk=chunk: self._client.search_jql(
+                    jql,
+                    fields=mapping.ISSUE_FIELDS,
+                    max_results=100,
+                    reconcile_issues=[int(i) for i in chunk[:BULK_CREATE_LIMIT]],
+                ),
+                "searchJql",
+            )
+            for issue in body.get("issues") or []:
+                ticket = mapping.to_vendor_ticket(issue, site_url=self._site_url)
+                tickets[ticket.vendor_id] = ticket
+        return tickets
+
+    async def search_tickets(self, query: str, *, cursor: str | None, limit: int) -> SearchPage:
+        body = await self._read(
+            lambda: self._client.search_jql(
+                query, fields=mapping.ISSUE_FIELDS, max_results=limit, next_page_token=cursor
+            ),
+            "searchJql",
+        )
+        items = [
+            mapping.to_vendor_ticket(issue, site_url=self._site_url) for issue in body.get("issues") or []
+        ]
+        next_cursor = None if body.get("isLast", True) else body.get("nextPageToken")
+        return SearchPage(items=items, next_cursor=next_cursor)
+
+    async def _search_pages(self, jql: str, *, page_size: int) -> AsyncIterator[list[VendorTicket]]:
+        cursor: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            page = await self.search_tickets(jql, cursor=cursor, limit=page_size)
+            yield page.items
+            if page.next_cursor is None or page.next_cursor in seen_tokens:
+                return
+            seen_tokens.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    def iter_tickets(
+        self, *, updated_since: datetime | None, page_size: int
+    ) -> AsyncIterator[list[VendorTicket]]:
+        clause = f'updated >= "{updated_since:%Y-%m-%d %H:%M}" ' if updated_since else ""
+        jql = f"{clause}ORDER BY updated ASC, id ASC" if clause else "ORDER BY updated ASC, id ASC"
+        return self._search_pages(jql, page_size=page_size)
+
+    async def list_projects(self, *, limit: int, offset: int, with_issue_types: bool) -> ProjectPage:
+        body = await self._read(
+            lambda: self._client.search_projects(
+                start_at=offset, max_results=limit, expand="issueTypes" if with_issue_types else None
+            ),
+            "searchProjects",
+        )
+        return ProjectPage(
+            items=[mapping.to_vendor_project(p) for p in body.get("values") or []], total=body.get("total")
+        )
+
+    async def list_issue_types(self, project_vendor_id: str) -> list[VendorIssueType]:
+        types = await self._read(
+            lambda: self._client.create_meta_issue_types(project_vendor_id), "getCreateIssueMetaIssueTypes"
+        )
+        return [mapping.to_vendor_issue_type(t) for t in types]
+
+    async def list_assignable_users(
+        self, project_vendor_id: str, query: str | None, limit: int
+    ) -> list[VendorUser]:
+        users = await self._read(
+            lambda: self._client.assignable_users(project_vendor_id, query, limit), "findAssignableUsers"
+        )
+        return [mapping.to_vendor_user(u) for u in users]
+
+    # --- update -----------------------------------------------------------------------------
+
+    async def update_ticket(
+        self, vendor_ref: str, changes: TicketChanges, *, expected_version: str | None
+    ) -> VendorTicket:
+        current = await self.get_ticket(vendor_ref)
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(
+                "The ticket changed in Jira since that version.", current_version=current.version
+            )
+        body = mapping.edit_body(changes)
+        if body:
+            await self._write(lambda: self._client.edit_issue(current.key, body), "editIssue")
+        if changes.target_status and (current.status_name or "").lower() != changes.target_status.lower():
+            await self._transition_to(current, changes.target_status)
+        return await self.get_ticket(current.vendor_id)
+
+    async def update_tickets(self, refs: Sequence[TicketRef], changes: TicketChanges) -> list[ItemOutcome]:
+        errors: dict[str, str] = {}
+        if changes.target_status:
+            errors.update(await self._bulk_transition(list(refs), changes.target_status))
+        editable = [ref for ref in refs if ref.vendor_id not in errors]
+        priority_id = await self._priority_id(changes.priority_name) if changes.priority_name else None
+        actions, fields = mapping.bulk_edit_input(changes, priority_id)
+        if actions and editable:
+            errors.update(await self._bulk_edit(editable, actions, fields))
+        fresh = await self._get_many([ref.vendor_id for ref in refs if ref.vendor_id not in errors])
+        return [
+            ItemOutcome(key=ref.vendor_id, error=errors[ref.vendor_id])
+            if ref.vendor_id in errors
+            else ItemOutcome(
+                key=ref.vendor_id,
+                ticket=fresh.get(ref.vendor_id),
+                error=None if ref.vendor_id in fresh else "Jira did not return the ticket",
+            )
+            for ref in refs
+        ]
+
+    async def _bulk_transition(self, refs: list[TicketRef], target: str) -> dict[str, str]:
+        """Moves every ref to `target` with one getAvailableTransitions and one submitBulkTransition
+        per round (several rounds only when the target is several hops away). Returns failures."""
+        by_key = {ref.key: ref for ref in refs}
+        pending = {ref.key for ref in refs if (ref.status_name or "").lower() != target.lower()}
+        errors: dict[str, str] = {}
+        visited: dict[str, set[str]] = {key: set() for key in pending}
+        for _ in range(MAX_BULK_ROUNDS):
+            if not pending:
+                break
+            body = await self._read(
+                lambda: self._client.get_bulk_transitions(sorted(pending)), "getAvailableTransitions"
+            )
+            inputs: list[dict[str, Any]] = []
+            moving: dict[str, str] = {}
+            for group in body.get("availableTransitions") or []:
+                options = [
+                    Edge(str(t["transitionId"]), str(t["to"]["statusName"]), None)
+                    for t in group.get("transitions") or []
+                ]
+                keys = [key for key in group.get("issues") or [] if key in pending]
+                direct = next((e for e in options if e.to_status.lower() == target.lower()), None)
+                seen = set().union(*(visited[key] for key in keys)) if keys else set()
+                choice = direct or await self._step_towards(options, target, seen)
+                if choice is None:
+                    for key in keys:
+                        errors[by_key[key].vendor_id] = f"No transition leads to status {target!r}."
+                        pending.discard(key)
+                    continue
+                inputs.append({"selectedIssueIdsOrKeys": keys, "transitionId": choice.transition_id})
+                moving.update({key: choice.to_status for key in keys})
+            if not inputs:
+                break
+            task_id = await self._write(
+                lambda: self._client.submit_bulk_transition(inputs), "submitBulkTransition"
+            )
+            failed = await self._follow_task(task_id)
+            for key, to_status in moving.items():
+                ref = by_key[key]
+                if ref.vendor_id in failed:
+                    errors[ref.vendor_id] = failed[ref.vendor_id]
+                    pending.discard(key)
+                elif to_status.lower() == target.lower():
+                    pending.discard(key)
+                else:
+                    visited[key].add(to_status.lower())
+        unreached = [by_key[key].vendor_id for key in pending] + [
+            vendor_id for vendor_id, error in errors.items() if error.startswith("No transition")
+        ]
+        if unreached:
+            # Perhaps already there (e.g. an earlier, interrupted run moved it): ask before failing.
+            current = await self._get_many(unreached)
+            for vendor_id in unreached:
+                ticket = current.get(vendor_id)
+                if ticket is not None and (ticket.status_name or "").lower() == target.lower():
+                    errors.pop(vendor_id, None)
+                else:
+                    errors.setdefault(vendor_id, f"Status {target!r} could not be reached.")
+        return errors
+
+    async def _step_towards(self, options: list[Edge], target: str, seen: set[str]) -> Edge | None:
+        """A first hop when the target is not one transition away: towards the target's status
+        category, never back to a status these issues already passed through."""
+        categories = await self._status_categories()
+        if target.lower() not in categories:
+            return None
+        graph = WorkflowGraph(categories=categories)
+        fresh = [
+            Edge(e.transition_id, e.to_status, categories.get(e.to_status.lower()))
+            for e in options
+            if e.to_status.lower() not in seen
+        ]
+        if not fresh or len(seen) >= MAX_HOPS:
+            return None
+        return graph.next_edge("", target, fresh, seen)
+
+    async def _bulk_edit(
+        self, refs: list[TicketRef], actions: list[str], fields: dict[str, Any]
+    ) -> dict[str, str]:
+        keys = [ref.key for ref in refs]
+        task_id = await self._write(
+            lambda: self._client.submit_bulk_edit(keys, actions, fields), "submitBulkEdit"
+        )
+        return await self._follow_task(task_id)
+
+    async def _follow_task(self, task_id: str) -> dict[str, str]:
+        """Polls a bulk task to its end; returns {issue id: reason} for the issues that failed."""
+        deadline = time.monotonic() + BULK_TASK_TIMEOUT_SECONDS
+        delay = 0.02
+        while True:
+            progress = await self._read(
+                lambda: self._client.get_bulk_progress(task_id), "getBulkOperationProgress"
+            )
+            status = progress.get("status")
+            if status == "COMPLETE":
+                return {
+                    str(issue_id): "; ".join(reasons) or "Jira could not update the issue"
+                    for issue_id, reasons in (progress.get("failedAccessibleIssues") or {}).items()
+                }
+            if status in ("FAILED", "DEAD", "CANCELLED", "CANCEL_REQUESTED"):
+                raise VendorRejected(f"Jira bulk task {task_id} ended {status}.")
+            if time.monotonic() > deadline:
+                raise VendorOutcomeUnknown(f"Jira bulk task {task_id} did not finish in time.")
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+    async def _transition_to(self, ticket: VendorTicket, target: str) -> None:
+        """Single-issue transitions along the workflow until `target` is reached."""
+        categories = await self._status_categories()
+        if target.lower() not in categories:
+            raise VendorRejected(f"Jira has no status named {target!r}.", field_errors={"status": target})
+        graph = self._workflow_graph(f"{ticket.project_vendor_id}:{ticket.type_vendor_id}")
+        graph.categories.update(categories)
+        current = ticket.status_name or ""
+        visited = {current.lower()}
+        for _ in range(MAX_HOPS):
+            if current.lower() == target.lower():
+                return
+            raw = await self._read(lambda: self._client.get_transitions(ticket.key), "getTransitions")
+            options = [
+                Edge(str(t["id"]), str(t["to"]["name"]), (t["to"].get("statusCategory") or {}).get("key"))
+                for t in raw
+            ]
+            graph.learn(current, options)
+            edge = graph.next_edge(current, target, options, visited)
+            if edge is None:
+                break
+            await self._write(
+                lambda edge=edge: self._client.do_transition(ticket.key, edge.transition_id), "doTransition"
+            )
+            current = edge.to_status
+            visited.add(current.lower())
+        if current.lower() != target.lower():
+            raise VendorRejected(f"No path leads from status {ticket.status_name!r} to {target!r}.")
+
+    # --- metadata and plumbing ----------------------------------------------------------------
+
+    def _workflow_graph(self, scope: str) -> WorkflowGraph:
+        key = ("workflow", scope)
+        entry = self._cache.entries.get(key)
+        if entry is None:
+            entry = (time.monotonic(), WorkflowGraph())
+            self._cache.entries[key] = entry
+        graph: WorkflowGraph = entry[1]
+        return graph
+
+    async def _status_categories(self) -> dict[str, str]:
+        async def load() -> dict[str, str]:
+            statuses = await self._read(self._client.statuses, "getStatuses")
+            return {str(s["name"]).lower(): str((s.get("statusCategory") or {}).get("key")) for s in statuses}
+
+        return await self._cached("statuses", load)
+
+    async def _priority_id(self, name: str) -> str:
+        async def load() -> dict[str, str]:
+            priorities = await self._read(self._client.priorities, "getPriorities")
+            return {str(p["name"]).lower(): str(p["id"]) for p in priorities}
+
+        ids = await self._cached("priorities", load)
+        if name.lower() not in ids:
+            raise VendorRejected(f"Jira has no priority named {name!r}.", field_errors={"priority": name})
+        return ids[name.lower()]
+
+    async def _cached(self, name: str, load: Callable[[], Awaitable[dict[str, str]]]) -> dict[str, str]:
+        entry = self._cache.entries.get(("metadata", name))
+        if entry is None or time.monotonic() - entry[0] > METADATA_TTL_SECONDS:
+            entry = (time.monotonic(), await load())
+            self._cache.entries[("metadata", name)] = entry
+        value: dict[str, str] = entry[1]
+        return value
+
+    async def _read(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
+        return await with_retries(call, policy=self._policy, operation=operation, idempotent=True)
+
+    async def _write(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
+        return await with_retries(call, policy=self._policy, operation=operation, idempotent=False)

@@ -1,0 +1,173 @@
+"""Translation between Jira's issue JSON and ticketbridge's vendor-neutral values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ticketbridge.connectors.jira.adf import adf_to_markdown, markdown_to_adf
+from ticketbridge.domain.tickets import (
+    CreateItem,
+    TicketChanges,
+    VendorIssueType,
+    VendorProject,
+    VendorTicket,
+    VendorUser,
+)
+
+Json = dict[str, Any]
+
+#: The fields a read asks for: everything a VendorTicket carries, nothing more.
+ISSUE_FIELDS = [
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "issuetype",
+    "project",
+    "assignee",
+    "reporter",
+    "parent",
+    "labels",
+    "created",
+    "updated",
+    "duedate",
+    "resolutiondate",
+]
+
+
+def parse_jira_datetime(value: str | None) -> datetime | None:
+    """Jira writes `2021-01-17T12:34:00.000+0000` (milliseconds, offset without a colon)."""
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value, pattern).astimezone(UTC)
+        except ValueError:
+            continue
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def parse_jira_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def to_vendor_ticket(issue: Json, *, site_url: str) -> VendorTicket:
+    fields: Json = issue.get("fields") or {}
+    status = fields.get("status") or {}
+    project = fields.get("project") or {}
+    issue_type = fields.get("issuetype") or {}
+    key = str(issue["key"])
+    return VendorTicket(
+        vendor_id=str(issue["id"]),
+        key=key,
+        project_vendor_id=project.get("key"),
+        project_name=project.get("name"),
+        type_name=issue_type.get("name"),
+        type_vendor_id=issue_type.get("id"),
+        status_name=status.get("name"),
+        status_category=(status.get("statusCategory") or {}).get("key"),
+        priority_name=(fields.get("priority") or {}).get("name"),
+        assignee_vendor_id=(fields.get("assignee") or {}).get("accountId"),
+        reporter_vendor_id=(fields.get("reporter") or {}).get("accountId"),
+        parent_vendor_id=(fields.get("parent") or {}).get("key"),
+        name=str(fields.get("summary") or ""),
+        description=adf_to_markdown(fields.get("description")) if fields.get("description") else None,
+        labels=tuple(fields.get("labels") or ()),
+        url=f"{site_url}/browse/{key}",
+        created_at=parse_jira_datetime(fields.get("created")),
+        updated_at=parse_jira_datetime(fields.get("updated")),
+        due_date=parse_jira_date(fields.get("duedate")),
+        resolved_at=parse_jira_datetime(fields.get("resolutiondate")),
+        custom_fields={
+            name: value
+            for name, value in fields.items()
+            if name.startswith("customfield_") and value is not None
+        },
+        version=str(fields.get("updated") or issue["id"]),
+    )
+
+
+def create_fields(item: CreateItem) -> Json:
+    """The `fields` of one element of POST /issue/bulk. Status is not settable at create in Jira."""
+    fields: Json = {
+        "project": {"key": item.project_vendor_id},
+        "summary": item.name,
+        "issuetype": {"id": item.type_vendor_id} if item.type_vendor_id else {"name": item.type_name},
+        "labels": [item.marker],
+    }
+    if item.description:
+        fields["description"] = markdown_to_adf(item.description)
+    if item.priority_name:
+        fields["priority"] = {"name": item.priority_name}
+    if item.assignee_vendor_id:
+        fields["assignee"] = {"accountId": item.assignee_vendor_id}
+    if item.parent_vendor_id:
+        fields["parent"] = {"key": item.parent_vendor_id}
+    return fields
+
+
+def edit_body(changes: TicketChanges) -> Json:
+    """PUT /issue body for every change but status (status moves through transitions)."""
+    fields: Json = {}
+    if changes.name is not None:
+        fields["summary"] = changes.name
+    if changes.description is not None:
+        fields["description"] = markdown_to_adf(changes.description)
+    elif "description" in changes.cleared:
+        fields["description"] = None
+    if changes.priority_name is not None:
+        fields["priority"] = {"name": changes.priority_name}
+    if changes.assignee_vendor_id is not None:
+        fields["assignee"] = {"accountId": changes.assignee_vendor_id}
+    elif "assignee_vendor_id" in changes.cleared:
+        fields["assignee"] = None
+    return {"fields": fields} if fields else {}
+
+
+def bulk_edit_input(changes: TicketChanges, priority_id: str | None) -> tuple[list[str], Json]:
+    """`selectedActions` and `editedFieldsInput` of POST /bulk/issues/fields: typed by field kind."""
+    actions: list[str] = []
+    fields: Json = {}
+    if changes.name is not None:
+        actions.append("summary")
+        fields["singleLineTextFields"] = [{"fieldId": "summary", "text": changes.name}]
+    if changes.description is not None or "description" in changes.cleared:
+        actions.append("description")
+        rich = {"adfValue": markdown_to_adf(changes.description)} if changes.description is not None else {}
+        fields["richTextFields"] = [{"fieldId": "description", "richText": rich}]
+    if priority_id is not None:
+        actions.append("priority")
+        fields["priority"] = {"priorityId": priority_id}
+    if changes.assignee_vendor_id is not None or "assignee_vendor_id" in changes.cleared:
+        actions.append("assignee")
+        user = {"accountId": changes.assignee_vendor_id} if changes.assignee_vendor_id else None
+        fields["singleSelectClearableUserPickerFields"] = [{"fieldId": "assignee", "user": user}]
+    return actions, fields
+
+
+def to_vendor_project(project: Json) -> VendorProject:
+    return VendorProject(
+        vendor_id=str(project["key"]),
+        internal_id=str(project.get("id")) if project.get("id") is not None else None,
+        name=str(project.get("name") or project["key"]),
+        project_type=project.get("projectTypeKey"),
+    )
+
+
+def to_vendor_issue_type(issue_type: Json) -> VendorIssueType:
+    return VendorIssueType(
+        vendor_id=str(issue_type["id"]), name=str(issue_type["name"]), subtask=bool(issue_type.get("subtask"))
+    )
+
+
+def to_vendor_user(user: Json) -> VendorUser:
+    return VendorUser(
+        vendor_id=str(user["accountId"]),
+        name=user.get("displayName"),
+        email=user.get("emailAddress") or None,
+        active=bool(user.get("active", True)),
+        account_type=user.get("accountType"),
+    )

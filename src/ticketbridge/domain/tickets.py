@@ -1,0 +1,167 @@
+"""Tickets as the layers see them: what a connector is asked to write and what it reports back.
+
+These are vendor-neutral. A connector translates them to and from its vendor's shapes; services
+never see a Jira or Rezolve payload.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class VendorTicket(Frozen):
+    """A ticket as the vendor holds it now, normalized. `version` changes on every vendor-side write
+    (Jira's `updated`, Rezolve's etag) and is the basis of our ETag."""
+
+    vendor_id: str
+    key: str
+    project_vendor_id: str | None
+    project_name: str | None = None
+    type_name: str | None
+    type_vendor_id: str | None
+    status_name: str | None
+    status_category: str | None
+    priority_name: str | None
+    assignee_vendor_id: str | None
+    reporter_vendor_id: str | None
+    parent_vendor_id: str | None
+    name: str
+    description: str | None
+    labels: tuple[str, ...] = ()
+    url: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    due_date: datetime | None = None
+    resolved_at: datetime | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    version: str
+
+
+class TicketRef(Frozen):
+    """How a connector addresses an existing vendor ticket: its stable id and its display key."""
+
+    vendor_id: str
+    key: str
+    #: The status we last saw, so a ticket already there is not transitioned again.
+    status_name: str | None = None
+
+
+class CreateItem(Frozen):
+    """One ticket to create, with every reference already resolved to the vendor's ids."""
+
+    key: str  #: the ledger key; stable across retries
+    marker: str  #: idempotency marker the connector stores on the vendor ticket and can search for
+    name: str
+    project_vendor_id: str
+    type_vendor_id: str | None
+    type_name: str | None
+    description: str | None
+    priority_name: str | None
+    assignee_vendor_id: str | None
+    parent_vendor_id: str | None
+    #: Vendor status name to reach after creation (Jira cannot set status at create).
+    target_status: str | None
+
+
+class TicketChanges(Frozen):
+    """A partial update in vendor terms: only fields that are set change."""
+
+    name: str | None = None
+    description: str | None = None
+    priority_name: str | None = None
+    assignee_vendor_id: str | None = None
+    target_status: str | None = None
+    #: Field names the caller explicitly set to null (clear), e.g. {"assignee_vendor_id"}.
+    cleared: frozenset[str] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not self.model_dump(exclude_defaults=True)
+
+
+class ItemOutcome(Frozen):
+    """What happened to one item of a batch."""
+
+    key: str
+    ticket: VendorTicket | None = None
+    error: str | None = None
+    #: Set when the vendor accepted the write but a follow-up (e.g. the status transition) failed.
+    warning: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ticket is not None and self.error is None
+
+
+class VendorProject(Frozen):
+    vendor_id: str  #: Jira project key, Rezolve team id
+    internal_id: str | None
+    name: str
+    project_type: str | None
+
+
+class VendorIssueType(Frozen):
+    vendor_id: str
+    name: str
+    subtask: bool = False
+
+
+class VendorUser(Frozen):
+    vendor_id: str
+    name: str | None
+    email: str | None
+    active: bool
+    account_type: str | None = None
+
+
+class SearchPage(Frozen):
+    items: list[VendorTicket]
+    next_cursor: str | None
+
+
+class TicketRead(Frozen):
+    """A stored ticket, as services hand it to the API."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    connection_id: uuid.UUID
+    vendor: str
+    vendor_id: str
+    vendor_key: str
+    identifier: str | None
+    name: str
+    description: str | None
+    status: str | None
+    vendor_status: str | None
+    status_category: str | None
+    priority: str | None
+    vendor_priority: str | None
+    type: str | None
+    type_vendor_id: str | None
+    project_id: uuid.UUID | None
+    project_vendor_id: str | None
+    assigned_user_id: uuid.UUID | None
+    assigned_user_vendor_id: str | None
+    created_by_user_id: uuid.UUID | None
+    created_by_vendor_id: str | None
+    parent_ticket_id: uuid.UUID | None
+    parent_ticket_vendor_id: str | None
+    tags: list[str]
+    url: str | None
+    due_date: datetime | None
+    closed_at: datetime | None
+    status_updated_at: datetime | None
+    ticket_created_at: datetime | None
+    ticket_updated_at: datetime | None
+    vendor_version: str | None
+    custom_fields: dict[str, Any]
+    active: bool
+    created_at: datetime
+    updated_at: datetime

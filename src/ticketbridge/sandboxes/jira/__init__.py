@@ -1,0 +1,32 @@
+"""Emulator of the Jira Cloud platform REST API v3 (see README.md in this folder)."""
+
+from __future__ import annotations
+
+from ticketbridge.sandboxes.jira.app import create_app
+from ticketbridge.sandboxes.jira.config import JiraSandboxConfig, RateLimitConfig
+from ticketbridge.sandboxes.jira.demo import (
+    DEMO_ACCOUNT_ID,
+    DEMO_API_TOKEN,
+    DEMO_EMAIL,
+    DEMO_OAUTH_TOKEN,
+    DEMO_PROJECT_KEY,
+    OPS_PROJECT_KEY,
+    OUTSIDER_ACCOUNT_ID,
+    OUTSIDER_API_TOKEN,
+    OUTSIDER_EMAIL,
+)
+
+__all__ = [
+    "DEMO_ACCOUNT_ID",
+    "DEMO_API_TOKEN",
+    "DEMO_EMAIL",
+    "DEMO_OAUTH_TOKEN",
+    "DEMO_PROJECT_KEY",
+    "OPS_PROJECT_KEY",
+    "OUTSIDER_ACCOUNT_ID",
+    "OUTSIDER_API_TOKEN",
+    "OUTSIDER_EMAIL",
+    "JiraSandboxConfig",
+    "RateLimitConfig",
+    "create_app",
+]

@@ -1,0 +1,105 @@
+"""Bulk operations: available transitions, bulk transition and edit submissions, and task progress."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from ticketbridge.sandboxes.jira.auth import UserDep
+from ticketbridge.sandboxes.jira.bulk_ops import (
+    check_permission,
+    check_size,
+    edit_operation,
+    parse_transition_inputs,
+    resolve_issues,
+    transition_operation,
+)
+from ticketbridge.sandboxes.jira.bulk_tasks import Operation
+from ticketbridge.sandboxes.jira.errors import BulkOperationError, JiraError
+from ticketbridge.sandboxes.jira.routes.body import BodyDep
+from ticketbridge.sandboxes.jira.routing import JiraRoute
+from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep
+from ticketbridge.sandboxes.jira.state import User
+
+router = APIRouter(route_class=JiraRoute)
+TOO_MANY_TASKS = "Too many concurrent bulk operations. Please wait for a running operation to finish."
+
+
+@router.get("/bulk/issues/transition", operation_id="getAvailableTransitions")
+async def available_transitions(issueIdsOrKeys: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+    """Grouped by workflow; only the transitions every issue of the group can take are listed."""
+    site = runtime.site
+    refs = [r for r in issueIdsOrKeys.split(",") if r.strip()]
+    check_size(len(refs))
+    ids, invalid = resolve_issues(site, user, refs)
+    if invalid or not ids:
+        raise BulkOperationError(400, "Some of the issues in the issueIdsOrKeys are not valid")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for issue_id in ids:
+        groups[site.projects[site.issues[issue_id].project_id].workflow_id].append(issue_id)
+    result = []
+    for workflow_id, members in groups.items():
+        workflow = site.workflows[workflow_id]
+        per_issue = [{t.id for t in workflow.available(site.issues[i].status_id)} for i in members]
+        common = set.intersection(*per_issue)
+        result.append(
+            {
+                "isTransitionsFiltered": common != set().union(*per_issue),
+                "issues": [site.issues[i].key for i in members],
+                "transitions": [
+                    {
+                        "transitionId": t.id,
+                        "transitionName": t.name,
+                        "to": {
+                            "statusId": int(t.to_status_id),
+                            "statusName": site.statuses[t.to_status_id].name,
+                        },
+                    }
+                    for t in workflow.transitions
+                    if t.id in common
+                ],
+            }
+        )
+    return {"availableTransitions": result}
+
+
+@router.post("/bulk/issues/transition", operation_id="submitBulkTransition", status_code=201)
+async def submit_transition(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, str]:
+    check_permission(user)
+    inputs = parse_transition_inputs(body)
+    check_size(sum(len(refs) for refs, _ in inputs))
+    plan: dict[int, Operation] = {}
+    invalid = 0
+    for refs, transition_id in inputs:
+        ids, bad = resolve_issues(runtime.site, user, refs)
+        invalid += bad
+        operation = transition_operation(runtime.site, transition_id)
+        plan.update(dict.fromkeys(ids, operation))
+    return _submit(runtime, user, list(plan), lambda issue_id: plan[issue_id](issue_id), invalid)
+
+
+@router.post("/bulk/issues/fields", operation_id="submitBulkEdit", status_code=201)
+async def submit_edit(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, str]:
+    check_permission(user)
+    refs, operation = edit_operation(runtime.site, user, body)
+    check_size(len(refs))
+    ids, invalid = resolve_issues(runtime.site, user, refs)
+    return _submit(runtime, user, ids, operation, invalid)
+
+
+def _submit(
+    runtime: Runtime, user: User, ids: list[int], operation: Operation, invalid: int
+) -> dict[str, str]:
+    if runtime.queue.is_full():
+        raise BulkOperationError(429, TOO_MANY_TASKS, headers={"Retry-After": "1"})
+    return {"taskId": runtime.queue.submit(user.account_id, ids, operation, invalid).id}
+
+
+@router.get("/bulk/queue/{taskId}", operation_id="getBulkOperationProgress")
+async def progress(taskId: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+    task = runtime.queue.tasks.get(taskId)
+    if task is None:
+        raise JiraError(404, [f"The task with id {taskId} does not exist."])
+    return task.progress_json()

@@ -1,0 +1,121 @@
+"""`/search/jql` (GET and POST), the approximate count, and the removed `/search` answering 410."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from ticketbridge.sandboxes.jira.auth import UserDep
+from ticketbridge.sandboxes.jira.errors import JiraError
+from ticketbridge.sandboxes.jira.render import issue_json, select_fields
+from ticketbridge.sandboxes.jira.routes.body import BodyDep
+from ticketbridge.sandboxes.jira.routing import JiraRoute
+from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep
+from ticketbridge.sandboxes.jira.search import matching_ids, page
+from ticketbridge.sandboxes.jira.state import User
+
+router = APIRouter(route_class=JiraRoute)
+#: Served at the site root: the legacy search is gone from v2 and v3 alike.
+removed_router = APIRouter(route_class=JiraRoute)
+
+REMOVED = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+DEFAULT_MAX_RESULTS = 50
+#: Jira returns up to 5000 issues per page when only ids or keys are asked for, fewer otherwise.
+MAX_RESULTS_IDS_ONLY = 5000
+MAX_RESULTS_WITH_FIELDS = 100
+MAX_RECONCILE = 50
+POST_KEYS = frozenset(
+    {
+        "jql",
+        "nextPageToken",
+        "maxResults",
+        "fields",
+        "expand",
+        "properties",
+        "fieldsByKeys",
+        "failFast",
+        "reconcileIssues",
+    }
+)
+
+
+def _search(
+    runtime: Runtime,
+    user: User,
+    jql: str,
+    token: str | None,
+    max_results: int | None,
+    fields: list[str] | None,
+    reconcile: list[int] | None,
+) -> dict[str, Any]:
+    if reconcile and len(reconcile) > MAX_RECONCILE:
+        raise JiraError(400, [f"reconcileIssues accepts at most {MAX_RECONCILE} issue ids."])
+    chosen = select_fields(fields, "id")
+    cap = MAX_RESULTS_IDS_ONLY if chosen <= {"id", "key"} else MAX_RESULTS_WITH_FIELDS
+    wanted = DEFAULT_MAX_RESULTS if max_results is None else max_results
+    if wanted < 0:
+        raise JiraError(400, ["maxResults must not be negative."])
+    ids, next_token = page(runtime, user, jql, token, min(wanted, cap), set(reconcile or ()))
+    issues = [issue_json(runtime.base, runtime.site, runtime.site.issues[i], chosen) for i in ids]
+    body: dict[str, Any] = {"issues": issues, "isLast": next_token is None}
+    if next_token is not None:
+        body["nextPageToken"] = next_token
+    return body
+
+
+@router.get("/search/jql", operation_id="searchAndReconsileIssuesUsingJql")
+async def search_get(
+    runtime: RuntimeDep,
+    user: UserDep,
+    jql: str = "",
+    nextPageToken: str | None = None,
+    maxResults: int | None = None,
+    fields: Annotated[list[str] | None, Query()] = None,
+    reconcileIssues: Annotated[list[int] | None, Query()] = None,
+) -> dict[str, Any]:
+    return _search(runtime, user, jql, nextPageToken, maxResults, fields, reconcileIssues)
+
+
+@router.post("/search/jql", operation_id="searchAndReconsileIssuesUsingJqlPost")
+async def search_post(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object."])
+    unknown = sorted(set(body) - POST_KEYS)
+    if unknown:
+        raise JiraError(400, [f'Unrecognized field "{unknown[0]}".'])
+    jql, token, max_results = body.get("jql") or "", body.get("nextPageToken"), body.get("maxResults")
+    fields, reconcile = body.get("fields"), body.get("reconcileIssues")
+    if not isinstance(jql, str) or not (max_results is None or isinstance(max_results, int)):
+        raise JiraError(400, ["jql must be a string and maxResults an integer."])
+    if not (fields is None or (isinstance(fields, list) and all(isinstance(f, str) for f in fields))):
+        raise JiraError(400, ["fields must be an array of strings."])
+    if not (reconcile is None or (isinstance(reconcile, list) and all(type(i) is int for i in reconcile))):
+        raise JiraError(400, ["reconcileIssues must be an array of issue ids."])
+    return _search(runtime, user, jql, token, max_results, fields, reconcile)
+
+
+@router.post("/search/approximate-count", operation_id="countIssues")
+async def count(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, int]:
+    jql = body.get("jql") if isinstance(body, dict) else None
+    if not isinstance(jql, str):
+        raise JiraError(400, ["jql is required."])
+    return {"count": len(matching_ids(runtime, user, jql))}
+
+
+def _removed() -> JSONResponse:
+    return JSONResponse({"errorMessages": [REMOVED], "errors": {}}, status_code=410)
+
+
+@removed_router.get("/rest/api/{version}/search", operation_id="searchForIssuesUsingJql")
+async def removed_get(version: str) -> JSONResponse:
+    return _removed()
+
+
+@removed_router.post("/rest/api/{version}/search", operation_id="searchForIssuesUsingJqlPost")
+async def removed_post(version: str) -> JSONResponse:
+    return _removed()

@@ -1,0 +1,121 @@
+"""Site-wide reads: server info, the caller, users, priorities, statuses, fields, issue types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from ticketbridge.sandboxes.jira.auth import UserDep
+from ticketbridge.sandboxes.jira.catalog import FIELDS, field_json
+from ticketbridge.sandboxes.jira.errors import JiraError
+from ticketbridge.sandboxes.jira.render import (
+    issuetype_json,
+    jira_datetime,
+    priority_json,
+    status_json,
+    user_json,
+)
+from ticketbridge.sandboxes.jira.routing import JiraRoute
+from ticketbridge.sandboxes.jira.runtime import RuntimeDep
+from ticketbridge.sandboxes.jira.state import CATEGORIES
+
+router = APIRouter(route_class=JiraRoute)
+#: Jira searches users within its first 1000 only.
+USER_WINDOW = 1000
+VERSION = "1001.0.0-SNAPSHOT"
+
+
+@router.get("/serverInfo", operation_id="getServerInfo")
+async def server_info(runtime: RuntimeDep) -> dict[str, Any]:
+    return {
+        "baseUrl": runtime.base,
+        "version": VERSION,
+        "versionNumbers": [1001, 0, 0],
+        "deploymentType": "Cloud",
+        "buildNumber": 100300,
+        "buildDate": "2026-11-01T00:00:00.000+0000",
+        "serverTime": jira_datetime(datetime.now(UTC)),
+        "scmInfo": "32b43b28d3f0c3ee7f2535b395e90b205ac3bc6f",
+        "serverTitle": "Jira",
+        "serverTimeZone": "Etc/UTC",
+    }
+
+
+@router.get("/myself", operation_id="getCurrentUser")
+async def myself(runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+    return user_json(runtime.base, user) | {
+        "groups": {"size": 1, "items": []},
+        "applicationRoles": {"size": 1, "items": []},
+    }
+
+
+@router.get("/user/assignable/search", operation_id="findAssignableUsers")
+async def assignable_users(
+    runtime: RuntimeDep,
+    user: UserDep,
+    project: str | None = None,
+    issueKey: str | None = None,
+    query: str | None = None,
+    accountId: str | None = None,
+    startAt: int = 0,
+    maxResults: int = 50,
+) -> list[dict[str, Any]]:
+    """A bare array; `query` is a prefix of the display name or email, like Jira's."""
+    site = runtime.site
+    ref = project or issueKey
+    if ref is None:
+        raise JiraError(
+            400, ["One of the following parameters must be provided: project, issueKey, issueId."]
+        )
+    if issueKey is not None:
+        issue = site.issue(issueKey)
+        target = site.projects[issue.project_id] if issue else None
+    else:
+        target = site.project(ref)
+    if target is None or not target.is_visible_to(user.account_id):
+        raise JiraError(404, [f"No project could be found with key '{ref}'."])
+    window = list(site.users.values())[startAt : min(startAt + maxResults, USER_WINDOW)]
+    needle = (query or "").lower()
+    return [
+        user_json(runtime.base, u)
+        for u in window
+        if target.is_visible_to(u.account_id)
+        and (accountId is None or u.account_id == accountId)
+        and any(part.startswith(needle) for part in (*u.display_name.lower().split(), u.email.lower()))
+    ]
+
+
+@router.get("/priority", operation_id="getPriorities")
+async def priorities(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
+    return [priority_json(runtime.base, p) for p in runtime.site.priorities.values()]
+
+
+@router.get("/status", operation_id="getStatuses")
+async def statuses(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
+    return [status_json(runtime.base, s) for s in runtime.site.statuses.values()]
+
+
+@router.get("/statuscategory", operation_id="getStatusCategories")
+async def status_categories(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "self": f"{runtime.base}/rest/api/3/statuscategory/{c.id}",
+            "id": c.id,
+            "key": c.key,
+            "colorName": c.color_name,
+            "name": c.name,
+        }
+        for c in CATEGORIES.values()
+    ]
+
+
+@router.get("/field", operation_id="getFields")
+async def fields(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
+    return [field_json(f) for f in FIELDS]
+
+
+@router.get("/issuetype", operation_id="getIssueAllTypes")
+async def issue_types(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
+    return [issuetype_json(runtime.base, t) for t in runtime.site.issue_types.values()]

@@ -1,0 +1,89 @@
+"""Token-paged JQL search over the site's search index, with results cached per query and site version.
+
+A page token names an offset into one query's result; the result list is cached by (jql, user, site
+version), so walking 100,000 issues page by page filters and sorts them once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from ticketbridge.sandboxes.jira.errors import JiraError
+from ticketbridge.sandboxes.jira.jql import JqlError, compile_jql
+from ticketbridge.sandboxes.jira.runtime import SEARCH_CACHE_SIZE, Runtime
+from ticketbridge.sandboxes.jira.state import User
+
+UNBOUNDED = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+BAD_TOKEN = "The provided next page token is invalid or expired."
+ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def matching_ids(runtime: Runtime, user: User, jql: str) -> list[int]:
+    """Ids of the issues `user` can see that match `jql`, in the query's order."""
+    site = runtime.site
+    cache_key = (jql, user.account_id, site.version)
+    cached = runtime.search_cache.get(cache_key)
+    if cached is not None:
+        runtime.search_cache.move_to_end(cache_key)
+        return cached
+    if not ORDER_BY.split(jql, maxsplit=1)[0].strip():
+        raise JiraError(400, [UNBOUNDED])
+    try:
+        query = compile_jql(
+            jql,
+            current_account_id=user.account_id,
+            now=datetime.now(UTC),
+            known_values=site.known_values(user.account_id),
+        )
+    except JqlError as exc:
+        raise JiraError(400, list(exc.messages)) from None
+    visible = {p.id for p in site.visible_projects(user.account_id)}
+    docs = (i.doc for i in site.issues.values() if i.project_id in visible and i.doc is not None)
+    ids = [doc.id for doc in query.apply(docs)]
+    runtime.search_cache[cache_key] = ids
+    if len(runtime.search_cache) > SEARCH_CACHE_SIZE:
+        runtime.search_cache.popitem(last=False)
+    return ids
+
+
+def page(
+    runtime: Runtime,
+    user: User,
+    jql: str,
+    token: str | None,
+    max_results: int,
+    reconcile: Collection[int] = (),
+) -> tuple[list[int], str | None]:
+    """One page of ids and the token of the next page (None on the last page).
+
+    Issues the index has not caught up with are left out, unless listed in `reconcile`.
+    """
+    offset = _offset(jql, token) if token else 0
+    ids = matching_ids(runtime, user, jql)
+    if runtime.unindexed:
+        ids = [i for i in ids if i in reconcile or runtime.is_indexed(i)]
+    end = offset + max_results
+    return ids[offset:end], _token(jql, end) if end < len(ids) else None
+
+
+def _fingerprint(jql: str) -> str:
+    return hashlib.sha256(jql.encode()).hexdigest()[:12]
+
+
+def _token(jql: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([offset, _fingerprint(jql)]).encode()).decode().rstrip("=")
+
+
+def _offset(jql: str, token: str) -> int:
+    try:
+        offset, fingerprint = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        raise JiraError(400, [BAD_TOKEN]) from None
+    if fingerprint != _fingerprint(jql) or not isinstance(offset, int) or offset < 0:
+        raise JiraError(400, [BAD_TOKEN])
+    return offset

@@ -1,0 +1,107 @@
+"""Opening a connector for a connection, and what vendor failures mean for the caller.
+
+`VendorAccess.open` yields a ready connector; vendor errors that escape it become domain errors
+(401 from the vendor -> VendorAuthFailed and the connection marked UNAUTHORIZED, 429 -> RateLimited
+with Retry-After, 5xx/timeouts -> VendorUnavailable), and the connection's health follows each outcome.
+Health is written in a short transaction of its own, so it survives the request's rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketbridge.connectors import ConnectorFactory
+from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.errors import (
+    VendorAuthError,
+    VendorError,
+    VendorNotFound,
+    VendorRejected,
+    VendorRetriable,
+)
+from ticketbridge.crypto import CredentialCipher
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.enums import HealthName
+from ticketbridge.errors import (
+    NotFound,
+    RateLimited,
+    TicketbridgeError,
+    VendorAuthFailed,
+    VendorRefused,
+    VendorUnavailable,
+)
+from ticketbridge.services import connections as connections_service
+
+
+@dataclass(frozen=True, slots=True)
+class VendorAccess:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cipher: CredentialCipher
+    factory: ConnectorFactory
+
+    @asynccontextmanager
+    async def open(self, connection: ConnectionRead) -> AsyncIterator[Connector]:
+        async with self.sessionmaker.begin() as db:
+            secrets = await connections_service.load_secrets(db, self.cipher, connection)
+        connector = self.factory.build(connection, secrets.credentials)
+        try:
+            yield connector
+        except VendorError as exc:
+            await self.record_health(connection, health_for(exc), exc.message)
+            raise to_domain_error(exc, connection) from exc
+        else:
+            if connection.health_name is not HealthName.HEALTHY:
+                await self.record_health(connection, HealthName.HEALTHY, None)
+        finally:
+            await connector.aclose()
+
+    async def record_health(
+        self, connection: ConnectionRead, health: HealthName | None, description: str | None
+    ) -> None:
+        if health is None or (
+            health is connection.health_name and description == connection.health_description
+        ):
+            return
+        async with self.sessionmaker.begin() as db:
+            await connections_service.record_health(db, connection.id, health, description)
+
+
+def health_for(error: VendorError) -> HealthName | None:
+    """The connection health a vendor error implies; None when it says nothing about the connection."""
+    if isinstance(error, VendorAuthError):
+        return HealthName.UNAUTHORIZED
+    if isinstance(error, VendorRetriable):
+        if error.is_rate_limit:
+            return HealthName.RATE_LIMIT_EXCEEDED
+        return HealthName.VENDOR_SERVER_ERROR if error.status_code else HealthName.EXECUTION_TIMEOUT
+    return None
+
+
+def to_domain_error(error: VendorError, connection: ConnectionRead) -> TicketbridgeError:
+    if isinstance(error, VendorAuthError):
+        return VendorAuthFailed(
+            f"{connection.vendor} rejected the credentials of connection {connection.id}; its health is now "
+            f"{HealthName.UNAUTHORIZED}. Update the credentials (PATCH /v1/admin/connections/{connection.id})."
+        )
+    if isinstance(error, VendorRetriable):
+        if error.is_rate_limit:
+            return RateLimited(
+                f"{connection.vendor} is rate limiting this connection.",
+                retry_after_seconds=error.retry_after or 1.0,
+            )
+        return VendorUnavailable(
+            f"{connection.vendor} did not answer successfully: {error.message}",
+            retry_after_seconds=error.retry_after,
+        )
+    if isinstance(error, VendorNotFound):
+        return NotFound(f"{connection.vendor} says: {error.message}")
+    if isinstance(error, VendorRejected):
+        details = [
+            {"loc": ["vendor", field], "msg": message} for field, message in error.field_errors.items()
+        ]
+        return VendorRefused(f"{connection.vendor} refused the request: {error.message}", details=details)
+    return VendorUnavailable(f"{connection.vendor} failed: {error.message}")

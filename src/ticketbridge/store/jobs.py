@@ -1,0 +1,431 @@
+"""The jobs table is the queue: every statement the engine runs against it lives here, by name.
+
+Times are passed in (`now`) rather than read from the database clock, so that the same statements run
+on SQLite and PostgreSQL and the tests can place a call anywhere in a lease's life. Leases are tens
+of seconds; hosts kept in sync by NTP differ by milliseconds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketbridge.errors import NotFound
+from ticketbridge.jobs.models import ItemState, Job, JobItem, JobItemSpec, JobStatus, LeaseLost
+from ticketbridge.store.tables import JobItemRow, JobRow
+
+jobs = JobRow.__table__
+items = JobItemRow.__table__
+
+#: Key of the PostgreSQL advisory lock that serializes claims, so that the per-connection cap holds
+#: exactly even when several workers claim at the same moment (SQLite's single writer does the same).
+CLAIM_LOCK_KEY = 0x7469636B6574  # "ticket"
+#: PostgreSQL channel on which an enqueue wakes the workers (delivered at commit, dropped on rollback).
+WAKEUP_CHANNEL = "ticketbridge_jobs"
+
+
+async def insert_job(
+    db: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    job_type: str,
+    payload: dict[str, Any],
+    item_specs: list[JobItemSpec],
+    now: datetime,
+    retry_of_job_id: uuid.UUID | None = None,
+) -> Job:
+    job_id = uuid.uuid4()
+    row = (
+        await db.execute(
+            insert(jobs)
+            .values(
+                id=job_id,
+                organization_id=organization_id,
+                connection_id=connection_id,
+                job_type=job_type,
+                status=JobStatus.QUEUED,
+                payload=payload,
+                attempts=0,
+                deferrals=0,
+                run_at=now,
+                retry_of_job_id=retry_of_job_id,
+                created_at=now,
+            )
+            .returning(*jobs.c)
+        )
+    ).one()
+    if item_specs:
+        await db.execute(
+            insert(items),
+            [
+                {
+                    "job_id": job_id,
+                    "key": spec.key,
+                    "request_index": spec.request_index,
+                    "payload": spec.payload,
+                    "state": ItemState.PENDING,
+                    "vendor_ref": spec.vendor_ref,
+                    "result": spec.known,
+                    "error": None,
+                    "updated_at": now,
+                }
+                for spec in item_specs
+            ],
+        )
+    if _is_postgres(db):
+        await db.execute(select(func.pg_notify(WAKEUP_CHANNEL, "")))
+    return Job.from_row(row)
+
+
+def _is_postgres(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    # A RUNNING job whose lease has expired lost its worker: anyone may take it over.
+    return or_(
+        and_(jobs.c.status == JobStatus.QUEUED, jobs.c.run_at <= now),
+        and_(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_expires_at < now),
+    )
+
+
+async def claim_jobs(
+    db: AsyncSession,
+    *,
+    owner: str,
+    token: uuid.UUID,
+    job_types: Collection[str],
+    limit: int,
+    lease_seconds: float,
+    connection_cap: int,
+    now: datetime,
+) -> list[Job]:
+    """Takes up to `limit` due jobs of `job_types` (those this worker can run), at most
+    `connection_cap` running per connection, oldest first.
+
+    On PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` under an
+    advisory lock; on SQLite, BEGIN IMMEDIATE already made this transaction the only writer.
+    Each claim counts an attempt and stamps a new fencing token.
+    """
+    if _is_postgres(db):
+        await db.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+    running = (
+        select(jobs.c.connection_id, func.count().label("held"))
+        .where(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_expires_at >= now)
+        .group_by(jobs.c.connection_id)
+        .subquery("running")
+    )
+    at_cap = select(running.c.connection_id).where(running.c.held >= connection_cap)
+    # The oldest due jobs of connections below their cap: no connection can take more than `cap`
+    # of `limit * cap` candidates, so a backlog on one connection never hides another's jobs.
+    candidates = (
+        select(jobs.c.id, jobs.c.connection_id, jobs.c.run_at, jobs.c.created_at)
+        .where(
+            _claimable(now),
+            jobs.c.job_type.in_(list(job_types)),
+            jobs.c.connection_id.not_in(at_cap),
+        )
+        .order_by(jobs.c.run_at, jobs.c.created_at)
+        .limit(limit * connection_cap)
+        .subquery("candidates")
+    )
+    ranked = (
+        select(
+            candidates.c.id,
+            func.coalesce(running.c.held, 0).label("held"),
+            func.row_number()
+            .over(
+                partition_by=candidates.c.connection_id,
+                order_by=(candidates.c.run_at, candidates.c.created_at),
+            )
+            .label("rank"),
+        )
+        .select_from(candidates.outerjoin(running, running.c.connection_id == candidates.c.connection_id))
+        .subquery("ranked")
+    )
+    within_cap = select(ranked.c.id).where(ranked.c.held + ranked.c.rank <= connection_cap)
+    locked = (
+        select(jobs.c.id)
+        .where(jobs.c.id.in_(within_cap))
+        .order_by(jobs.c.run_at, jobs.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await db.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(locked))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=jobs.c.attempts + 1,
+            lease_token=token,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=func.coalesce(jobs.c.started_at, now),
+        )
+        .returning(*jobs.c)
+    )
+    return sorted((Job.from_row(row) for row in rows), key=lambda job: (job.created_at, str(job.id)))
+
+
+async def renew_leases(
+    db: AsyncSession, job_ids: Collection[uuid.UUID], tokens: Collection[uuid.UUID], *, expires_at: datetime
+) -> set[uuid.UUID]:
+    """Extends the leases still held under one of `tokens`; returns the ids renewed (the others are lost)."""
+    if not job_ids:
+        return set()
+    rows = await db.execute(
+        update(jobs)
+        .where(
+            jobs.c.id.in_(list(job_ids)),
+            jobs.c.lease_token.in_(list(tokens)),
+            jobs.c.status == JobStatus.RUNNING,
+        )
+        .values(lease_expires_at=expires_at)
+        .returning(jobs.c.id)
+    )
+    return set(rows.scalars())
+
+
+async def hold_lease(db: AsyncSession, job_id: uuid.UUID, token: uuid.UUID) -> None:
+    """Fences the current transaction: locks the job row if `token` still holds it, else LeaseLost.
+
+    A takeover changes the token under the same row lock, so a write made after this check cannot
+    interleave with one.
+    """
+    held = await db.scalar(
+        select(jobs.c.id)
+        .where(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == JobStatus.RUNNING)
+        .with_for_update()
+    )
+    if held is None:
+        raise LeaseLost(f"job {job_id} is no longer held under this lease")
+
+
+async def finish_job(
+    db: AsyncSession,
+    job_id: uuid.UUID,
+    token: uuid.UUID,
+    *,
+    status: JobStatus,
+    failure_reason: str | None,
+    last_error: str | None,
+    now: datetime,
+) -> bool:
+    """Ends a run for good; fenced: only the current lease holder's call changes anything."""
+    result = await db.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == JobStatus.RUNNING)
+        .values(
+            status=status,
+            failure_reason=failure_reason,
+            last_error=last_error,
+            finished_at=now,
+            lease_token=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(jobs.c.id)
+    )
+    return result.first() is not None
+
+
+async def requeue_job(
+    db: AsyncSession,
+    job_id: uuid.UUID,
+    token: uuid.UUID,
+    *,
+    run_at: datetime,
+    last_error: str | None,
+    refund_attempt: bool,
+    deferral: bool,
+) -> bool:
+    """Puts a held job back in the queue for `run_at`; fenced like `finish_job`."""
+    result = await db.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == JobStatus.RUNNING)
+        .values(
+            status=JobStatus.QUEUED,
+            run_at=run_at,
+            last_error=last_error,
+            attempts=jobs.c.attempts - (1 if refund_attempt else 0),
+            deferrals=jobs.c.deferrals + (1 if deferral else 0),
+            lease_token=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(jobs.c.id)
+    )
+    return result.first() is not None
+
+
+async def get_deferrals(db: AsyncSession, job_id: uuid.UUID) -> int:
+    return int(await db.scalar(select(jobs.c.deferrals).where(jobs.c.id == job_id)) or 0)
+
+
+# --- the item ledger ---
+
+
+def _item(row: Any) -> JobItem:
+    return JobItem(
+        key=row.key,
+        request_index=row.request_index,
+        payload=row.payload,
+        state=ItemState(row.state),
+        vendor_ref=row.vendor_ref,
+        result=row.result,
+        error=row.error,
+    )
+
+
+async def list_items(
+    db: AsyncSession, job_id: uuid.UUID, *, states: Iterable[ItemState] | None = None
+) -> list[JobItem]:
+    statement = select(items).where(items.c.job_id == job_id).order_by(items.c.request_index, items.c.key)
+    if states is not None:
+        statement = statement.where(items.c.state.in_(list(states)))
+    return [_item(row) for row in await db.execute(statement)]
+
+
+async def list_items_of(db: AsyncSession, job_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[JobItem]]:
+    """Every item of each job, by request index (one query for a page of jobs)."""
+    ledger: dict[uuid.UUID, list[JobItem]] = {job_id: [] for job_id in job_ids}
+    if not job_ids:
+        return ledger
+    rows = await db.execute(
+        select(items).where(items.c.job_id.in_(list(job_ids))).order_by(items.c.request_index, items.c.key)
+    )
+    for row in rows:
+        ledger[row.job_id].append(_item(row))
+    return ledger
+
+
+async def get_item(db: AsyncSession, job_id: uuid.UUID, key: str) -> JobItem:
+    row = (await db.execute(select(items).where(items.c.job_id == job_id, items.c.key == key))).first()
+    if row is None:
+        raise NotFound(f"Job {job_id} has no item {key!r}.")
+    return _item(row)
+
+
+async def update_item(db: AsyncSession, job_id: uuid.UUID, key: str, *, now: datetime, **values: Any) -> None:
+    """Sets the given item columns (state, vendor_ref, result, error)."""
+    result = await db.execute(
+        update(items)
+        .where(items.c.job_id == job_id, items.c.key == key)
+        .values(updated_at=now, **values)
+        .returning(items.c.key)
+    )
+    if result.first() is None:
+        raise NotFound(f"Job {job_id} has no item {key!r}.")
+
+
+async def fail_pending_items(db: AsyncSession, job_id: uuid.UUID, *, error: str, now: datetime) -> None:
+    await db.execute(
+        update(items)
+        .where(items.c.job_id == job_id, items.c.state == ItemState.PENDING)
+        .values(state=ItemState.FAILED, error=error, updated_at=now)
+    )
+
+
+# --- reads on behalf of a tenant ---
+
+
+def _readable(*, organization_id: uuid.UUID, connection_id: uuid.UUID) -> Any:
+    return select(jobs).where(
+        jobs.c.organization_id == organization_id, jobs.c.connection_id == connection_id
+    )
+
+
+async def get_job_or_none(
+    db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> Job | None:
+    statement = _readable(organization_id=organization_id, connection_id=connection_id)
+    row = (await db.execute(statement.where(jobs.c.id == job_id))).first()
+    return None if row is None else Job.from_row(row)
+
+
+async def get_job(
+    db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> Job:
+    job = await get_job_or_none(db, job_id, organization_id=organization_id, connection_id=connection_id)
+    if job is None:
+        raise NotFound("Job not found.")
+    return job
+
+
+async def get_job_by_id(db: AsyncSession, job_id: uuid.UUID) -> Job:
+    """Any tenant's job: for the engine and operators, never for a tenant's request."""
+    row = (await db.execute(select(jobs).where(jobs.c.id == job_id))).first()
+    if row is None:
+        raise NotFound("Job not found.")
+    return Job.from_row(row)
+
+
+def _has_visible_status(status: JobStatus) -> ColumnElement[bool]:
+    # Mirrors Job.visible_status: a started job waiting for its retry reads RUNNING.
+    if status is JobStatus.QUEUED:
+        return and_(jobs.c.status == JobStatus.QUEUED, jobs.c.started_at.is_(None))
+    if status is JobStatus.RUNNING:
+        return or_(
+            jobs.c.status == JobStatus.RUNNING,
+            and_(jobs.c.status == JobStatus.QUEUED, jobs.c.started_at.is_not(None)),
+        )
+    return jobs.c.status == status
+
+
+async def list_jobs(
+    db: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    limit: int,
+    status: JobStatus | None = None,
+    job_type: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Job]:
+    """Newest first; `after` is the (created_at, id) of the last job of the previous page."""
+    statement = _readable(organization_id=organization_id, connection_id=connection_id)
+    if status is not None:
+        statement = statement.where(_has_visible_status(status))
+    if job_type is not None:
+        statement = statement.where(jobs.c.job_type == job_type)
+    if after is not None:
+        created_at, job_id = after
+        statement = statement.where(
+            or_(jobs.c.created_at < created_at, and_(jobs.c.created_at == created_at, jobs.c.id < job_id))
+        )
+    statement = statement.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+    return [Job.from_row(row) for row in await db.execute(statement)]
+
+
+# --- housekeeping and metrics ---
+
+
+async def sweep_finished_jobs(db: AsyncSession, *, finished_before: datetime) -> int:
+    """Deletes jobs finished before the cutoff (their items go with them); returns how many."""
+    rows = await db.execute(
+        delete(jobs)
+        .where(jobs.c.finished_at < finished_before, jobs.c.status.in_([JobStatus.SUCCESS, JobStatus.FAILED]))
+        .returning(jobs.c.id)
+    )
+    return len(rows.all())
+
+
+async def count_jobs_by_status(db: AsyncSession) -> dict[JobStatus, int]:
+    rows = await db.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+    counts = {status: 0 for status in JobStatus}
+    for status, count in rows:
+        counts[JobStatus(status)] = count
+    return counts
+
+
+async def oldest_due_run_at(db: AsyncSession, *, now: datetime) -> datetime | None:
+    """When the longest-waiting due QUEUED job became due (None if nothing waits)."""
+    return await db.scalar(
+        select(func.min(jobs.c.run_at)).where(jobs.c.status == JobStatus.QUEUED, jobs.c.run_at <= now)
+    )
