@@ -15,7 +15,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from tests.jobs.effects import REJECTED, TEST_EFFECT, effect_files
 from tests.jobs.processes import WorkerProcess, wait_for
-from tests.jobs.support import TenantIds, built_runtime, job_settings, load_items, load_job, make_tenant_rows
+from tests.jobs.support import TenantIds, load_items, load_job, make_tenant_rows
 from ticketbridge.jobs.models import ItemState, JobItemSpec, JobStatus
 from ticketbridge.state import Runtime
 from ticketbridge.store.base import utcnow
@@ -37,12 +37,6 @@ WORKERS = int(os.environ.get("TICKETBRIDGE_CONFORMANCE_WORKERS", "3"))
 KILLS = int(os.environ.get("TICKETBRIDGE_CONFORMANCE_KILLS", "3"))
 LEASE_SECONDS = 2.0
 CONCURRENCY = 4
-
-
-@pytest.fixture
-async def runtime(database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with built_runtime(job_settings(database_url, tmp_path, job_lease_seconds=LEASE_SECONDS)) as built:
-        yield built
 
 
 def _rejects(index: int) -> bool:
@@ -95,11 +89,11 @@ async def _running_owners(runtime: Runtime) -> list[tuple[uuid.UUID, str]]:
         return [(row.id, row.lease_owner) for row in rows]
 
 
-async def test_kill_9_workers_mid_run(runtime: Runtime, database_url: str, tmp_path: Path) -> None:
+async def test_kill_9_workers_mid_run(jobs_runtime: Runtime, database_url: str, tmp_path: Path) -> None:
     effects_dir = tmp_path / "effects"
     effects_dir.mkdir()
-    tenants = [await make_tenant_rows(runtime, f"Org {n}") for n in range(4)]
-    created = await _enqueue_many(runtime, tenants, effects_dir)
+    tenants = [await make_tenant_rows(jobs_runtime, f"Org {n}") for n in range(4)]
+    created = await _enqueue_many(jobs_runtime, tenants, effects_dir)
 
     def start(n: int) -> WorkerProcess:
         return WorkerProcess(
@@ -111,30 +105,30 @@ async def test_kill_9_workers_mid_run(runtime: Runtime, database_url: str, tmp_p
     try:
         for round_ in range(KILLS):
             threshold = JOBS * (round_ + 1) // (KILLS + 2)
-            await wait_for(lambda: _gte(_count_finished(runtime), threshold), f"{threshold} finished jobs")
+            await wait_for(_finished_at_least(jobs_runtime, threshold), f"{threshold} finished jobs")
 
             async def someone_holds_jobs() -> bool:
-                owners = await _running_owners(runtime)
+                owners = await _running_owners(jobs_runtime)
                 return any(worker.owns(owner) for worker in workers for _job, owner in owners)
 
             await wait_for(someone_holds_jobs, "a worker holding jobs", every_seconds=0.01)
-            owners = await _running_owners(runtime)
+            owners = await _running_owners(jobs_runtime)
             victim = next(worker for worker in workers if any(worker.owns(owner) for _job, owner in owners))
             await victim.kill()
             held_at_kill.update(job_id for job_id, owner in owners if victim.owns(owner))
             workers[workers.index(victim)] = start(WORKERS + round_)
 
-        await wait_for(lambda: _gte(_count_finished(runtime), JOBS), "every job to finish")
+        await wait_for(_finished_at_least(jobs_runtime, JOBS), "every job to finish")
     finally:
         codes = [await worker.stop() for worker in workers if worker.process.returncode is None]
     assert codes == [0] * len(codes), "a surviving worker did not shut down cleanly"
 
-    rows = {row.id: row for row in (await _all(runtime, select(jobs)))}
+    rows = {row.id: row for row in (await _all(jobs_runtime, select(jobs)))}
     assert len(rows) == JOBS
     retried = [job_id for job_id in held_at_kill if rows[job_id].attempts >= 2]
     assert retried, "no kill landed on a running job"
     ledger: dict[uuid.UUID, list[Any]] = {}
-    for row in await _all(runtime, select(items).order_by(items.c.request_index)):
+    for row in await _all(jobs_runtime, select(items).order_by(items.c.request_index)):
         ledger.setdefault(row.job_id, []).append(row)
 
     for job_id, index in created.items():
@@ -156,20 +150,20 @@ async def test_kill_9_workers_mid_run(runtime: Runtime, database_url: str, tmp_p
 
 
 async def test_a_frozen_worker_cannot_complete_a_job_taken_over(
-    runtime: Runtime, database_url: str, tmp_path: Path
+    jobs_runtime: Runtime, database_url: str, tmp_path: Path
 ) -> None:
     effects_dir = tmp_path / "effects"
     effects_dir.mkdir()
-    tenant = await make_tenant_rows(runtime)
+    tenant = await make_tenant_rows(jobs_runtime)
     frozen = WorkerProcess(database_url, tmp_path / "frozen.log", concurrency=1, lease_seconds=LEASE_SECONDS)
     rescuer: WorkerProcess | None = None
     try:
         job_id = await _enqueue_one(
-            runtime, tenant, {"effects_dir": str(effects_dir), "prepare_seconds": 1.0}
+            jobs_runtime, tenant, {"effects_dir": str(effects_dir), "prepare_seconds": 1.0}
         )
 
         async def held_by_frozen() -> bool:
-            return frozen.owns((await load_job_row(runtime, job_id)).lease_owner)
+            return frozen.owns((await load_job_row(jobs_runtime, job_id)).lease_owner)
 
         await wait_for(held_by_frozen, "the first worker to claim the job", every_seconds=0.01)
         frozen.signal(signal.SIGSTOP)
@@ -178,11 +172,11 @@ async def test_a_frozen_worker_cannot_complete_a_job_taken_over(
         )
 
         async def finished() -> bool:
-            return (await load_job(runtime, job_id)).status.is_finished
+            return (await load_job(jobs_runtime, job_id)).status.is_finished
 
         await wait_for(finished, "the rescuer to finish the job")
-        after_rescue = await load_job(runtime, job_id)
-        ledger_after_rescue = await load_items(runtime, job_id)
+        after_rescue = await load_job(jobs_runtime, job_id)
+        ledger_after_rescue = await load_items(jobs_runtime, job_id)
 
         frozen.signal(signal.SIGCONT)
 
@@ -190,8 +184,8 @@ async def test_a_frozen_worker_cannot_complete_a_job_taken_over(
             return "jobs.lease_lost" in frozen.log_text()
 
         await wait_for(frozen_noticed, "the thawed worker to find its lease lost")
-        assert await load_job(runtime, job_id) == after_rescue
-        assert await load_items(runtime, job_id) == ledger_after_rescue
+        assert await load_job(jobs_runtime, job_id) == after_rescue
+        assert await load_items(jobs_runtime, job_id) == ledger_after_rescue
     finally:
         codes = [await frozen.stop()] + ([await rescuer.stop()] if rescuer else [])
     assert codes == [0, 0]
@@ -226,5 +220,8 @@ async def _all(runtime: Runtime, statement: Any) -> list[Any]:
         return list((await db.execute(statement)).all())
 
 
-async def _gte(count: Any, threshold: int) -> bool:
-    return int(await count) >= threshold
+def _finished_at_least(runtime: Runtime, threshold: int) -> Callable[[], Awaitable[bool]]:
+    async def condition() -> bool:
+        return await _count_finished(runtime) >= threshold
+
+    return condition

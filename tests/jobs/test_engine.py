@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.jobs.effects import REJECTED, TEST_EFFECT, effect_files, effect_handl
 from tests.jobs.support import all_jobs, enqueue, load_items, load_job, make_tenant_rows
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.context import JobContext, Lease
-from ticketbridge.jobs.models import ItemState, JobItemSpec, JobStatus, LeaseLost
+from ticketbridge.jobs.models import ItemState, Job, JobItemSpec, JobStatus, LeaseLost
 from ticketbridge.jobs.registry import JobHandler
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.state import Runtime
@@ -27,7 +28,7 @@ def worker(runtime: Runtime, handlers: dict[str, JobHandler] | None = None, conc
 
 async def claim(
     runtime: Runtime, owner: str, *, at_offset_seconds: float = 0, cap: int = 10, limit: int = 10
-):  # type: ignore[no-untyped-def]
+) -> tuple[uuid.UUID, list[Job]]:
     return await engine.claim_jobs(
         runtime.sessionmaker,
         owner=owner,

@@ -3,9 +3,9 @@ nothing registers itself at import."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ticketbridge.jobs.context import JobContext
@@ -22,7 +22,7 @@ class JobHandler:
     any vendor reference already noted.
     """
 
-    handle: Callable[[JobContext], Awaitable[None]]
+    handle: Callable[[JobContext], Coroutine[Any, Any, None]]
     #: The field that names an item in Leen's failure breakdown: creates use "identifier",
     #: updates "ticket_id".
     breakdown_key: Literal["identifier", "ticket_id"] = "identifier"

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,14 +78,20 @@ async def listen_for_notifications(
             continue
         try:
             await connection.add_listener(WAKEUP_CHANNEL, _notified)
-            closed = asyncio.Event()
-            connection.add_termination_listener(lambda _connection: closed.set())
-            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(closed.wait())}
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            # Whatever was notified while no one listened is lost: look at the queue now.
+            wakeup.notify()
+            await _until_stopped_or_closed(connection, stop)
         finally:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
                 await connection.close(timeout=5)
+
+
+async def _until_stopped_or_closed(connection: asyncpg.Connection, stop: asyncio.Event) -> None:
+    closed = asyncio.Event()
+    connection.add_termination_listener(lambda _connection: closed.set())
+    waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(closed.wait())}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -106,11 +106,11 @@ class Worker:
             )
         try:
             while not stop.is_set():
-                claimed_all = await self._claim_and_start()
+                claimed_any = await self._claim_and_start()
                 if until_idle and not self._runs:
                     break
                 await self._sweep_if_due()
-                if not claimed_all or until_idle:
+                if not claimed_any or until_idle:
                     await self._wakeup.wait(self._settings.job_poll_interval_seconds)
         finally:
             await self._drain()
@@ -120,7 +120,8 @@ class Worker:
             self._log.info("jobs.worker_stopped")
 
     async def _claim_and_start(self) -> bool:
-        """Claims for every free slot; True if it got all it asked for (more may be waiting)."""
+        """Claims for every free slot; True if it got any job (more may be waiting: the per-connection
+        cap can cut a claim short)."""
         free = self._concurrency - len(self._runs)
         if free <= 0:
             return False
@@ -152,7 +153,7 @@ class Worker:
                 clock=self._clock,
             )
             self._runs[job.id] = (run, asyncio.create_task(self._execute(run)))
-        return len(jobs) == free
+        return bool(jobs)
 
     async def _execute(self, run: JobRun) -> None:
         try:

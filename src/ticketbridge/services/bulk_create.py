@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import CreateItem, ItemOutcome
-from ticketbridge.errors import RateLimited, VendorAuthFailed, VendorUnavailable
+from ticketbridge.domain.tickets import CreateItem
+from ticketbridge.errors import RateLimited, VendorAuthFailed, VendorRefused, VendorUnavailable
 from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services.ticket_requests import ResolvedCreate, TicketCreate, resolve_creates
-from ticketbridge.services.tickets import persist_vendor_ticket
+from ticketbridge.services.tickets import persist_vendor_tickets
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import tickets as tickets_store
 
@@ -50,9 +50,28 @@ async def create_tickets_now(
     if to_create:
         async with access.open(connection) as connector:
             outcomes = await connector.create_tickets([entry.item for entry in to_create], reconcile=True)
+        pairs = list(zip(to_create, outcomes, strict=True))
         async with sessionmaker.begin() as db:
-            for entry, outcome in zip(to_create, outcomes, strict=True):
-                results[entry.request_index] = await _store_outcome(db, connection, entry, outcome)
+            stored = await persist_vendor_tickets(
+                db,
+                connection,
+                [(outcome.ticket, entry.identifier) for entry, outcome in pairs if outcome.ticket],
+            )
+        by_vendor_id = {ticket.vendor_id: ticket for ticket in stored}
+        for entry, outcome in pairs:
+            ticket = by_vendor_id[outcome.ticket.vendor_id] if outcome.ticket else None
+            results[entry.request_index] = (
+                BulkItemResult(
+                    entry.request_index,
+                    True,
+                    str(ticket.id),
+                    ticket.vendor_key,
+                    entry.identifier,
+                    outcome.warning,
+                )
+                if ticket is not None
+                else BulkItemResult(entry.request_index, False, None, None, entry.identifier, outcome.error)
+            )
     return [results[index] for index in sorted(results)]
 
 
@@ -83,17 +102,6 @@ async def already_created(
                 f"Identifier {entry.identifier!r} is already used by ticket {found.id}.",
             )
     return results
-
-
-async def _store_outcome(
-    db: AsyncSession, connection: ConnectionRead, entry: ResolvedCreate, outcome: ItemOutcome
-) -> BulkItemResult:
-    if outcome.ticket is None:
-        return BulkItemResult(entry.request_index, False, None, None, entry.identifier, outcome.error)
-    stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=entry.identifier)
-    return BulkItemResult(
-        entry.request_index, True, str(stored.id), stored.vendor_key, entry.identifier, outcome.warning
-    )
 
 
 async def enqueue_bulk_create(
@@ -155,15 +163,15 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
         return
     items = [entry.item for entry in entries if entry.request_index not in done]
     identifiers = {entry.item.key: entry.identifier for entry in entries}
-    # A re-run, or an item an earlier run saw created, may already exist at the vendor: adopt it.
-    reconcile = ctx.job.attempt > 1 or any(item.vendor_ref for item in pending)
     ctx.check_lease()
     try:
         async with access.open(connection) as connector:
-            outcomes = await connector.create_tickets(items, reconcile=reconcile)
+            # Always reconcile: any earlier run (crashed, timed out, deferred) may have created some of
+            # these already, and one marker search per batch is cheap next to a duplicate.
+            outcomes = await connector.create_tickets(items, reconcile=True)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
-    except VendorAuthFailed as exc:
+    except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
         for item in pending:
             await ctx.item_failed(item.key, error=exc.message)
         return
@@ -171,16 +179,15 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
         for outcome in outcomes:
             if outcome.ticket is not None:
                 await ctx.item_vendor_ref(outcome.key, outcome.ticket.key, db=db)
+    created = [(outcome.key, outcome.ticket) for outcome in outcomes if outcome.ticket is not None]
     async with ctx.transaction() as db:
+        stored = await persist_vendor_tickets(db, connection, [(t, identifiers[key]) for key, t in created])
+        for (key, _), ticket in zip(created, stored, strict=True):
+            await ctx.item_succeeded(
+                key, vendor_ref=ticket.vendor_key, result={"ticket_id": str(ticket.id)}, db=db
+            )
         for outcome in outcomes:
             if outcome.ticket is None:
                 await ctx.item_failed(
                     outcome.key, error=outcome.error or "The vendor refused the ticket.", db=db
                 )
-                continue
-            stored = await persist_vendor_ticket(
-                db, connection, outcome.ticket, identifier=identifiers[outcome.key]
-            )
-            await ctx.item_succeeded(
-                outcome.key, vendor_ref=stored.vendor_key, result={"ticket_id": str(stored.id)}, db=db
-            )

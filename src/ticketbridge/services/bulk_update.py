@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketChanges, TicketRef
-from ticketbridge.errors import InvalidRequest, RateLimited, VendorAuthFailed, VendorUnavailable
+from ticketbridge.errors import (
+    InvalidRequest,
+    RateLimited,
+    VendorAuthFailed,
+    VendorRefused,
+    VendorUnavailable,
+)
 from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
@@ -87,7 +93,7 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
             outcomes = await connector.update_tickets(refs, changes)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
-    except VendorAuthFailed as exc:
+    except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
         for ticket in present:
             await ctx.item_failed(str(ticket.id), error=exc.message)
         return

@@ -8,6 +8,7 @@ the store (SQLite has a single writer).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,21 +30,34 @@ class TicketWritten:
     warnings: tuple[str, ...] = ()
 
 
+async def persist_vendor_tickets(
+    db: AsyncSession, connection: ConnectionRead, tickets: Sequence[tuple[VendorTicket, str | None]]
+) -> list[TicketRead]:
+    """Stores vendor tickets (with their identifiers) as our rows, the same rows any sync of them
+    updates, and returns them in order. A row already holding a newer vendor version is kept."""
+    values = await ticket_values(db, connection, [ticket for ticket, _ in tickets])
+    stored: list[TicketRead] = []
+    for ticket, identifier in tickets:
+        row = await tickets_store.upsert_ticket(
+            db,
+            values[ticket.vendor_id],
+            organization_id=connection.organization_id,
+            connection_id=connection.id,
+            identifier=identifier,
+        )
+        if row is None:
+            found = await tickets_store.find_by_vendor_refs(
+                db, [ticket.vendor_id], connection_id=connection.id
+            )
+            row = found[ticket.vendor_id]
+        stored.append(row)
+    return stored
+
+
 async def persist_vendor_ticket(
     db: AsyncSession, connection: ConnectionRead, ticket: VendorTicket, *, identifier: str | None
 ) -> TicketRead:
-    """Stores the vendor's ticket as our row (same row as any sync of it) and returns it."""
-    values = (await ticket_values(db, connection, [ticket]))[ticket.vendor_id]
-    stored = await tickets_store.upsert_ticket(
-        db,
-        values,
-        organization_id=connection.organization_id,
-        connection_id=connection.id,
-        identifier=identifier,
-    )
-    if stored is None:  # the store already holds a newer vendor version: keep it
-        found = await tickets_store.find_by_vendor_refs(db, [ticket.vendor_id], connection_id=connection.id)
-        stored = found[ticket.vendor_id]
+    (stored,) = await persist_vendor_tickets(db, connection, [(ticket, identifier)])
     return stored
 
 

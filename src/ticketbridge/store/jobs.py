@@ -10,17 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.errors import NotFound
 from ticketbridge.jobs.models import ItemState, Job, JobItem, JobItemSpec, JobStatus, LeaseLost
 from ticketbridge.store.tables import JobItemRow, JobRow
 
-jobs = JobRow.__table__
-items = JobItemRow.__table__
+jobs = cast(Table, JobRow.__table__)
+items = cast(Table, JobItemRow.__table__)
 
 #: Key of the PostgreSQL advisory lock that serializes claims, so that the per-connection cap holds
 #: exactly even when several workers claim at the same moment (SQLite's single writer does the same).
@@ -122,8 +122,8 @@ async def claim_jobs(
         .subquery("running")
     )
     at_cap = select(running.c.connection_id).where(running.c.held >= connection_cap)
-    # The oldest due jobs of connections below their cap: no connection can take more than `cap`
-    # of `limit * cap` candidates, so a backlog on one connection never hides another's jobs.
+    # Connections at their cap are left out before the oldest candidates are taken, so a backlog on
+    # one connection never hides another's jobs (the worker claims again at once after a short claim).
     candidates = (
         select(jobs.c.id, jobs.c.connection_id, jobs.c.run_at, jobs.c.created_at)
         .where(
@@ -426,6 +426,7 @@ async def count_jobs_by_status(db: AsyncSession) -> dict[JobStatus, int]:
 
 async def oldest_due_run_at(db: AsyncSession, *, now: datetime) -> datetime | None:
     """When the longest-waiting due QUEUED job became due (None if nothing waits)."""
-    return await db.scalar(
+    oldest: datetime | None = await db.scalar(
         select(func.min(jobs.c.run_at)).where(jobs.c.status == JobStatus.QUEUED, jobs.c.run_at <= now)
     )
+    return oldest

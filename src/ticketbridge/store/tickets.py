@@ -151,10 +151,6 @@ async def upsert_ticket(
         index_elements=[TicketRow.connection_id, TicketRow.vendor_id],
         set_=update_columns,
         where=newer_or_equal,
-    ).returning(TicketRow.id)
-    ticket_id = await db.scalar(statement)
-    if ticket_id is None:
-        return None
-    row = await db.get(TicketRow, ticket_id, populate_existing=True)
-    assert row is not None
-    return TicketRead.model_validate(row)
+    ).returning(TicketRow)
+    row = await db.scalar(statement, execution_options={"populate_existing": True})
+    return None if row is None else TicketRead.model_validate(row)

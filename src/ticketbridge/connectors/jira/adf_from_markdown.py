@@ -113,7 +113,8 @@ def _fit(blocks: list[Node], allowed: frozenset[str]) -> list[Node]:
         elif kind == "heading":
             fitted.append({"type": "paragraph", "content": block["content"]})
         elif kind in {"blockquote", "table", "tableRow", "tableHeader", "tableCell"}:
-            fitted.extend(_fit(block["content"], allowed))
+            # Empty table cells would leave empty paragraphs, which Markdown cannot write back.
+            fitted.extend(each for each in _fit(block["content"], allowed) if not _is_empty_paragraph(each))
         # What is left is a rule, which has no text to keep.
     return fitted
 

@@ -94,7 +94,7 @@ def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
         text = _block(node, alternate=alternate)
         if not text:
             continue
-        if rendered and in_list_item and _can_follow_tightly(previous, node):
+        if rendered and in_list_item and _can_follow_tightly(previous, node, text):
             rendered[-1] = f"{rendered[-1]}\n{text}"
         else:
             rendered.append(text)
@@ -102,12 +102,13 @@ def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
     return "\n\n".join(rendered)
 
 
-def _can_follow_tightly(previous: Node | None, node: Node) -> bool:
-    # `- item` then `  - sub` on the next line: only a bullet list or one that starts at 1 may
-    # interrupt a paragraph; anything else needs a blank line.
+def _can_follow_tightly(previous: Node | None, node: Node, text: str) -> bool:
+    # `- item` then `  - sub` on the next line: a list may interrupt a paragraph only if it is a
+    # bullet list or starts at 1, and its first item is not empty; otherwise a blank line is needed.
     if previous is None or previous.get("type") != "paragraph" or node.get("type") not in LIST_TYPES:
         return False
-    return node.get("type") == "bulletList" or attrs(node).get("order", 1) == 1
+    first_item_empty = " " not in text.split("\n", 1)[0]
+    return not first_item_empty and (node.get("type") == "bulletList" or attrs(node).get("order", 1) == 1)
 
 
 def _block(node: Node, *, alternate: bool) -> str:

@@ -1,0 +1,45 @@
+"""Rezolve.ai (ticketing API v2) connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
+from ticketbridge.connectors.credentials import RezolveCredentials
+from ticketbridge.connectors.http import build_client
+from ticketbridge.connectors.rezolve.client import RezolveClient
+from ticketbridge.connectors.rezolve.connector import RezolveConnector
+from ticketbridge.connectors.rezolve.tokens import token_cache_for
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.enums import Vendor
+
+#: Keycloak's client-credentials endpoint, under the legacy `/auth` context path Rezolve's realms use.
+TOKEN_PATH = "/auth/realms/{realm}/protocol/openid-connect/token"
+
+
+def build(
+    connection: ConnectionRead,
+    credentials: dict[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+    cache: MetadataCache,
+) -> RezolveConnector:
+    parsed = RezolveCredentials.model_validate(credentials)
+    base_url = connection.base_url.rstrip("/")
+    token_url = (parsed.auth_url or base_url).rstrip("/") + TOKEN_PATH.format(realm=parsed.realm)
+    secret = parsed.client_secret.get_secret_value()
+    http = build_client(base_url, auth=None, transport=transport, timeout_secs=30.0)
+    client = RezolveClient(
+        http,
+        tenant_id=parsed.tenant_id,
+        realm=parsed.realm,
+        token_url=token_url,
+        client_id=parsed.client_id,
+        client_secret=secret,
+        tokens=token_cache_for(cache, token_url=token_url, client_id=parsed.client_id, client_secret=secret),
+    )
+    return RezolveConnector(client=client, cache=cache)
+
+
+SPEC = ConnectorSpec(vendor=Vendor.REZOLVE, config_model=RezolveCredentials, build=build)

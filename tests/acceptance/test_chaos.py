@@ -1,0 +1,99 @@
+"""Exactly once under chaos: lost write responses, 429s and 503s, and still no duplicate.
+
+100 bulk jobs of 50 tickets run while the Jira sandbox loses a fifth of its write responses after
+applying the write, and answers 429 or 503 to about a fifth of all calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from ticketbridge.config import Settings
+from ticketbridge.jobs.worker import Worker
+from ticketbridge.services.job_handlers import ticket_job_handlers
+from ticketbridge.state import Runtime
+from ticketbridge.store.tables import JobRow, TicketRow
+from tests.api.test_bulk import tickets
+from tests.api.test_tickets import sandbox
+from tests.builders import make_tenant
+from tests.conftest import make_settings
+
+JOBS = 100
+PER_JOB = 50
+CHAOS = {
+    "lost_response_rate": 0.2,
+    "error_rate": 0.1,
+    "error_statuses": [503],
+    "rate_limit_rate": 0.1,
+    "retry_after_seconds": 1,
+    "seed": 7,
+}
+
+pytestmark = pytest.mark.slow
+
+
+async def unfinished_jobs(runtime: Runtime) -> int:
+    async with runtime.sessionmaker() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(JobRow).where(JobRow.status.not_in(["SUCCESS", "FAILED"]))
+        )
+    return count or 0
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(
+        database_url,
+        tmp_path,
+        job_connection_concurrency=8,
+        job_backoff_seconds=0.05,
+        job_poll_interval_seconds=0.1,
+        job_max_attempts=10,
+    )
+
+
+async def test_a_hundred_bulk_jobs_under_chaos_create_each_ticket_exactly_once(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_tenant(client)
+    job_ids = []
+    for job_number in range(JOBS):
+        batch = [
+            {**ticket, "identifier": f"chaos-{job_number}-{index}"}
+            for index, ticket in enumerate(tickets(PER_JOB))
+        ]
+        accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": batch}, headers=tenant.headers)
+        assert accepted.status_code == 202, accepted.text
+        job_ids.append(accepted.json()["job_id"])
+    await sandbox(jira_sandbox, "PUT", "/faults", json=CHAOS)
+
+    worker = Worker.for_runtime(runtime, handlers=ticket_job_handlers(runtime), concurrency=8)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(600):
+            while await unfinished_jobs(runtime):
+                await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await running
+    await sandbox(jira_sandbox, "PUT", "/faults", json={})
+
+    statuses = [
+        (await client.get(f"/v1/jobs/{job_id}", headers=tenant.headers)).json()["status"]
+        for job_id in job_ids
+    ]
+    assert statuses == ["SUCCESS"] * JOBS
+    injected = await sandbox(jira_sandbox, "GET", "/faults/injected")
+    assert injected.get("lost_response", 0) > 0 and injected.get("status_429", 0) > 0, injected
+    assert await sandbox(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3 + JOBS * PER_JOB}
+    async with runtime.sessionmaker() as db:
+        stored = await db.scalar(select(func.count()).select_from(TicketRow))
+        distinct_keys = await db.scalar(select(func.count(func.distinct(TicketRow.vendor_key))))
+    assert stored == distinct_keys == JOBS * PER_JOB
