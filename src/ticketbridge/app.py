@@ -9,17 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ticketbridge.api import admin, connection, health, jobs, tickets
+from ticketbridge.api import admin, connection, health, itsm, jobs, passthrough, tickets
 from ticketbridge.api.errors import install_error_handlers
 from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from ticketbridge.config import Settings
 from ticketbridge.errors import NotMigrated
+from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import RegistryFactory
+from ticketbridge.jobs.schedule import run_sync_scheduler
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.observability import get_logger
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
+from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.app")
 
@@ -46,16 +49,17 @@ async def _worker(runtime: Runtime, job_handlers: RegistryFactory) -> AsyncItera
     if not runtime.settings.worker_enabled:
         yield
         return
-    worker = Worker.for_runtime(
-        runtime, handlers=job_handlers(runtime), concurrency=runtime.settings.worker_concurrency
-    )
+    handlers = job_handlers(runtime)
+    worker = Worker.for_runtime(runtime, handlers=handlers, concurrency=runtime.settings.worker_concurrency)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    tasks = [asyncio.create_task(worker.run(stop))]
+    if JobType.CONNECTOR_SYNC in handlers:
+        tasks.append(asyncio.create_task(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow)))
     try:
         yield
     finally:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
 
 
 def create_app(
@@ -93,6 +97,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(connection.router)
+    app.include_router(itsm.router)
+    app.include_router(passthrough.router)
     app.include_router(tickets.router)
     app.include_router(jobs.router)
     app.include_router(jobs.metrics_router)

@@ -99,6 +99,23 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this process.")] = 4,
+) -> None:
+    """Run a job worker (distributed mode): claims jobs from the database until SIGTERM."""
+    from ticketbridge.errors import NotMigrated
+    from ticketbridge.jobs.worker import run_worker
+    from ticketbridge.services.job_handlers import ticket_job_handlers
+
+    settings = _settings()
+    try:
+        asyncio.run(run_worker(settings, concurrency=concurrency, registry=ticket_job_handlers))
+    except NotMigrated as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations (run once per deployment, before `serve --no-worker` and `worker`)."""
@@ -252,3 +269,14 @@ def demo(host: str = "127.0.0.1", port: int = 8000) -> None:
     from ticketbridge.demo import run_demo
 
     asyncio.run(run_demo(_settings(), host=host, port=port))
+
+
+@connections_app.command("sync")
+def connections_sync(connection_id: uuid.UUID) -> None:
+    """Enqueue a sync of the connection now (a worker runs it); prints the job id."""
+    from ticketbridge.services import sync as sync_service
+
+    job_id = _in_transaction(
+        _settings(), lambda db: sync_service.request_sync(db, connection_id, trigger="cli")
+    )
+    _echo_json({"connection_id": str(connection_id), "job_id": str(job_id)})

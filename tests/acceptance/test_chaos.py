@@ -1,13 +1,14 @@
 """Exactly once under chaos: lost write responses, 429s and 503s, and still no duplicate.
 
-100 bulk jobs of 50 tickets run while the Jira sandbox loses a fifth of its write responses after
-applying the write, and answers 429 or 503 to about a fifth of all calls.
+100 bulk jobs of 50 tickets run while the vendor sandbox loses a fifth of its write responses after
+applying the write, and answers 429 or 503 to about a fifth of all calls; on Jira and on Rezolve.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +21,11 @@ from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
 from ticketbridge.store.tables import JobRow, TicketRow
 from tests.api.test_bulk import tickets
+from tests.api.test_rezolve import control, request_ticket, rezolve_tenant
 from tests.api.test_tickets import sandbox
-from tests.builders import make_tenant
+from tests.builders import Tenant, make_tenant
 from tests.conftest import make_settings
+from tests.vendors import JIRA_URL, REZOLVE_URL
 
 JOBS = 100
 PER_JOB = 50
@@ -38,14 +41,6 @@ CHAOS = {
 pytestmark = pytest.mark.slow
 
 
-async def unfinished_jobs(runtime: Runtime) -> int:
-    async with runtime.sessionmaker() as db:
-        count = await db.scalar(
-            select(func.count()).select_from(JobRow).where(JobRow.status.not_in(["SUCCESS", "FAILED"]))
-        )
-    return count or 0
-
-
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(
@@ -58,21 +53,48 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-async def test_a_hundred_bulk_jobs_under_chaos_create_each_ticket_exactly_once(
+async def test_bulk_jobs_under_chaos_create_each_ticket_exactly_once_on_jira(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
     tenant = await make_tenant(client)
+    await run_chaos(client, runtime, tenant, jira_sandbox, JIRA_URL, tickets(PER_JOB))
+    assert await sandbox(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3 + JOBS * PER_JOB}
+
+
+async def test_bulk_jobs_under_chaos_create_each_ticket_exactly_once_on_rezolve(
+    client: httpx.AsyncClient, runtime: Runtime, rezolve_sandbox: FastAPI
+) -> None:
+    tenant = await rezolve_tenant(client)
+    before = (await control(rezolve_sandbox, "GET", "/tickets/count"))["count"]
+    await run_chaos(
+        client,
+        runtime,
+        tenant,
+        rezolve_sandbox,
+        REZOLVE_URL,
+        [request_ticket(f"Request {n}") for n in range(PER_JOB)],
+    )
+    assert await control(rezolve_sandbox, "GET", "/tickets/count") == {"count": before + JOBS * PER_JOB}
+
+
+async def run_chaos(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    vendor: FastAPI,
+    vendor_url: str,
+    template: list[dict[str, Any]],
+) -> None:
+    """Enqueues the jobs, runs them under chaos, and checks every job and the local store."""
     job_ids = []
     for job_number in range(JOBS):
         batch = [
-            {**ticket, "identifier": f"chaos-{job_number}-{index}"}
-            for index, ticket in enumerate(tickets(PER_JOB))
+            {**ticket, "identifier": f"chaos-{job_number}-{index}"} for index, ticket in enumerate(template)
         ]
         accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": batch}, headers=tenant.headers)
         assert accepted.status_code == 202, accepted.text
         job_ids.append(accepted.json()["job_id"])
-    await sandbox(jira_sandbox, "PUT", "/faults", json=CHAOS)
-
+    await set_faults(vendor, vendor_url, CHAOS)
     worker = Worker.for_runtime(runtime, handlers=ticket_job_handlers(runtime), concurrency=8)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
@@ -83,17 +105,34 @@ async def test_a_hundred_bulk_jobs_under_chaos_create_each_ticket_exactly_once(
     finally:
         stop.set()
         await running
-    await sandbox(jira_sandbox, "PUT", "/faults", json={})
-
+    injected = await set_faults(vendor, vendor_url, {})
+    assert injected.get("lost_response", 0) > 0 and injected.get("status_429", 0) > 0, injected
     statuses = [
         (await client.get(f"/v1/jobs/{job_id}", headers=tenant.headers)).json()["status"]
         for job_id in job_ids
     ]
     assert statuses == ["SUCCESS"] * JOBS
-    injected = await sandbox(jira_sandbox, "GET", "/faults/injected")
-    assert injected.get("lost_response", 0) > 0 and injected.get("status_429", 0) > 0, injected
-    assert await sandbox(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3 + JOBS * PER_JOB}
     async with runtime.sessionmaker() as db:
         stored = await db.scalar(select(func.count()).select_from(TicketRow))
         distinct_keys = await db.scalar(select(func.count(func.distinct(TicketRow.vendor_key))))
     assert stored == distinct_keys == JOBS * PER_JOB
+
+
+async def set_faults(app: FastAPI, url: str, config: dict[str, Any]) -> dict[str, int]:
+    """Replaces the sandbox's faults; returns how many of each it had injected until now."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url) as http:
+        calls = (await http.get("/__sandbox__/calls")).json()
+        injected = (
+            calls["faults"] if "faults" in calls else (await http.get("/__sandbox__/faults/injected")).json()
+        )
+        response = await http.put("/__sandbox__/faults", json=config)
+        assert response.status_code == 200, response.text
+    return dict(injected)
+
+
+async def unfinished_jobs(runtime: Runtime) -> int:
+    async with runtime.sessionmaker() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(JobRow).where(JobRow.status.not_in(["SUCCESS", "FAILED"]))
+        )
+    return count or 0

@@ -166,7 +166,7 @@ async def test_a_frozen_worker_cannot_complete_a_job_taken_over(
             return frozen.owns((await load_job_row(jobs_runtime, job_id)).lease_owner)
 
         await wait_for(held_by_frozen, "the first worker to claim the job", every_seconds=0.01)
-        frozen.signal(signal.SIGSTOP)
+        await frozen.freeze_outside_a_transaction(database_url, job_id)
         rescuer = WorkerProcess(
             database_url, tmp_path / "rescuer.log", concurrency=1, lease_seconds=LEASE_SECONDS
         )

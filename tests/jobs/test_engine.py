@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -171,3 +172,22 @@ async def test_a_worker_that_lost_its_lease_cannot_write_or_finish(jobs_runtime:
     )
     assert status is JobStatus.SUCCESS
     assert [item.vendor_ref for item in await load_items(jobs_runtime, job.id)] == ["REAL"]
+
+
+async def test_check_lease_refuses_a_vendor_write_once_the_lease_runs_low(jobs_runtime: Runtime) -> None:
+    tenant = await make_tenant_rows(jobs_runtime)
+    await enqueue(jobs_runtime, tenant)
+    token, [job] = await claim(jobs_runtime, "w")
+    now = time.monotonic()
+
+    def context(lease: Lease) -> JobContext:
+        return JobContext(job=job, lease=lease, sessionmaker=jobs_runtime.sessionmaker, clock=utcnow)
+
+    fresh = Lease.starting(token, LEASE_SECONDS, claimed_monotonic=now)
+    context(fresh).check_lease()
+    running_low = Lease.starting(token, LEASE_SECONDS, claimed_monotonic=now - LEASE_SECONDS * 0.9)
+    with pytest.raises(LeaseLost):
+        context(running_low).check_lease()
+    fresh.lost = True  # what the heartbeat does when a renewal comes back without the job
+    with pytest.raises(LeaseLost):
+        context(fresh).check_lease()

@@ -20,8 +20,10 @@ from ticketbridge.api.models.admin import (
     OrganizationModel,
 )
 from ticketbridge.api.models.errors import error_responses
+from ticketbridge.api.models.jobs import JobResponseModel
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
+from ticketbridge.services import sync as sync_service
 
 router = APIRouter(
     prefix="/v1/admin", tags=["Admin"], dependencies=[AdminDep], responses=error_responses(401, 500)
@@ -100,3 +102,16 @@ async def update_connection(
     return ConnectionModel.of(
         await connections_service.update_connection(db, runtime.cipher, connection_id, patch)
     )
+
+
+@router.post(
+    "/connections/{connection_id}/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="sync_connection",
+    responses=error_responses(404, 409, 422),
+)
+async def sync_connection(connection_id: uuid.UUID, db: DbSession) -> JobResponseModel:
+    """Enqueues a sync now (a CONNECTOR_SYNC job); answers the one already queued or running, if any.
+    Follow it with GET /v1/jobs/{job_id} (X-CONNECTION-ID of this connection)."""
+    job_id = await sync_service.request_sync(db, connection_id, trigger="admin")
+    return JobResponseModel(job_id=str(job_id))

@@ -105,6 +105,8 @@ class VendorProject(Frozen):
     internal_id: str | None
     name: str
     project_type: str | None
+    #: Set when the listing was asked to embed them (and the vendor has them per project).
+    issue_types: tuple[VendorIssueType, ...] | None = None
 
 
 class VendorIssueType(Frozen):

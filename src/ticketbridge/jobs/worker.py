@@ -25,8 +25,10 @@ from ticketbridge.errors import NotMigrated
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.context import Lease
 from ticketbridge.jobs.metrics import JobMetrics
+from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import HandlerRegistry, RegistryFactory
 from ticketbridge.jobs.runner import JobRun
+from ticketbridge.jobs.schedule import run_sync_scheduler
 from ticketbridge.jobs.wakeup import JobWakeup, listen_for_notifications
 from ticketbridge.observability import get_logger
 from ticketbridge.state import Runtime
@@ -106,8 +108,11 @@ class Worker:
             )
         try:
             while not stop.is_set():
+                # Idle means: nothing was running when the claim began, and it found nothing. (A
+                # run that ends during the claim may have requeued its job after the claim looked.)
+                was_running = bool(self._runs)
                 claimed_any = await self._claim_and_start()
-                if until_idle and not self._runs:
+                if until_idle and not was_running and not claimed_any:
                     break
                 await self._sweep_if_due()
                 if not claimed_any or until_idle:
@@ -243,8 +248,12 @@ async def run_worker(settings: Settings, *, concurrency: int, registry: Registry
         await prepare_schema(runtime)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        worker = Worker.for_runtime(runtime, handlers=registry(runtime), concurrency=concurrency)
-        await worker.run(stop)
+        handlers = registry(runtime)
+        worker = Worker.for_runtime(runtime, handlers=handlers, concurrency=concurrency)
+        tasks = [worker.run(stop)]
+        if JobType.CONNECTOR_SYNC in handlers:  # periodic syncs, beside the worker that runs them
+            tasks.append(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow))
+        await asyncio.gather(*tasks)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, RuntimeError):

@@ -16,22 +16,35 @@ from ticketbridge.errors import Conflict, InvalidRequest
 from ticketbridge.store import connections as store
 from ticketbridge.store import organizations as organizations_store
 
-#: Leen's defaults for a Jira connection: vendor name -> normalized value.
-DEFAULT_STATUS_MAPPING = {
-    "To Do": "TODO",
-    "Open": "OPEN",
-    "In Progress": "IN_PROGRESS",
-    "In Review": "IN_REVIEW",
-    "Resolved": "RESOLVED",
-    "Done": "CLOSED",
-    "Closed": "CLOSED",
+#: Default mappings, vendor name -> normalized value (Leen's, for Jira); a connection may override them.
+DEFAULT_STATUS_MAPPINGS: dict[Vendor, dict[str, str]] = {
+    Vendor.JIRA: {
+        "To Do": "TODO",
+        "Open": "OPEN",
+        "In Progress": "IN_PROGRESS",
+        "In Review": "IN_REVIEW",
+        "Resolved": "RESOLVED",
+        "Done": "CLOSED",
+        "Closed": "CLOSED",
+    },
+    Vendor.REZOLVE: {
+        "New": "OPEN",
+        "Submitted": "TODO",
+        "In Progress": "IN_PROGRESS",
+        "Resolved": "RESOLVED",
+        "Closed": "CLOSED",
+        "Cancelled": "CLOSED",
+    },
 }
-DEFAULT_PRIORITY_MAPPING = {
-    "Highest": "CRITICAL",
-    "High": "HIGH",
-    "Medium": "MEDIUM",
-    "Low": "LOW",
-    "Lowest": "INFORMATIONAL",
+DEFAULT_PRIORITY_MAPPINGS: dict[Vendor, dict[str, str]] = {
+    Vendor.JIRA: {
+        "Highest": "CRITICAL",
+        "High": "HIGH",
+        "Medium": "MEDIUM",
+        "Low": "LOW",
+        "Lowest": "INFORMATIONAL",
+    },
+    Vendor.REZOLVE: {"Critical": "CRITICAL", "High": "HIGH", "Medium": "MEDIUM", "Low": "LOW"},
 }
 NORMALIZED_STATUSES = frozenset({"OPEN", "TODO", "IN_PROGRESS", "IN_REVIEW", "RESOLVED", "CLOSED"})
 NORMALIZED_PRIORITIES = frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNKNOWN"})
@@ -67,9 +80,11 @@ async def create_connection(
 ) -> ConnectionRead:
     await organizations_store.get_organization(db, data.organization_id)
     credentials = parse_credentials(data.vendor, data.credentials)
-    status_mapping = data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPING
+    status_mapping = (
+        data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPINGS[data.vendor]
+    )
     priority_mapping = (
-        data.priority_mapping if data.priority_mapping is not None else DEFAULT_PRIORITY_MAPPING
+        data.priority_mapping if data.priority_mapping is not None else DEFAULT_PRIORITY_MAPPINGS[data.vendor]
     )
     _check_mappings(status_mapping, priority_mapping)
     return await store.create_connection(

@@ -8,6 +8,7 @@ from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import HandlerRegistry, JobHandler
 from ticketbridge.services.bulk_create import run_bulk_create
 from ticketbridge.services.bulk_update import run_bulk_update
+from ticketbridge.services.sync import run_sync_job
 
 if TYPE_CHECKING:
     from ticketbridge.state import Runtime
@@ -22,4 +23,5 @@ def ticket_job_handlers(runtime: Runtime) -> HandlerRegistry:
         JobType.ITSM_TICKET_BULK_UPDATE: JobHandler(
             handle=lambda ctx: run_bulk_update(ctx, access), breakdown_key="ticket_id"
         ),
+        JobType.CONNECTOR_SYNC: JobHandler(handle=lambda ctx: run_sync_job(ctx, access)),
     }

@@ -211,3 +211,41 @@ class TicketRow(Base):
         Index("ix_tickets_connection_updated", "connection_id", "updated_at", "id"),
         Index("ix_tickets_connection_key", "connection_id", "vendor_key"),
     )
+
+
+# --- sync ---
+
+
+class SyncStateRow(Base):
+    """Where a connection's sync stands: the high-water mark of the last complete run, and the
+    checkpoint of a run in progress (so a run interrupted by a crash resumes instead of restarting)."""
+
+    __tablename__ = "sync_states"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: When the last complete run started: the next run asks for changes since then (minus an overlap).
+    high_water_mark: Mapped[datetime | None]
+    #: Set while a run is in progress; the run's own start, kept across a resume.
+    run_started_at: Mapped[datetime | None]
+    #: The `updated_since` of the run in progress (NULL: a full sync).
+    run_since: Mapped[datetime | None]
+    #: The vendor change time of the newest ticket the run in progress has stored.
+    checkpoint: Mapped[datetime | None]
+    #: "tickets" or "deletions" while a run is in progress.
+    phase: Mapped[str | None] = mapped_column(String(20))
+    tickets_synced: Mapped[int] = mapped_column(default=0)
+    tickets_deactivated: Mapped[int] = mapped_column(default=0)
+    last_completed_at: Mapped[datetime | None]
+
+
+class SyncSeenRow(Base):
+    """Vendor ids listed by the deletion walk of a run in progress; emptied at the start and the end."""
+
+    __tablename__ = "sync_seen"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    vendor_id: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -62,7 +62,9 @@ def _block(node: SyntaxTreeNode) -> Node | None:
         case "fence" | "code_block":
             return _code_block(node)
         case "blockquote":
-            return {"type": "blockquote", "content": _fit(_blocks(node.children), BLOCKQUOTE_BLOCKS)}
+            content = _fit(_blocks(node.children), BLOCKQUOTE_BLOCKS)
+            # ADF has no empty quote; `>` alone or `> ---` quotes nothing it can hold.
+            return {"type": "blockquote", "content": content} if content else None
         case "hr":
             return {"type": "rule"}
         case "table":
@@ -83,7 +85,7 @@ def _code_block(node: SyntaxTreeNode) -> Node:
     # Markdown ends every code block with a newline that is not part of the code.
     text = node.content.removesuffix("\n")
     block: Node = {"type": "codeBlock", "content": [{"type": "text", "text": text}] if text else []}
-    language = node.info.strip().split(" ", 1)[0] if node.type == "fence" else ""
+    language = "".join(node.info.split()[:1]) if node.type == "fence" else ""
     if language:
         block["attrs"] = {"language": language}
     return block

@@ -184,10 +184,11 @@ def _quote(body: str) -> str:
 
 def _code_block(node: Node) -> str:
     code = "".join(_text(child) for child in children(node))
-    fence = "`" * max(3, _longest_run(code, "`") + 1)
-    language = str(attrs(node).get("language") or "")
-    # A backtick fence's info string may not contain a backtick, and we read back its first word.
-    language = "" if "`" in language else "".join(language.split()[:1])
+    # Only the first word of an info string is read back as the language.
+    language = "".join(str(attrs(node).get("language") or "").split()[:1])
+    # A backtick fence's info string may not contain a backtick; a tilde fence's may.
+    char = "~" if "`" in language else "`"
+    fence = char * max(3, _longest_run(code, char) + 1)
     return f"{fence}{language}\n{code}\n{fence}" if code else f"{fence}{language}\n{fence}"
 
 

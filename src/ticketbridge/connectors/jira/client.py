@@ -135,9 +135,16 @@ class JiraClient:
         types: list[Json] = body.get("issueTypes") or body.get("createMetaIssueType") or []
         return types
 
-    async def assignable_users(self, project_key: str, query: str | None, max_results: int) -> list[Json]:
+    async def assignable_users(
+        self, project_key: str, query: str | None, max_results: int, *, start_at: int = 0
+    ) -> list[Json]:
         """GET /user/assignable/search (findAssignableUsers): a bare array."""
-        params: Json = {"project": project_key, "maxResults": max_results, "query": query or ""}
+        params: Json = {
+            "project": project_key,
+            "maxResults": max_results,
+            "query": query or "",
+            "startAt": start_at,
+        }
         response = await self._send("GET", f"{API}/user/assignable/search", params=params)
         users: list[Json] = response.json()
         return users

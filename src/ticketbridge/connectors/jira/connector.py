@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ticketbridge.connectors.base import MetadataCache, ProjectPage
@@ -26,6 +26,7 @@ from ticketbridge.domain.tickets import (
     TicketChanges,
     TicketRef,
     VendorIssueType,
+    VendorProject,
     VendorTicket,
     VendorUser,
 )
@@ -39,6 +40,16 @@ METADATA_TTL_SECONDS = 600.0
 BULK_TASK_TIMEOUT_SECONDS = 300.0
 #: Rounds of bulk transitions for targets several hops away.
 MAX_BULK_ROUNDS = 4
+#: Hard cap on the pages one walk requests (a million issues at 100 a page).
+MAX_SEARCH_PAGES = 10_000
+#: Jira answers up to 5000 issues a page when only ids are asked for.
+MAX_IDS_PAGE = 1000
+PROJECT_PAGE_SIZE = 50
+USER_PAGE_SIZE = 100
+#: findAssignableUsers looks at the site's first 1000 users only.
+USER_WINDOW = 1000
+#: JQL needs a restriction: this one admits every issue.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class JiraConnector:
@@ -236,12 +247,78 @@ class JiraConnector:
             seen_tokens.add(page.next_cursor)
             cursor = page.next_cursor
 
-    def iter_tickets(
+    async def iter_tickets(
         self, *, updated_since: datetime | None, page_size: int
     ) -> AsyncIterator[list[VendorTicket]]:
-        clause = f'updated >= "{updated_since:%Y-%m-%d %H:%M}" ' if updated_since else ""
-        jql = f"{clause}ORDER BY updated ASC, id ASC" if clause else "ORDER BY updated ASC, id ASC"
-        return self._search_pages(jql, page_size=page_size)
+        """Oldest change first. JQL dates have minute precision, and a token pages over a result list
+        that shifts when an issue before it changes; so each time a page ends in a later minute, the
+        walk starts a fresh query from that minute (skipping what it already yielded there) instead
+        of following the token. Only runs of more than a page within one minute follow tokens."""
+        since = _minute(updated_since) if updated_since else EPOCH
+        cursor: str | None = None
+        at_boundary: set[tuple[str, str]] = set()  # (id, version) yielded in the query's first minute
+        for _ in range(MAX_SEARCH_PAGES):
+            jql = f'updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC, id ASC'
+            page = await self.search_tickets(jql, cursor=cursor, limit=page_size)
+            fresh = [t for t in page.items if (t.vendor_id, t.version) not in at_boundary]
+            if fresh:
+                yield fresh
+            if page.next_cursor is None or not page.items:
+                return
+            last = _minute(page.items[-1].updated_at or since)
+            if last > since:
+                since, cursor = last, None
+                at_boundary = {(t.vendor_id, t.version) for t in page.items if _minute(t.updated_at) == last}
+            else:
+                cursor = page.next_cursor
+
+    async def iter_ticket_ids(self, *, page_size: int) -> AsyncIterator[list[str]]:
+        """Keyset on the issue id (`id > last`), a fresh query a page: ids never move, so no issue
+        that exists throughout the walk is missed, whatever changes meanwhile."""
+        after = 0
+        size = min(page_size, MAX_IDS_PAGE)
+        for _ in range(MAX_SEARCH_PAGES):
+            jql = f"id > {after} ORDER BY id ASC"
+            body = await self._read(
+                lambda jql=jql: self._client.search_jql(jql, fields=["id"], max_results=size), "searchJql"
+            )
+            ids = [int(issue["id"]) for issue in body.get("issues") or []]
+            if ids:
+                yield [str(i) for i in ids]
+            if not ids or body.get("isLast", True):
+                return
+            after = ids[-1]
+
+    async def iter_projects(self) -> AsyncIterator[list[VendorProject]]:
+        offset = 0
+        for _ in range(MAX_SEARCH_PAGES):
+            page = await self.list_projects(limit=PROJECT_PAGE_SIZE, offset=offset, with_issue_types=False)
+            if page.items:
+                yield page.items
+            offset += len(page.items)
+            if not page.items or page.total is None or offset >= page.total:
+                return
+
+    async def iter_users(self) -> AsyncIterator[list[VendorUser]]:
+        """The users assignable in any project, each once. (Jira's getAllUsers needs the global
+        "Browse users" permission, which a connection's account often lacks.)"""
+        seen: set[str] = set()
+        async for projects in self.iter_projects():
+            for project in projects:
+                for start in range(0, USER_WINDOW, USER_PAGE_SIZE):
+                    raw = await self._read(
+                        lambda key=project.vendor_id, start=start: self._client.assignable_users(
+                            key, None, USER_PAGE_SIZE, start_at=start
+                        ),
+                        "findAssignableUsers",
+                    )
+                    users = [mapping.to_vendor_user(u) for u in raw]
+                    fresh = [u for u in users if u.vendor_id not in seen]
+                    seen.update(u.vendor_id for u in fresh)
+                    if fresh:
+                        yield fresh
+                    if len(raw) < USER_PAGE_SIZE:
+                        break
 
     async def list_projects(self, *, limit: int, offset: int, with_issue_types: bool) -> ProjectPage:
         body = await self._read(
@@ -482,3 +559,9 @@ class JiraConnector:
 
     async def _write(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
         return await with_retries(call, policy=self._policy, operation=operation, idempotent=False)
+
+
+def _minute(moment: datetime | None) -> datetime:
+    """The UTC minute a JQL date names (the sandbox's and a UTC user's zone)."""
+    assert moment is not None
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)

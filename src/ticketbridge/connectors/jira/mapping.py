@@ -154,6 +154,9 @@ def to_vendor_project(project: Json) -> VendorProject:
         internal_id=str(project.get("id")) if project.get("id") is not None else None,
         name=str(project.get("name") or project["key"]),
         project_type=project.get("projectTypeKey"),
+        issue_types=tuple(to_vendor_issue_type(t) for t in project["issueTypes"])
+        if "issueTypes" in project
+        else None,
     )
 
 

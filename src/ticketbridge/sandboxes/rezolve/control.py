@@ -6,6 +6,7 @@ GET    /__sandbox__/faults                    the FaultConfig in force
 PUT    /__sandbox__/faults                    replace it (FaultConfig body)
 GET    /__sandbox__/calls                     {"calls": {operation: n}, "faults": {fault: n}}
 DELETE /__sandbox__/calls                     clear both counters
+GET    /__sandbox__/tickets/count             {"count": n} tickets of a tenant (?tenantId=, default the demo)
 POST   /__sandbox__/tickets/{objectId}/edit   edit as a person in the Rezolve UI (new etag)
 POST   /__sandbox__/tokens                    mint a token with any claims (expired, other tenant, ...)
 """
@@ -90,6 +91,11 @@ async def get_calls(request: Request, state: StateDep) -> dict[str, dict[str, in
 async def clear_calls(request: Request, state: StateDep) -> None:
     state.calls.clear()
     fault_middleware(request.app).counts.clear()
+
+
+@router.get("/tickets/count")
+async def count_tickets(state: StateDep, tenantId: str = DEMO_TENANT_ID) -> dict[str, int]:  # noqa: N803
+    return {"count": len(_tenant(state, tenantId).tickets)}
 
 
 @router.post("/tickets/{object_id}/edit")

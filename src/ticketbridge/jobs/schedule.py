@@ -1,0 +1,72 @@
+"""Periodic syncs: enqueues a CONNECTOR_SYNC job for each connection whose refresh interval has
+passed. The jobs table is the schedule: a connection is due when it has no sync queued or running
+and none was enqueued within its `refresh_interval_secs`. One transaction under a lock (PostgreSQL's
+advisory lock, SQLite's single writer) makes this safe with any number of workers calling it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketbridge.jobs.engine import enqueue_job
+from ticketbridge.jobs.models import Job, JobItemSpec, JobType
+from ticketbridge.observability import get_logger
+from ticketbridge.store import sync_state as store
+
+log = get_logger("ticketbridge.jobs.schedule")
+
+#: How often each worker looks for due syncs; a sync starts at most this late.
+SCHEDULE_INTERVAL_SECONDS = 30.0
+#: A sync job has one ledger item: the run as a whole succeeds or fails.
+SYNC_ITEM_KEY = "sync"
+
+
+async def enqueue_sync_job(
+    db: AsyncSession, *, organization_id: uuid.UUID, connection_id: uuid.UUID, trigger: str
+) -> Job:
+    return await enqueue_job(
+        db,
+        organization_id=organization_id,
+        connection_id=connection_id,
+        job_type=JobType.CONNECTOR_SYNC,
+        payload={"trigger": trigger},
+        items=[JobItemSpec(key=SYNC_ITEM_KEY, request_index=0)],
+    )
+
+
+async def enqueue_due_syncs(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
+    """Enqueues the due syncs in one short transaction; returns how many."""
+    async with sessionmaker() as db, db.begin():
+        await store.lock_schedule(db)
+        due = await store.due_sync_connections(db, job_type=JobType.CONNECTOR_SYNC, now=now)
+        for organization_id, connection_id in due:
+            await enqueue_sync_job(
+                db, organization_id=organization_id, connection_id=connection_id, trigger="schedule"
+            )
+    return len(due)
+
+
+async def run_sync_scheduler(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+    *,
+    clock: Callable[[], datetime],
+    interval_seconds: float = SCHEDULE_INTERVAL_SECONDS,
+) -> None:
+    """Runs beside a worker until `stop` is set."""
+    while not stop.is_set():
+        try:
+            enqueued = await enqueue_due_syncs(sessionmaker, now=clock())
+        except Exception:
+            # The database failed: the next round tries again; nothing is lost meanwhile.
+            log.exception("jobs.sync_schedule_failed")
+        else:
+            if enqueued:
+                log.info("jobs.syncs_enqueued", count=enqueued)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

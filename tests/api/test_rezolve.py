@@ -1,0 +1,143 @@
+"""Every write endpoint on a REZOLVE connection, and optimistic concurrency end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from ticketbridge.sandboxes import rezolve
+from ticketbridge.sandboxes.rezolve.demo import IT_TEAM
+from ticketbridge.state import Runtime
+from tests.api.test_bulk import job, run_jobs
+from tests.builders import Tenant, make_tenant
+from tests.vendors import REZOLVE_URL
+
+REQUEST_TYPE = rezolve.SERVICE_REQUEST_TYPE_ID
+
+
+async def rezolve_tenant(client: httpx.AsyncClient) -> Tenant:
+    return await make_tenant(
+        client,
+        vendor="REZOLVE",
+        base_url=REZOLVE_URL,
+        credentials={
+            "tenant_id": rezolve.DEMO_TENANT_ID,
+            "realm": rezolve.DEMO_REALM,
+            "client_id": rezolve.DEMO_CLIENT_ID,
+            "client_secret": rezolve.DEMO_CLIENT_SECRET,
+        },
+    )
+
+
+async def control(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=REZOLVE_URL) as http:
+        response = await http.request(method, f"/__sandbox__{path}", **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+def request_ticket(name: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "project_vendor_id": IT_TEAM, "type_vendor_id": REQUEST_TYPE, **fields}
+
+
+async def test_create_get_and_patch_on_rezolve(client: httpx.AsyncClient) -> None:
+    tenant = await rezolve_tenant(client)
+    created = await client.post(
+        "/v1/itsm/tickets",
+        json=request_ticket("Laptop for new hire", description="Needs **16 GB**", priority="HIGH"),
+        headers=tenant.headers,
+    )
+    assert created.status_code == 200, created.text
+    ticket = created.json()
+    assert ticket["vendor_attributes"]["vendor"] == "REZOLVE"
+    assert ticket["vendor_attributes"]["id"].startswith("REQ-")
+    assert (ticket["priority"], ticket["status"]) == ("HIGH", "TODO")
+    assert ticket["description"] == "Needs **16 GB**"
+    patched = await client.patch(
+        f"/v1/itsm/tickets/{ticket['id']}",
+        json={"status": "RESOLVED", "name": "Laptop"},
+        headers={**tenant.headers, "If-Match": ticket["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["status"], patched.json()["name"]) == ("RESOLVED", "Laptop")
+    assert patched.json()["etag"] != ticket["etag"]
+
+
+async def test_two_clients_patch_with_the_same_if_match_exactly_one_wins(
+    client: httpx.AsyncClient, rezolve_sandbox: FastAPI
+) -> None:
+    tenant = await rezolve_tenant(client)
+    ticket = (
+        await client.post("/v1/itsm/tickets", json=request_ticket("Contended"), headers=tenant.headers)
+    ).json()
+    headers = {**tenant.headers, "If-Match": ticket["etag"]}
+    first, second = await asyncio.gather(
+        client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"name": "Alice's title"}, headers=headers),
+        client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"name": "Bob's title"}, headers=headers),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 412], (first.text, second.text)
+    winner = first if first.status_code == 200 else second
+    vendor = await control(rezolve_sandbox, "GET", "/calls")
+    assert vendor["calls"]["updateTicket"] >= 1
+    stored = (await client.get(f"/v1/itsm/tickets/{ticket['id']}", headers=tenant.headers)).json()
+    assert stored["name"] == winner.json()["name"]
+    fresh = await client.patch(
+        f"/v1/itsm/tickets/{ticket['id']}", json={"priority": "LOW"}, headers=tenant.headers
+    )
+    assert fresh.json()["name"] == winner.json()["name"]  # the vendor holds the winner's value
+
+
+async def test_an_edit_of_the_same_field_in_rezolve_is_a_conflict_naming_it(
+    client: httpx.AsyncClient, rezolve_sandbox: FastAPI
+) -> None:
+    tenant = await rezolve_tenant(client)
+    ticket = (
+        await client.post("/v1/itsm/tickets", json=request_ticket("Original"), headers=tenant.headers)
+    ).json()
+    object_id = ticket["vendor_attributes"]["id"]  # Rezolve addresses tickets by display id
+    fields = rezolve.REQUEST_FIELDS
+    await control(
+        rezolve_sandbox,
+        "POST",
+        f"/tickets/{object_id}/edit",
+        json={"ticketUpdate": {fields.summary: "By a person"}},
+    )
+    stale = await client.patch(
+        f"/v1/itsm/tickets/{ticket['id']}",
+        json={"name": "Ours"},
+        headers={**tenant.headers, "If-Match": ticket["etag"]},
+    )
+    assert stale.status_code == 412, stale.text
+    assert ["body", "name"] in [detail["loc"] for detail in stale.json()["detail"]]
+
+
+async def test_bulk_sync_async_and_update_on_rezolve(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    tenant = await rezolve_tenant(client)
+    sync = await client.post(
+        "/v1/itsm/tickets/bulk/sync",
+        json={"tickets": [request_ticket(f"Sync {n}") for n in range(5)]},
+        headers=tenant.headers,
+    )
+    assert sync.status_code == 200 and sync.json()["succeeded"] == 5, sync.text
+    accepted = await client.post(
+        "/v1/itsm/tickets/bulk",
+        json={"tickets": [request_ticket(f"Async {n}") for n in range(7)]},
+        headers=tenant.headers,
+    )
+    await run_jobs(runtime)
+    created = await job(client, tenant, accepted.json()["job_id"])
+    assert created["status"] == "SUCCESS", created
+    ticket_ids = [r["ticket_id"] for r in created["results"]]
+    update = await client.post(
+        "/v1/itsm/tickets/bulk/update",
+        json={"ticket_ids": ticket_ids, "updates": {"status": "IN_PROGRESS", "priority": "LOW"}},
+        headers=tenant.headers,
+    )
+    await run_jobs(runtime)
+    updated = await job(client, tenant, update.json()["job_id"])
+    assert updated["status"] == "SUCCESS", updated
+    one = (await client.get(f"/v1/itsm/tickets/{ticket_ids[0]}", headers=tenant.headers)).json()
+    assert (one["status"], one["priority"]) == ("IN_PROGRESS", "LOW")
