@@ -206,3 +206,20 @@ async def test_unknown_ticket_ids_are_rejected_before_enqueueing(client: httpx.A
     assert response.json()["detail"][0]["loc"] == ["body", "ticket_ids", 0]
     listed = await client.get("/v1/jobs", headers=tenant.headers)
     assert listed.json()["items"] == []
+
+
+async def test_a_long_retry_after_reschedules_the_job_instead_of_holding_a_worker(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_tenant(client)
+    accepted = await client.post(
+        "/v1/itsm/tickets/bulk", json={"tickets": tickets(3)}, headers=tenant.headers
+    )
+    await sandbox(jira_sandbox, "PUT", "/faults", json={"rate_limit_rate": 1.0, "retry_after_seconds": 120})
+    await run_jobs(runtime)  # returns: the job waits for its Retry-After in the queue, not in a worker
+    waiting = await job(client, tenant, accepted.json()["job_id"])
+    assert waiting["status"] in ("QUEUED", "RUNNING") and waiting["finished_at"] is None
+    assert (await sandbox(jira_sandbox, "GET", "/faults/injected"))["status_429"] == 1
+    health = (await client.get("/v1/connection", headers=tenant.headers)).json()
+    assert health["name"] == "RATE_LIMIT_EXCEEDED"
+    assert await sandbox(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3}

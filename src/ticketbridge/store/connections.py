@@ -16,7 +16,7 @@ from ticketbridge.store.base import utcnow
 from ticketbridge.store.tables import Connection
 
 
-def _readable(organization_id: uuid.UUID | None) -> Select[tuple[Connection]]:
+def _readable(organization_id: uuid.UUID | None) -> Select[Connection]:
     statement = select(Connection)
     if organization_id is not None:
         statement = statement.where(Connection.organization_id == organization_id)

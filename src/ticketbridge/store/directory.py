@@ -4,59 +4,59 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ticketbridge.domain.tickets import VendorProject, VendorUser
 from ticketbridge.store.base import utcnow
 from ticketbridge.store.tables import ProjectRow, UserRow
 
 
+async def _pairs(
+    db: AsyncSession,
+    key: InstrumentedAttribute[Any],
+    value: InstrumentedAttribute[Any],
+    wanted: Sequence[Any],
+    *,
+    connection_id: uuid.UUID,
+) -> dict[Any, Any]:
+    """{key: value} for the rows of one connection whose `key` is in `wanted` (one query)."""
+    if not wanted:
+        return {}
+    table = key.class_
+    rows = await db.execute(
+        select(key, value).where(table.connection_id == connection_id, key.in_(list(wanted)))
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 async def project_vendor_ids(
     db: AsyncSession, project_ids: Sequence[uuid.UUID], *, connection_id: uuid.UUID
 ) -> dict[uuid.UUID, str]:
-    rows = await db.execute(
-        select(ProjectRow.id, ProjectRow.vendor_id).where(
-            ProjectRow.connection_id == connection_id, ProjectRow.id.in_(list(project_ids))
-        )
-    )
-    return {row.id: row.vendor_id for row in rows}
+    return await _pairs(db, ProjectRow.id, ProjectRow.vendor_id, project_ids, connection_id=connection_id)
 
 
 async def user_vendor_ids(
     db: AsyncSession, user_ids: Sequence[uuid.UUID], *, connection_id: uuid.UUID
 ) -> dict[uuid.UUID, str]:
-    rows = await db.execute(
-        select(UserRow.id, UserRow.vendor_id).where(
-            UserRow.connection_id == connection_id, UserRow.id.in_(list(user_ids))
-        )
-    )
-    return {row.id: row.vendor_id for row in rows}
+    return await _pairs(db, UserRow.id, UserRow.vendor_id, user_ids, connection_id=connection_id)
 
 
 async def project_ids_by_vendor(
     db: AsyncSession, vendor_ids: Sequence[str], *, connection_id: uuid.UUID
 ) -> dict[str, uuid.UUID]:
-    rows = await db.execute(
-        select(ProjectRow.id, ProjectRow.vendor_id).where(
-            ProjectRow.connection_id == connection_id, ProjectRow.vendor_id.in_(list(vendor_ids))
-        )
-    )
-    return {row.vendor_id: row.id for row in rows}
+    return await _pairs(db, ProjectRow.vendor_id, ProjectRow.id, vendor_ids, connection_id=connection_id)
 
 
 async def user_ids_by_vendor(
     db: AsyncSession, vendor_ids: Sequence[str], *, connection_id: uuid.UUID
 ) -> dict[str, uuid.UUID]:
-    rows = await db.execute(
-        select(UserRow.id, UserRow.vendor_id).where(
-            UserRow.connection_id == connection_id, UserRow.vendor_id.in_(list(vendor_ids))
-        )
-    )
-    return {row.vendor_id: row.id for row in rows}
+    return await _pairs(db, UserRow.vendor_id, UserRow.id, vendor_ids, connection_id=connection_id)
 
 
 def _insert_for(db: AsyncSession):  # type: ignore[no-untyped-def]

@@ -53,7 +53,7 @@ class TicketValues:
     custom_fields: dict[str, Any]
 
 
-def _readable(connection_id: uuid.UUID) -> Select[tuple[TicketRow]]:
+def _readable(connection_id: uuid.UUID) -> Select[TicketRow]:
     return select(TicketRow).where(TicketRow.connection_id == connection_id)
 
 
@@ -147,10 +147,10 @@ async def upsert_ticket(
         statement.excluded.ticket_updated_at.is_(None),
         TicketRow.ticket_updated_at <= statement.excluded.ticket_updated_at,
     )
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=[TicketRow.connection_id, TicketRow.vendor_id],
         set_=update_columns,
         where=newer_or_equal,
     ).returning(TicketRow)
-    row = await db.scalar(statement, execution_options={"populate_existing": True})
+    row = await db.scalar(upsert, execution_options={"populate_existing": True})
     return None if row is None else TicketRead.model_validate(row)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import uvicorn
 from jira import JIRA, JIRAError
+from starlette.types import ASGIApp
 
 from tests.sandboxes.jira.jira_support import adf
 from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, create_app
@@ -25,13 +26,14 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
+def serve_in_thread(build: Callable[[str], ASGIApp]) -> Iterator[str]:
+    """Serves `build(url)` with uvicorn in a daemon thread on a free port; yields the URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    app = create_app(JiraSandboxConfig(base_url=url, in_process=False))
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none")
+        uvicorn.Config(
+            build(url), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -42,6 +44,11 @@ def server_url() -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(STARTUP_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    yield from serve_in_thread(lambda url: create_app(JiraSandboxConfig(base_url=url, in_process=False)))
 
 
 @pytest.fixture
