@@ -93,7 +93,7 @@ async def test_runs_lost_with_their_workers_count_as_attempts(jobs_runtime: Runt
 
 
 async def test_a_long_job_keeps_its_lease_through_heartbeats(database_url: str, tmp_path: Path) -> None:
-    settings = job_settings(database_url, tmp_path, job_lease_seconds=0.6, job_poll_interval_seconds=0.05)
+    settings = job_settings(database_url, tmp_path, job_lease_seconds=1.0, job_poll_interval_seconds=0.05)
     async with built_runtime(settings) as runtime:
         tenant = await make_tenant_rows(runtime)
         job = await enqueue(runtime, tenant)
@@ -102,7 +102,7 @@ async def test_a_long_job_keeps_its_lease_through_heartbeats(database_url: str, 
 
         async def slow(ctx: JobContext) -> None:
             starts[str(ctx.job.id)] += 1
-            await asyncio.sleep(2.0)  # more than three leases
+            await asyncio.sleep(3.2)  # more than three leases
             await ctx.item_succeeded("0")
             finished.set()
 
