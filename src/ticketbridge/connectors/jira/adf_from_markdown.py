@@ -209,7 +209,7 @@ def _merge_text(content: list[Node]) -> list[Node]:
 
 
 def _is_text(node: Node) -> bool:
-    return node["type"] == "text"
+    return bool(node["type"] == "text")
 
 
 def _same_marks(first: Node, second: Node) -> bool:

@@ -26,7 +26,7 @@ def adf_to_markdown(document: dict[str, Any] | None) -> str:
     """CommonMark (with GFM strikethrough and tables) for `document`; `None` gives ""."""
     if not isinstance(document, dict):
         return ""
-    return _blocks(children(document) if document.get("type") == "doc" else [document])
+    return _blocks(_children(document) if document.get("type") == "doc" else [document])
 
 
 def adf_plain_text(document: dict[str, Any] | None) -> str:
@@ -34,19 +34,19 @@ def adf_plain_text(document: dict[str, Any] | None) -> str:
     return _plain(document).strip() if isinstance(document, dict) else ""
 
 
-def children(node: Node) -> list[Node]:
+def _children(node: Node) -> list[Node]:
     content = node.get("content")
     return [child for child in content if isinstance(child, dict)] if isinstance(content, list) else []
 
 
-def attrs(node: Node) -> dict[str, Any]:
+def _attrs(node: Node) -> dict[str, Any]:
     value = node.get("attrs")
     return value if isinstance(value, dict) else {}
 
 
-def atom_text(node: Node) -> str:
+def _atom_text(node: Node) -> str:
     """What an inline node other than text shows, as text: `@Jane Doe`, `:smile:`, a date."""
-    kind, values = node.get("type"), attrs(node)
+    kind, values = node.get("type"), _attrs(node)
     if kind == "hardBreak":
         return "\n"
     if kind == "mention":
@@ -61,7 +61,7 @@ def atom_text(node: Node) -> str:
     if "text" in values:
         return str(values["text"])
     return "".join(
-        atom_text(child) if child.get("type") != "text" else _text(child) for child in children(node)
+        _atom_text(child) if child.get("type") != "text" else _text(child) for child in _children(node)
     )
 
 
@@ -79,7 +79,7 @@ def _date(timestamp: object) -> str:
 
 
 def _has_inline_content(node: Node) -> bool:
-    return any(child.get("type") in INLINE_TYPES for child in children(node))
+    return any(child.get("type") in INLINE_TYPES for child in _children(node))
 
 
 def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
@@ -108,13 +108,13 @@ def _can_follow_tightly(previous: Node | None, node: Node, text: str) -> bool:
     if previous is None or previous.get("type") != "paragraph" or node.get("type") not in LIST_TYPES:
         return False
     first_item_empty = " " not in text.split("\n", 1)[0]
-    return not first_item_empty and (node.get("type") == "bulletList" or attrs(node).get("order", 1) == 1)
+    return not first_item_empty and (node.get("type") == "bulletList" or _attrs(node).get("order", 1) == 1)
 
 
 def _block(node: Node, *, alternate: bool) -> str:
     kind = node.get("type")
     if kind == "paragraph":
-        return _inline(children(node))
+        return _inline(_children(node))
     if kind == "heading":
         return _heading(node)
     if kind in LIST_TYPES:
@@ -122,52 +122,49 @@ def _block(node: Node, *, alternate: bool) -> str:
     if kind == "codeBlock":
         return _code_block(node)
     if kind == "blockquote":
-        return _quote(_blocks(children(node)))
+        return _quote(_blocks(_children(node)))
     if kind == "rule":
         return "---"
     if kind == "table":
         return _table(node)
     if kind in {"taskList", "decisionList"}:
-        return "\n".join(_hang(_item_marker(item), _inline(children(item))) for item in children(node))
+        return "\n".join(_hang(_item_marker(item), _inline(_children(item))) for item in _children(node))
     if kind == "panel":
         # No Markdown for a panel; a quote keeps its text set apart from the rest.
-        return _quote(_blocks(children(node)))
+        return _quote(_blocks(_children(node)))
     return _unknown_block(node)
 
 
 def _unknown_block(node: Node) -> str:
     if _has_inline_content(node):
-        return _inline(children(node))
-    if children(node):
-        title = attrs(node).get("title")
-        body = _blocks(children(node))
+        return _inline(_children(node))
+    if _children(node):
+        title = _attrs(node).get("title")
+        body = _blocks(_children(node))
         return f"{_inline([{'type': 'text', 'text': title}])}\n\n{body}" if title else body
-    return _inline([{"type": "text", "text": atom_text(node)}])
+    return _inline([{"type": "text", "text": _atom_text(node)}])
 
 
 def _heading(node: Node) -> str:
-    level = attrs(node).get("level")
+    level = _attrs(node).get("level")
     hashes = "#" * (level if isinstance(level, int) and 1 <= level <= 6 else 1)
-    text = _inline(children(node), heading=True)
+    text = _inline(_children(node), heading=True)
     return f"{hashes} {text}" if text else hashes
 
 
 def _list(node: Node, *, alternate: bool) -> str:
     ordered = node.get("type") == "orderedList"
-    start = attrs(node).get("order", 1)
+    start = _attrs(node).get("order", 1)
     start = start if isinstance(start, int) and start >= 0 else 1
     lines: list[str] = []
-    for number, item in enumerate(children(node), start=start):
-        if ordered:
-            marker = f"{number}{')' if alternate else '.'}"
-        else:
-            marker = "*" if alternate else "-"
-        lines.append(_hang(marker, _blocks(children(item), in_list_item=True)))
+    for number, item in enumerate(_children(node), start=start):
+        marker = (f"{number})" if alternate else f"{number}.") if ordered else ("*" if alternate else "-")
+        lines.append(_hang(marker, _blocks(_children(item), in_list_item=True)))
     return "\n".join(lines)
 
 
 def _item_marker(item: Node) -> str:
-    return "- [x]" if attrs(item).get("state") in {"DONE", "DECIDED"} else "- [ ]"
+    return "- [x]" if _attrs(item).get("state") in {"DONE", "DECIDED"} else "- [ ]"
 
 
 def _hang(marker: str, body: str) -> str:
@@ -183,9 +180,9 @@ def _quote(body: str) -> str:
 
 
 def _code_block(node: Node) -> str:
-    code = "".join(_text(child) for child in children(node))
+    code = "".join(_text(child) for child in _children(node))
     # Only the first word of an info string is read back as the language.
-    language = "".join(str(attrs(node).get("language") or "").split()[:1])
+    language = "".join(str(_attrs(node).get("language") or "").split()[:1])
     # A backtick fence's info string may not contain a backtick; a tilde fence's may.
     char = "~" if "`" in language else "`"
     fence = char * max(3, _longest_run(code, char) + 1)
@@ -201,7 +198,7 @@ def _longest_run(text: str, char: str) -> int:
 
 
 def _table(node: Node) -> str:
-    rows = [[_cell(cell) for cell in children(row)] for row in children(node)]
+    rows = [[_cell(cell) for cell in _children(row)] for row in _children(node)]
     width = max((len(row) for row in rows), default=0)
     if width == 0:
         return ""
@@ -218,9 +215,9 @@ def _table_line(cells: list[str]) -> str:
 
 def _cell(cell: Node) -> str:
     parts: list[str] = []
-    for block in children(cell):
+    for block in _children(cell):
         if _has_inline_content(block):
-            parts.append(_inline(children(block), table_cell=True))
+            parts.append(_inline(_children(block), table_cell=True))
         else:
             parts.append(_inline([{"type": "text", "text": _plain(block)}], table_cell=True))
     return " ".join(part for part in parts if part)
@@ -230,10 +227,10 @@ def _plain(node: Node) -> str:
     if node.get("type") == "text":
         return _text(node)
     if node.get("type") in INLINE_TYPES:
-        return atom_text(node)
+        return _atom_text(node)
     if _has_inline_content(node):
-        return "".join(_plain(child) for child in children(node))
-    parts = [_plain(child) for child in children(node)] or [atom_text(node)]
+        return "".join(_plain(child) for child in _children(node))
+    parts = [_plain(child) for child in _children(node)] or [_atom_text(node)]
     return "\n".join(part for part in parts if part)
 
 
@@ -286,11 +283,11 @@ def _leaves(nodes: list[Node]) -> list[_Leaf | None]:
     for node in nodes:
         if node.get("type") == "text":
             leaves += _split_lines(_text(node), _marks(node))
-        elif node.get("type") == "inlineCard" and attrs(node).get("url"):
-            url = str(attrs(node)["url"])
+        elif node.get("type") == "inlineCard" and _attrs(node).get("url"):
+            url = str(_attrs(node)["url"])
             leaves.append(_Leaf(url, frozenset({_Mark("link", url)})))
         else:
-            leaves += _split_lines(atom_text(node), frozenset())
+            leaves += _split_lines(_atom_text(node), frozenset())
     return leaves
 
 
@@ -310,7 +307,7 @@ def _marks(node: Node) -> frozenset[_Mark]:
     for mark in raw if isinstance(raw, list) else []:
         kind = mark.get("type") if isinstance(mark, dict) else None
         if kind == "link":
-            values = attrs(mark)
+            values = _attrs(mark)
             marks.add(_Mark("link", str(values.get("href") or ""), str(values.get("title") or "")))
         elif kind in {"em", "strong", "strike", "code"}:
             marks.add(_Mark(kind))
