@@ -10,11 +10,12 @@ Design (see also the README's "Synced data"):
 - **Resume.** After each page the run's checkpoint (the newest vendor change time it stored) is
   committed with the page. A run interrupted by a crash is retried by the job engine and continues
   from that checkpoint, keeping its original start as the next high-water mark.
-- **Same rows as writes.** Tickets go through `ticket_values` + `upsert_ticket`, keyed by vendor id,
-  whose guard never lets an older vendor version overwrite a newer row (a write made meanwhile).
+- **Same rows as writes.** Tickets go through `ticket_values` and `upsert_ticket`'s multi-row form,
+  keyed by vendor id, whose guard never lets an older vendor version overwrite a newer row (a write
+  made meanwhile).
 - **Deletions.** Every run then walks the ids of every vendor ticket into `sync_seen` and marks the
-  local tickets it did not list inactive (`active = false`); rows stored after the walk began are
-  spared. An interrupted walk starts over.
+  local tickets it did not list inactive (`active = false`), and active again any it lists; rows
+  stored after the walk began are spared. An interrupted walk starts over.
 """
 
 from __future__ import annotations
@@ -40,16 +41,15 @@ from ticketbridge.errors import (
     VendorUnavailable,
 )
 from ticketbridge.jobs.context import JobContext
-from ticketbridge.jobs.models import JobType, RetryLater
+from ticketbridge.jobs.models import JobType, LeaseLost, RetryLater
 from ticketbridge.jobs.schedule import SYNC_ITEM_KEY, enqueue_sync_job
 from ticketbridge.observability import get_logger
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services.normalize import ticket_values
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import connections as connections_store
-from ticketbridge.store import directory
+from ticketbridge.store import directory, ticket_batches
 from ticketbridge.store import sync_state as store
-from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.sync")
@@ -58,6 +58,8 @@ PAGE_SIZE = 100
 ID_PAGE_SIZE = 1000
 OVERLAP = timedelta(minutes=10)
 TICKETS, DELETIONS = "tickets", "deletions"
+#: What a run starts afresh (and keeps across a resume).
+RUN_FIELDS = ("run_started_at", "run_since", "checkpoint", "phase", "tickets_synced", "tickets_deactivated")
 
 #: A short transaction: the job run's fenced one, or a plain sessionmaker.begin() outside jobs.
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -96,6 +98,14 @@ async def run_sync_job(ctx: JobContext, access: VendorAccess) -> None:
     except (VendorAuthFailed, VendorRefused, NotFound) as exc:
         await ctx.item_failed(SYNC_ITEM_KEY, error=exc.message)
         return
+    except LeaseLost:
+        raise
+    except Exception as exc:
+        # Our fault, not the vendor's: say so in the health, then let the engine retry the attempt.
+        await access.record_health(
+            connection, HealthName.INTERNAL_ERROR, f"Sync failed: {type(exc).__name__}"
+        )
+        raise
     await ctx.item_succeeded(SYNC_ITEM_KEY, result=report)
 
 
@@ -107,17 +117,20 @@ async def sync_connection(
     async with transaction() as db:
         state = await store.get_sync_state(db, connection.id)
         if not state.in_progress:
-            since = state.high_water_mark - OVERLAP if state.high_water_mark else None
-            fresh = {
-                "run_started_at": utcnow(),
-                "run_since": since,
-                "checkpoint": None,
-                "phase": TICKETS,
-                "tickets_synced": 0,
-                "tickets_deactivated": 0,
-            }
-            await store.update_sync_state(db, connection.id, **fresh)
-            state = dataclasses.replace(state, **fresh)
+            state = dataclasses.replace(
+                state,
+                run_started_at=utcnow(),
+                run_since=state.high_water_mark - OVERLAP if state.high_water_mark else None,
+                checkpoint=None,
+                phase=TICKETS,
+                tickets_synced=0,
+                tickets_deactivated=0,
+            )
+            await store.update_sync_state(
+                db,
+                connection.id,
+                **{name: getattr(state, name) for name in RUN_FIELDS},
+            )
     log.info(
         "sync.started",
         connection_id=str(connection.id),
@@ -176,13 +189,12 @@ async def _sync_tickets(
     async for page in connector.iter_tickets(updated_since=since, page_size=page_size):
         async with transaction() as db:
             values = await ticket_values(db, connection, page)
-            for ticket in page:
-                await tickets_store.upsert_ticket(
-                    db,
-                    values[ticket.vendor_id],
-                    organization_id=connection.organization_id,
-                    connection_id=connection.id,
-                )
+            await ticket_batches.upsert_tickets(
+                db,
+                [values[ticket.vendor_id] for ticket in page],
+                organization_id=connection.organization_id,
+                connection_id=connection.id,
+            )
             synced += len(page)
             changed = [t.updated_at for t in page if t.updated_at is not None]
             checkpoint = max(changed) if changed else None
@@ -202,6 +214,6 @@ async def _sync_deletions(transaction: Transaction, connector: Connector, connec
         async with transaction() as db:
             await store.add_seen(db, connection.id, ids)
     async with transaction() as db:
-        deactivated = await store.deactivate_unseen(db, connection.id, stored_before=walk_started)
+        deactivated = await store.apply_seen(db, connection.id, stored_before=walk_started)
         await store.clear_seen(db, connection.id)
     return deactivated

@@ -60,9 +60,7 @@ async def get_sync_state(db: AsyncSession, connection_id: uuid.UUID) -> SyncStat
 
 
 async def update_sync_state(db: AsyncSession, connection_id: uuid.UUID, **values: Any) -> None:
-    await db.execute(
-        update(SyncStateRow).where(SyncStateRow.connection_id == connection_id).values(**values)
-    )
+    await db.execute(update(SyncStateRow).where(SyncStateRow.connection_id == connection_id).values(**values))
 
 
 async def clear_seen(db: AsyncSession, connection_id: uuid.UUID) -> None:
@@ -78,20 +76,24 @@ async def add_seen(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Seque
     await db.execute(statement.on_conflict_do_nothing())
 
 
-async def deactivate_unseen(db: AsyncSession, connection_id: uuid.UUID, *, stored_before: datetime) -> int:
-    """Marks inactive the connection's active tickets that the deletion walk did not list. Rows
-    stored after the walk began are spared: the vendor may have created them after the walk passed."""
+async def apply_seen(db: AsyncSession, connection_id: uuid.UUID, *, stored_before: datetime) -> int:
+    """Marks inactive the connection's active tickets that the deletion walk did not list, and active
+    again any inactive one it did list (a walk that missed a ticket heals on the next). Rows stored
+    after the walk began are spared: the vendor may have created them after the walk passed.
+    Returns how many were marked inactive."""
     seen = exists().where(
         SyncSeenRow.connection_id == TicketRow.connection_id, SyncSeenRow.vendor_id == TicketRow.vendor_id
     )
+    mine = TicketRow.connection_id == connection_id
+    await db.execute(
+        update(TicketRow)
+        .where(mine, TicketRow.active.is_(False), seen)
+        .values(active=True, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     result = await db.execute(
         update(TicketRow)
-        .where(
-            TicketRow.connection_id == connection_id,
-            TicketRow.active.is_(True),
-            TicketRow.created_at < stored_before,
-            ~seen,
-        )
+        .where(mine, TicketRow.active.is_(True), TicketRow.created_at < stored_before, ~seen)
         .values(active=False, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -130,10 +132,8 @@ async def due_sync_connections(
     return [
         (row.organization_id, row.id)
         for row in rows
-        if row.created_at is None
-        or row.created_at + timedelta(seconds=row.refresh_interval_secs) <= now
+        if row.created_at is None or row.created_at + timedelta(seconds=row.refresh_interval_secs) <= now
     ]
-
 
 
 async def pending_job_id(db: AsyncSession, connection_id: uuid.UUID, *, job_type: str) -> uuid.UUID | None:

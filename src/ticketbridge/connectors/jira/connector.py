@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ticketbridge.connectors.base import MetadataCache, ProjectPage
 from ticketbridge.connectors.errors import VendorError, VendorOutcomeUnknown, VendorRejected, VersionConflict
@@ -250,27 +252,66 @@ class JiraConnector:
     async def iter_tickets(
         self, *, updated_since: datetime | None, page_size: int
     ) -> AsyncIterator[list[VendorTicket]]:
-        """Oldest change first. JQL dates have minute precision, and a token pages over a result list
-        that shifts when an issue before it changes; so each time a page ends in a later minute, the
-        walk starts a fresh query from that minute (skipping what it already yielded there) instead
-        of following the token. Only runs of more than a page within one minute follow tokens."""
+        """Oldest change first, to the minute (JQL's precision), with nothing skipped.
+
+        A page token offsets into a result list that shifts when an issue before it changes, so
+        tokens are never followed. Each page is a fresh query from the minute its predecessor
+        ended in, skipping what was already yielded there. A minute holding more than a page is
+        walked by issue id instead (`id > last`: ids never move), then the walk goes on from the
+        next minute. Memory holds at most a page of (id, version) pairs."""
         since = _minute(updated_since) if updated_since else EPOCH
-        cursor: str | None = None
-        at_boundary: set[tuple[str, str]] = set()  # (id, version) yielded in the query's first minute
+        zone = await self._jql_zone()
+        at_boundary: set[tuple[str, str]] = set()  # yielded from the minute `since`
         for _ in range(MAX_SEARCH_PAGES):
-            jql = f'updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC, id ASC'
-            page = await self.search_tickets(jql, cursor=cursor, limit=page_size)
+            jql = f'updated >= "{since.astimezone(zone):%Y-%m-%d %H:%M}" ORDER BY updated ASC, id ASC'
+            page = await self.search_tickets(jql, cursor=None, limit=page_size)
             fresh = [t for t in page.items if (t.vendor_id, t.version) not in at_boundary]
             if fresh:
                 yield fresh
             if page.next_cursor is None or not page.items:
                 return
-            last = _minute(page.items[-1].updated_at or since)
+            last = _minute(page.items[-1].updated_at)
             if last > since:
-                since, cursor = last, None
+                since = last
                 at_boundary = {(t.vendor_id, t.version) for t in page.items if _minute(t.updated_at) == last}
-            else:
-                cursor = page.next_cursor
+                continue
+            at_boundary.update((t.vendor_id, t.version) for t in page.items)
+            async for rest in self._walk_minute(since, zone, page_size, at_boundary):
+                yield rest
+            since, at_boundary = since + timedelta(minutes=1), set()
+
+    async def _walk_minute(
+        self, minute: datetime, zone: tzinfo, page_size: int, yielded: set[tuple[str, str]]
+    ) -> AsyncIterator[list[VendorTicket]]:
+        """Every issue last changed within `minute`, by id, less those already `yielded`."""
+        start, end = minute.astimezone(zone), (minute + timedelta(minutes=1)).astimezone(zone)
+        window = f'updated >= "{start:%Y-%m-%d %H:%M}" AND updated < "{end:%Y-%m-%d %H:%M}"'
+        after = 0
+        for _ in range(MAX_SEARCH_PAGES):
+            page = await self.search_tickets(
+                f"{window} AND id > {after} ORDER BY id ASC", cursor=None, limit=page_size
+            )
+            fresh = [t for t in page.items if (t.vendor_id, t.version) not in yielded]
+            if fresh:
+                yield fresh
+            if page.next_cursor is None or not page.items:
+                return
+            after = int(page.items[-1].vendor_id)
+
+    async def _jql_zone(self) -> tzinfo:
+        """Jira reads JQL dates in the searching user's time zone, which /myself names."""
+
+        async def load() -> dict[str, str]:
+            me = await self._read(self._client.myself, "getCurrentUser")
+            return {"zone": str(me.get("timeZone") or "UTC")}
+
+        name = (await self._cached("time_zone", load))["zone"]
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            # Minutes off by the zone's offset would skip changes: say so loudly, and read as UTC.
+            log.warning("connector.jira.unknown_time_zone", time_zone=name)
+            return UTC
 
     async def iter_ticket_ids(self, *, page_size: int) -> AsyncIterator[list[str]]:
         """Keyset on the issue id (`id > last`), a fresh query a page: ids never move, so no issue
@@ -280,7 +321,7 @@ class JiraConnector:
         for _ in range(MAX_SEARCH_PAGES):
             jql = f"id > {after} ORDER BY id ASC"
             body = await self._read(
-                lambda jql=jql: self._client.search_jql(jql, fields=["id"], max_results=size), "searchJql"
+                partial(self._client.search_jql, jql, fields=["id"], max_results=size), "searchJql"
             )
             ids = [int(issue["id"]) for issue in body.get("issues") or []]
             if ids:
@@ -307,8 +348,12 @@ class JiraConnector:
             for project in projects:
                 for start in range(0, USER_WINDOW, USER_PAGE_SIZE):
                     raw = await self._read(
-                        lambda key=project.vendor_id, start=start: self._client.assignable_users(
-                            key, None, USER_PAGE_SIZE, start_at=start
+                        partial(
+                            self._client.assignable_users,
+                            project.vendor_id,
+                            None,
+                            USER_PAGE_SIZE,
+                            start_at=start,
                         ),
                         "findAssignableUsers",
                     )
@@ -562,6 +607,6 @@ class JiraConnector:
 
 
 def _minute(moment: datetime | None) -> datetime:
-    """The UTC minute a JQL date names (the sandbox's and a UTC user's zone)."""
+    """The minute a JQL date names (whole-minute zone offsets keep minutes aligned in any zone)."""
     assert moment is not None
     return moment.astimezone(UTC).replace(second=0, microsecond=0)

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `python -m bench` prints each measurement in a table."""
