@@ -26,6 +26,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python -m bench

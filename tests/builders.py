@@ -39,9 +39,7 @@ async def make_api_key(client: httpx.AsyncClient, organization_id: str) -> str:
     return str(response.json()["api_key"])
 
 
-async def make_connection(
-    client: httpx.AsyncClient, organization_id: str, **overrides: Any
-) -> dict[str, Any]:
+async def make_connection(client: httpx.AsyncClient, organization_id: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "organization_id": organization_id,
         "vendor": "JIRA",

@@ -24,9 +24,7 @@ def log_stream(settings: Settings) -> Iterator[io.StringIO]:
     root.handlers, root.level = saved_handlers, saved_level
 
 
-async def test_request_log_line_carries_the_request_id(
-    client: httpx.AsyncClient, log_stream: io.StringIO
-) -> None:
+async def test_request_log_line_carries_the_request_id(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:
     response = await client.get("/healthz")
     lines = [json.loads(line) for line in log_stream.getvalue().splitlines()]
     request_lines = [line for line in lines if line.get("event") == "http.request"]

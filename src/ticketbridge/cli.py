@@ -257,9 +257,7 @@ def sandbox_rezolve(host: str = "127.0.0.1", port: int = 8200, persist: str | No
     """Run the Rezolve sandbox standalone (seeded with the demo tenant)."""
     from ticketbridge.sandboxes import rezolve
 
-    config = rezolve.RezolveSandboxConfig(
-        base_url=f"http://{host}:{port}", persist_path=persist, in_process=False
-    )
+    config = rezolve.RezolveSandboxConfig(base_url=f"http://{host}:{port}", persist_path=persist, in_process=False)
     uvicorn.run(rezolve.create_app(config), host=host, port=port)
 
 
@@ -276,7 +274,5 @@ def connections_sync(connection_id: uuid.UUID) -> None:
     """Enqueue a sync of the connection now (a worker runs it); prints the job id."""
     from ticketbridge.services import sync as sync_service
 
-    job_id = _in_transaction(
-        _settings(), lambda db: sync_service.request_sync(db, connection_id, trigger="cli")
-    )
+    job_id = _in_transaction(_settings(), lambda db: sync_service.request_sync(db, connection_id, trigger="cli"))
     _echo_json({"connection_id": str(connection_id), "job_id": str(job_id)})

@@ -73,9 +73,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
         _server(create_app(settings, runtime=runtime), host, port),
         _server(
             jira.create_app(
-                jira.JiraSandboxConfig(
-                    base_url=jira_url, persist_path=data_dir / "jira-sandbox.db", in_process=False
-                )
+                jira.JiraSandboxConfig(base_url=jira_url, persist_path=data_dir / "jira-sandbox.db", in_process=False)
             ),
             host,
             JIRA_PORT,
@@ -146,9 +144,7 @@ async def _ensure_tenant(
                 organization_id=org.id,
                 vendor=Vendor.REZOLVE,
                 base_url=rezolve_sandbox["url"],
-                credentials={
-                    key: rezolve_sandbox[key] for key in ("tenant_id", "realm", "client_id", "client_secret")
-                },
+                credentials={key: rezolve_sandbox[key] for key in ("tenant_id", "realm", "client_id", "client_secret")},
             ),
         )
         return issued.plaintext, {"jira": str(jira_connection.id), "rezolve": str(rezolve_connection.id)}

@@ -14,9 +14,7 @@ from ticketbridge.config import LogFormat, Settings
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-def _add_request_id(
-    _logger: object, _name: str, event: structlog.typing.EventDict
-) -> structlog.typing.EventDict:
+def _add_request_id(_logger: object, _name: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     request_id = request_id_var.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
@@ -31,7 +29,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         structlog.processors.JSONRenderer()
         if settings.effective_log_format is LogFormat.JSON
         # Plain tracebacks: the rich formatter would print local variables, credentials among them.
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

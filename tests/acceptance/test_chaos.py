@@ -15,17 +15,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from ticketbridge.config import Settings
-from ticketbridge.jobs.worker import Worker
-from ticketbridge.services.job_handlers import ticket_job_handlers
-from ticketbridge.state import Runtime
-from ticketbridge.store.tables import JobRow, TicketRow
 from tests.api.test_bulk import tickets
 from tests.api.test_rezolve import control, request_ticket, rezolve_tenant
 from tests.api.test_tickets import sandbox
 from tests.builders import Tenant, make_tenant
 from tests.conftest import make_settings
 from tests.vendors import JIRA_URL, REZOLVE_URL
+from ticketbridge.config import Settings
+from ticketbridge.jobs.worker import Worker
+from ticketbridge.services.job_handlers import ticket_job_handlers
+from ticketbridge.state import Runtime
+from ticketbridge.store.tables import JobRow, TicketRow
 
 JOBS = 100
 PER_JOB = 50
@@ -88,9 +88,7 @@ async def run_chaos(
     """Enqueues the jobs, runs them under chaos, and checks every job and the local store."""
     job_ids = []
     for job_number in range(JOBS):
-        batch = [
-            {**ticket, "identifier": f"chaos-{job_number}-{index}"} for index, ticket in enumerate(template)
-        ]
+        batch = [{**ticket, "identifier": f"chaos-{job_number}-{index}"} for index, ticket in enumerate(template)]
         accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": batch}, headers=tenant.headers)
         assert accepted.status_code == 202, accepted.text
         job_ids.append(accepted.json()["job_id"])
@@ -107,10 +105,7 @@ async def run_chaos(
         await running
     injected = await set_faults(vendor, vendor_url, {})
     assert injected.get("lost_response", 0) > 0 and injected.get("status_429", 0) > 0, injected
-    statuses = [
-        (await client.get(f"/v1/jobs/{job_id}", headers=tenant.headers)).json()["status"]
-        for job_id in job_ids
-    ]
+    statuses = [(await client.get(f"/v1/jobs/{job_id}", headers=tenant.headers)).json()["status"] for job_id in job_ids]
     assert statuses == ["SUCCESS"] * JOBS
     async with runtime.sessionmaker() as db:
         stored = await db.scalar(select(func.count()).select_from(TicketRow))
@@ -122,9 +117,7 @@ async def set_faults(app: FastAPI, url: str, config: dict[str, Any]) -> dict[str
     """Replaces the sandbox's faults; returns how many of each it had injected until now."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url) as http:
         calls = (await http.get("/__sandbox__/calls")).json()
-        injected = (
-            calls["faults"] if "faults" in calls else (await http.get("/__sandbox__/faults/injected")).json()
-        )
+        injected = calls["faults"] if "faults" in calls else (await http.get("/__sandbox__/faults/injected")).json()
         response = await http.put("/__sandbox__/faults", json=config)
         assert response.status_code == 200, response.text
     return dict(injected)

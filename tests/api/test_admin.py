@@ -24,9 +24,7 @@ async def dump_database(runtime: Runtime) -> str:
     return "\n".join(parts)
 
 
-async def test_plaintext_api_key_is_nowhere_in_the_database(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+async def test_plaintext_api_key_is_nowhere_in_the_database(client: httpx.AsyncClient, runtime: Runtime) -> None:
     tenant = await make_tenant(client)
     dump = await dump_database(runtime)
     assert tenant.api_key not in dump
@@ -108,9 +106,7 @@ async def test_connection_update_and_listing_by_organization(client: httpx.Async
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["refresh_interval_secs"] == 3600
-    listed = await client.get(
-        "/v1/admin/connections", params={"organization_id": acme.organization_id}, headers=ADMIN
-    )
+    listed = await client.get("/v1/admin/connections", params={"organization_id": acme.organization_id}, headers=ADMIN)
     assert [item["id"] for item in listed.json()["items"]] == [acme.connection_id]
 
 

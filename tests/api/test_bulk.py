@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tests.api.test_tickets import TASK, sandbox
+from tests.builders import Tenant, make_tenant
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
-from tests.api.test_tickets import BUG, TASK, sandbox
-from tests.builders import Tenant, make_tenant
 
 LOOKUPS = {
     "getProject",
@@ -28,8 +28,7 @@ LOOKUPS = {
 
 def tickets(count: int, **fields: Any) -> list[dict[str, Any]]:
     return [
-        {"name": f"Finding {n}", "project_vendor_id": "DEMO", "type_vendor_id": TASK, **fields}
-        for n in range(count)
+        {"name": f"Finding {n}", "project_vendor_id": "DEMO", "type_vendor_id": TASK, **fields} for n in range(count)
     ]
 
 
@@ -46,9 +45,7 @@ async def job(client: httpx.AsyncClient, tenant: Tenant, job_id: str) -> dict[st
 
 async def test_sync_bulk_reports_each_ticket_in_request_order(client: httpx.AsyncClient) -> None:
     tenant = await make_tenant(client)
-    body = {
-        "tickets": [*tickets(2), {"name": "bad type", "project_vendor_id": "DEMO", "type_vendor_id": "99999"}]
-    }
+    body = {"tickets": [*tickets(2), {"name": "bad type", "project_vendor_id": "DEMO", "type_vendor_id": "99999"}]}
     response = await client.post("/v1/itsm/tickets/bulk/sync", json=body, headers=tenant.headers)
     assert response.status_code == 200, response.text
     result = response.json()
@@ -70,7 +67,7 @@ async def test_bulk_size_is_one_to_fifty(client: httpx.AsyncClient) -> None:
             assert response.json()["code"] == "VALIDATION_ERROR"
             assert response.json()["detail"][0]["loc"] == ["body", "tickets"]
     for count in (0, 51):
-        ids = ["00000000-0000-4000-8000-%012d" % n for n in range(count)]
+        ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(count)]
         response = await client.post(
             "/v1/itsm/tickets/bulk/update", json={"ticket_ids": ids, "updates": {}}, headers=tenant.headers
         )
@@ -82,9 +79,7 @@ async def test_async_bulk_create_of_fifty_costs_one_create_call_and_no_lookups(
 ) -> None:
     tenant = await make_tenant(client)
     await sandbox(jira_sandbox, "DELETE", "/calls")
-    accepted = await client.post(
-        "/v1/itsm/tickets/bulk", json={"tickets": tickets(50)}, headers=tenant.headers
-    )
+    accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets(50)}, headers=tenant.headers)
     assert accepted.status_code == 202, accepted.text
     queued = await job(client, tenant, accepted.json()["job_id"])
     assert queued["status"] == "QUEUED" and queued["job_type"] == "ITSM_TICKET_BULK_CREATE"
@@ -127,9 +122,7 @@ async def test_bulk_update_of_fifty_uses_one_call_of_each_bulk_api(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
     tenant = await make_tenant(client)
-    created = await client.post(
-        "/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(50)}, headers=tenant.headers
-    )
+    created = await client.post("/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(50)}, headers=tenant.headers)
     ticket_ids = [r["ticket_id"] for r in created.json()["results"]]
     await sandbox(jira_sandbox, "DELETE", "/calls")
     updates = {
@@ -168,9 +161,7 @@ async def test_bulk_update_reaches_a_status_several_hops_away_and_reports_failur
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
     tenant = await make_tenant(client)
-    created = await client.post(
-        "/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(3)}, headers=tenant.headers
-    )
+    created = await client.post("/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(3)}, headers=tenant.headers)
     ticket_ids = [r["ticket_id"] for r in created.json()["results"]]
     accepted = await client.post(
         "/v1/itsm/tickets/bulk/update",
@@ -212,9 +203,7 @@ async def test_a_long_retry_after_reschedules_the_job_instead_of_holding_a_worke
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
     tenant = await make_tenant(client)
-    accepted = await client.post(
-        "/v1/itsm/tickets/bulk", json={"tickets": tickets(3)}, headers=tenant.headers
-    )
+    accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets(3)}, headers=tenant.headers)
     await sandbox(jira_sandbox, "PUT", "/faults", json={"rate_limit_rate": 1.0, "retry_after_seconds": 120})
     await run_jobs(runtime)  # returns: the job waits for its Retry-After in the queue, not in a worker
     waiting = await job(client, tenant, accepted.json()["job_id"])

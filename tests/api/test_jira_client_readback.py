@@ -13,11 +13,11 @@ import httpx
 import pytest
 from jira import JIRA
 
+from tests.builders import make_tenant
+from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, create_app
 from ticketbridge.state import Runtime
-from tests.builders import make_tenant
-from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
 
 
 @pytest.fixture(scope="module")

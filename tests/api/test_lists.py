@@ -34,9 +34,7 @@ async def walk(client: httpx.AsyncClient, tenant: Tenant, limit: int, **params: 
         page = await get(client, tenant, "/v1/itsm/tickets", limit=limit, cursor=page["next_cursor"])
 
 
-async def synced_tenant(
-    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, extra: int
-) -> Tenant:
+async def synced_tenant(client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, extra: int) -> Tenant:
     tenant = await make_tenant(client)
     if extra:
         await sandbox(jira_sandbox, "POST", "/seed", json={"issues": extra})
@@ -81,9 +79,7 @@ async def test_rows_inserted_or_changed_between_pages_are_never_skipped(
     changed = seen[0]  # already listed; a change moves it behind every position passed
     patch = {"name": "Changed meanwhile"}
     changed_id = first["items"][0]["id"]
-    assert (
-        await client.patch(f"/v1/itsm/tickets/{changed_id}", json=patch, headers=tenant.headers)
-    ).is_success
+    assert (await client.patch(f"/v1/itsm/tickets/{changed_id}", json=patch, headers=tenant.headers)).is_success
 
     rest = await walk(client, tenant, limit=4, cursor=first["next_cursor"])
 
@@ -94,9 +90,7 @@ async def test_rows_inserted_or_changed_between_pages_are_never_skipped(
     assert keys.count(changed) == 2 and rest[-1] in (changed, inserted["vendor_attributes"]["id"])
 
 
-async def test_offset_pages_and_bad_cursors(
-    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
-) -> None:
+async def test_offset_pages_and_bad_cursors(client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI) -> None:
     tenant = await synced_tenant(client, runtime, jira_sandbox, extra=0)
     every = await walk(client, tenant, limit=100)
     third = await get(client, tenant, "/v1/itsm/tickets", limit=2, offset=2)

@@ -54,16 +54,12 @@ async def test_issue_types_and_assignable_users_give_ids_a_create_accepts(client
     }
     created = await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
     assert created.status_code == 200, created.text
-    assert (
-        created.json()["type"] == "Bug" and created.json()["assigned_user_vendor_id"] == jira.DEMO_ACCOUNT_ID
-    )
+    assert created.json()["type"] == "Bug" and created.json()["assigned_user_vendor_id"] == jira.DEMO_ACCOUNT_ID
     missing = await client.get(f"{BASE}/projects/NOPE/issue-types", headers=tenant.headers)
     assert missing.status_code == 404, missing.text
 
 
-async def test_search_pages_with_cursors_on_search_jql(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
-) -> None:
+async def test_search_pages_with_cursors_on_search_jql(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
     tenant = await make_tenant(client)
     await sandbox(jira_sandbox, "POST", "/seed", json={"issues": 3})
     await sandbox(jira_sandbox, "DELETE", "/calls")
@@ -113,25 +109,17 @@ async def test_vendor_auth_failure_answers_502_naming_the_health(client: httpx.A
     assert (await client.get(path, headers=ADMIN)).json()["health"]["name"] == "UNAUTHORIZED"
 
 
-async def test_vendor_rate_limit_answers_429_with_retry_after(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
-) -> None:
+async def test_vendor_rate_limit_answers_429_with_retry_after(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
     tenant = await make_tenant(client)
     await sandbox(jira_sandbox, "PUT", "/faults", json={"rate_limit_rate": 1.0, "retry_after_seconds": 30})
-    response = await client.get(
-        f"{BASE}/tickets/search", params={"jql": "project = DEMO"}, headers=tenant.headers
-    )
+    response = await client.get(f"{BASE}/tickets/search", params={"jql": "project = DEMO"}, headers=tenant.headers)
     assert response.status_code == 429, response.text
     assert response.headers["retry-after"] == "30"
-    health = (await client.get(f"/v1/admin/connections/{tenant.connection_id}", headers=ADMIN)).json()[
-        "health"
-    ]
+    health = (await client.get(f"/v1/admin/connections/{tenant.connection_id}", headers=ADMIN)).json()["health"]
     assert health["name"] == "RATE_LIMIT_EXCEEDED"
     await sandbox(jira_sandbox, "PUT", "/faults", json={})
     assert (await client.get(f"{BASE}/projects", headers=tenant.headers)).status_code == 200
-    health = (await client.get(f"/v1/admin/connections/{tenant.connection_id}", headers=ADMIN)).json()[
-        "health"
-    ]
+    health = (await client.get(f"/v1/admin/connections/{tenant.connection_id}", headers=ADMIN)).json()["health"]
     assert health["name"] == "HEALTHY"
 
 

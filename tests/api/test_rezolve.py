@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from ticketbridge.sandboxes import rezolve
-from ticketbridge.sandboxes.rezolve.demo import IT_TEAM
-from ticketbridge.state import Runtime
 from tests.api.test_bulk import job, run_jobs
 from tests.builders import Tenant, make_tenant
 from tests.vendors import REZOLVE_URL
+from ticketbridge.sandboxes import rezolve
+from ticketbridge.sandboxes.rezolve.demo import IT_TEAM
+from ticketbridge.state import Runtime
 
 REQUEST_TYPE = rezolve.SERVICE_REQUEST_TYPE_ID
 
@@ -70,9 +70,7 @@ async def test_two_clients_patch_with_the_same_if_match_exactly_one_wins(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
     tenant = await rezolve_tenant(client)
-    ticket = (
-        await client.post("/v1/itsm/tickets", json=request_ticket("Contended"), headers=tenant.headers)
-    ).json()
+    ticket = (await client.post("/v1/itsm/tickets", json=request_ticket("Contended"), headers=tenant.headers)).json()
     headers = {**tenant.headers, "If-Match": ticket["etag"]}
     first, second = await asyncio.gather(
         client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"name": "Alice's title"}, headers=headers),
@@ -84,9 +82,7 @@ async def test_two_clients_patch_with_the_same_if_match_exactly_one_wins(
     assert vendor["calls"]["updateTicket"] >= 1
     stored = (await client.get(f"/v1/itsm/tickets/{ticket['id']}", headers=tenant.headers)).json()
     assert stored["name"] == winner.json()["name"]
-    fresh = await client.patch(
-        f"/v1/itsm/tickets/{ticket['id']}", json={"priority": "LOW"}, headers=tenant.headers
-    )
+    fresh = await client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"priority": "LOW"}, headers=tenant.headers)
     assert fresh.json()["name"] == winner.json()["name"]  # the vendor holds the winner's value
 
 
@@ -94,9 +90,7 @@ async def test_an_edit_of_the_same_field_in_rezolve_is_a_conflict_naming_it(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
     tenant = await rezolve_tenant(client)
-    ticket = (
-        await client.post("/v1/itsm/tickets", json=request_ticket("Original"), headers=tenant.headers)
-    ).json()
+    ticket = (await client.post("/v1/itsm/tickets", json=request_ticket("Original"), headers=tenant.headers)).json()
     object_id = ticket["vendor_attributes"]["id"]  # Rezolve addresses tickets by display id
     fields = rezolve.REQUEST_FIELDS
     await control(

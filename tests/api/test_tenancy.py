@@ -77,11 +77,7 @@ async def test_connection_header_must_be_present_and_a_uuid(client: httpx.AsyncC
     org = await make_organization(client)
     key = await make_api_key(client, org)
     await make_connection(client, org)
-    body = assert_error(
-        await client.get("/v1/connection", headers={"X-API-KEY": key}), 422, "INVALID_REQUEST"
-    )
-    assert body["detail"] == [
-        {"loc": ["header", "X-CONNECTION-ID"], "msg": "Field required", "type": "missing"}
-    ]
+    body = assert_error(await client.get("/v1/connection", headers={"X-API-KEY": key}), 422, "INVALID_REQUEST")
+    assert body["detail"] == [{"loc": ["header", "X-CONNECTION-ID"], "msg": "Field required", "type": "missing"}]
     malformed = await client.get("/v1/connection", headers={"X-API-KEY": key, "X-CONNECTION-ID": "nope"})
     assert_error(malformed, 422, "INVALID_REQUEST")

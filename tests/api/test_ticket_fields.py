@@ -16,9 +16,7 @@ async def test_parent_by_our_uuid_or_by_vendor_key_but_not_both(
 ) -> None:
     tenant = await make_tenant(client)
     parent = (await create(client, tenant, name="Parent")).json()
-    by_uuid = await create(
-        client, tenant, name="Child A", type_vendor_id=SUBTASK, parent_ticket_id=parent["id"]
-    )
+    by_uuid = await create(client, tenant, name="Child A", type_vendor_id=SUBTASK, parent_ticket_id=parent["id"])
     assert by_uuid.status_code == 200, by_uuid.text
     assert by_uuid.json()["parent_ticket_id"] == parent["id"]
     child = await sandbox(jira_sandbox, "GET", f"/issues/{by_uuid.json()['vendor_attributes']['id']}")
@@ -41,9 +39,7 @@ async def test_parent_by_our_uuid_or_by_vendor_key_but_not_both(
         parent_ticket_vendor_id=parent["vendor_attributes"]["id"],
     )
     assert both.status_code == 422 and both.json()["detail"][0]["loc"] == ["body", "parent_ticket_id"]
-    unknown = await create(
-        client, tenant, name="Child D", parent_ticket_id="00000000-0000-4000-8000-000000000009"
-    )
+    unknown = await create(client, tenant, name="Child D", parent_ticket_id="00000000-0000-4000-8000-000000000009")
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "parent_ticket_id"]
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from ticketbridge.services.ticket_requests import marker_for
 from tests.builders import Tenant, make_tenant
 from tests.vendors import JIRA_URL
+from ticketbridge.services.ticket_requests import marker_for
 
 BUG = "10002"
 TASK = "10001"
@@ -28,9 +28,7 @@ async def create(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> ht
     return await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
 
 
-async def test_create_returns_the_full_ticket_and_writes_jira(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
-) -> None:
+async def test_create_returns_the_full_ticket_and_writes_jira(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
     tenant = await make_tenant(client)
     description = "## Finding\n\nThe `username` field is **not** escaped.\n\n- step one\n- step two"
     response = await create(client, tenant, description=description, priority="HIGH", identifier="finding-1")
@@ -162,9 +160,7 @@ async def test_if_match_protects_an_edit_made_in_jira_meanwhile(
     )
     assert current.status_code == 200, current.text
     etag = current.json()["etag"]
-    await sandbox(
-        jira_sandbox, "POST", f"/issues/{key}/ui-edit", json={"fields": {"summary": "edited by a person"}}
-    )
+    await sandbox(jira_sandbox, "POST", f"/issues/{key}/ui-edit", json={"fields": {"summary": "edited by a person"}})
     stale = await client.patch(
         f"/v1/itsm/tickets/{ticket['id']}", json={"name": "v3"}, headers={**tenant.headers, "If-Match": etag}
     )
@@ -178,9 +174,7 @@ async def test_if_match_protects_an_edit_made_in_jira_meanwhile(
         headers={**tenant.headers, "If-Match": '"nope"'},
     )
     assert wrong.status_code == 412
-    without = await client.patch(
-        f"/v1/itsm/tickets/{ticket['id']}", json={"name": "v3"}, headers=tenant.headers
-    )
+    without = await client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"name": "v3"}, headers=tenant.headers)
     assert without.status_code == 200 and without.json()["name"] == "v3"
 
 

@@ -78,9 +78,7 @@ class WorkerProcess:
         self._log.close()
 
 
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], what: str, *, every_seconds: float = 0.2
-) -> None:
+async def wait_for(condition: Callable[[], Awaitable[bool]], what: str, *, every_seconds: float = 0.2) -> None:
     """Polls `condition` until true; fails after DEADLINE_SECONDS (a hang, not slowness)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_SECONDS

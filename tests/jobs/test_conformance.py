@@ -45,17 +45,13 @@ def _rejects(index: int) -> bool:
 
 def _item_specs(index: int) -> list[JobItemSpec]:
     count = 2 if index % 5 == 0 else 1
-    specs = [
-        JobItemSpec(key=f"k{n}", request_index=n, known={"identifier": f"j{index}-{n}"}) for n in range(count)
-    ]
+    specs = [JobItemSpec(key=f"k{n}", request_index=n, known={"identifier": f"j{index}-{n}"}) for n in range(count)]
     if _rejects(index):
         specs.append(JobItemSpec(key="bad", request_index=count, payload={"reject": True}))
     return specs
 
 
-async def _enqueue_many(
-    runtime: Runtime, tenants: list[TenantIds], effects_dir: Path
-) -> dict[uuid.UUID, int]:
+async def _enqueue_many(runtime: Runtime, tenants: list[TenantIds], effects_dir: Path) -> dict[uuid.UUID, int]:
     """One transaction, as a burst of bulk requests would leave them; job id -> its index."""
     payload = {"effects_dir": str(effects_dir), "prepare_seconds": 0.005, "record_seconds": 0.005}
     created: dict[uuid.UUID, int] = {}
@@ -83,9 +79,7 @@ async def _count_finished(runtime: Runtime) -> int:
 
 async def _running_owners(runtime: Runtime) -> list[tuple[uuid.UUID, str]]:
     async with runtime.sessionmaker() as db, db.begin():
-        rows = await db.execute(
-            select(jobs.c.id, jobs.c.lease_owner).where(jobs.c.status == JobStatus.RUNNING)
-        )
+        rows = await db.execute(select(jobs.c.id, jobs.c.lease_owner).where(jobs.c.status == JobStatus.RUNNING))
         return [(row.id, row.lease_owner) for row in rows]
 
 
@@ -158,18 +152,14 @@ async def test_a_frozen_worker_cannot_complete_a_job_taken_over(
     frozen = WorkerProcess(database_url, tmp_path / "frozen.log", concurrency=1, lease_seconds=LEASE_SECONDS)
     rescuer: WorkerProcess | None = None
     try:
-        job_id = await _enqueue_one(
-            jobs_runtime, tenant, {"effects_dir": str(effects_dir), "prepare_seconds": 1.0}
-        )
+        job_id = await _enqueue_one(jobs_runtime, tenant, {"effects_dir": str(effects_dir), "prepare_seconds": 1.0})
 
         async def held_by_frozen() -> bool:
             return frozen.owns((await load_job_row(jobs_runtime, job_id)).lease_owner)
 
         await wait_for(held_by_frozen, "the first worker to claim the job", every_seconds=0.01)
         await frozen.freeze_outside_a_transaction(database_url, job_id)
-        rescuer = WorkerProcess(
-            database_url, tmp_path / "rescuer.log", concurrency=1, lease_seconds=LEASE_SECONDS
-        )
+        rescuer = WorkerProcess(database_url, tmp_path / "rescuer.log", concurrency=1, lease_seconds=LEASE_SECONDS)
 
         async def finished() -> bool:
             return (await load_job(jobs_runtime, job_id)).status.is_finished

@@ -11,9 +11,7 @@ from ticketbridge.app import create_app
 from ticketbridge.jobs.models import JobStatus
 
 
-async def test_the_apps_lifespan_runs_the_worker(
-    database_url: str, tmp_path: Path, effects_dir: Path
-) -> None:
+async def test_the_apps_lifespan_runs_the_worker(database_url: str, tmp_path: Path, effects_dir: Path) -> None:
     # A poll far longer than the test: the job can only be picked up through the wake-up.
     settings = job_settings(database_url, tmp_path, worker_enabled=True, job_poll_interval_seconds=3600)
     async with built_runtime(settings) as runtime:

@@ -60,9 +60,7 @@ async def test_enqueue_belongs_to_the_callers_transaction(jobs_runtime: Runtime)
     job = await enqueue(jobs_runtime, tenant)
     assert jobs_runtime.job_wakeup.is_pending
     assert job.status is JobStatus.QUEUED and job.attempt == 0
-    assert [(item.key, item.state) for item in await load_items(jobs_runtime, job.id)] == [
-        ("0", ItemState.PENDING)
-    ]
+    assert [(item.key, item.state) for item in await load_items(jobs_runtime, job.id)] == [("0", ItemState.PENDING)]
 
 
 async def test_a_run_records_every_item_and_the_ledger_decides_the_status(

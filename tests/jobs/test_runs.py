@@ -27,9 +27,7 @@ def worker(runtime: Runtime, handle: JobHandler, concurrency: int = 2) -> Worker
 
 async def test_a_job_that_keeps_failing_ends_failed_after_its_attempts(jobs_runtime: Runtime) -> None:
     tenant = await make_tenant_rows(jobs_runtime)
-    job = await enqueue(
-        jobs_runtime, tenant, items=[JobItemSpec(key="t1", request_index=0, known={"ticket_id": "t1"})]
-    )
+    job = await enqueue(jobs_runtime, tenant, items=[JobItemSpec(key="t1", request_index=0, known={"ticket_id": "t1"})])
     runs: list[int] = []
 
     async def always_down(ctx: JobContext) -> None:
@@ -160,9 +158,7 @@ async def test_deferrals_are_bounded(jobs_runtime: Runtime) -> None:
 
 async def test_a_re_run_sees_only_the_items_not_yet_done(jobs_runtime: Runtime) -> None:
     tenant = await make_tenant_rows(jobs_runtime)
-    job = await enqueue(
-        jobs_runtime, tenant, items=[JobItemSpec(key=str(i), request_index=i) for i in range(3)]
-    )
+    job = await enqueue(jobs_runtime, tenant, items=[JobItemSpec(key=str(i), request_index=i) for i in range(3)])
     seen: list[list[str]] = []
 
     async def crashes_after_first_item(ctx: JobContext) -> None:
@@ -194,9 +190,7 @@ async def test_a_handler_that_leaves_items_pending_has_failed_its_attempt(jobs_r
     assert [item.state for item in await load_items(jobs_runtime, job.id)] == [ItemState.FAILED]
 
 
-async def test_shutdown_lets_running_jobs_finish_then_releases_the_rest(
-    database_url: str, tmp_path: Path
-) -> None:
+async def test_shutdown_lets_running_jobs_finish_then_releases_the_rest(database_url: str, tmp_path: Path) -> None:
     settings = job_settings(database_url, tmp_path, job_lease_seconds=0.5)
     async with built_runtime(settings) as runtime:
         tenant = await make_tenant_rows(runtime)

@@ -38,9 +38,7 @@ def main() -> None:
         job_backoff_seconds=0.1,
     )
     configure_logging(settings)
-    asyncio.run(
-        run_worker(settings, concurrency=args.concurrency, registry=lambda _runtime: effect_handlers())
-    )
+    asyncio.run(run_worker(settings, concurrency=args.concurrency, registry=lambda _runtime: effect_handlers()))
 
 
 if __name__ == "__main__":

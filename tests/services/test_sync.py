@@ -73,9 +73,7 @@ async def test_a_sync_updates_written_tickets_in_place_and_never_duplicates_them
     body = {"name": "Written first", "project_vendor_id": "DEMO", "type_vendor_id": BUG, "identifier": "w-1"}
     written = (await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)).json()
     key = written["vendor_attributes"]["id"]
-    await sandbox(
-        jira_sandbox, "POST", f"/issues/{key}/ui-edit", json={"fields": {"summary": "Renamed in Jira"}}
-    )
+    await sandbox(jira_sandbox, "POST", f"/issues/{key}/ui-edit", json={"fields": {"summary": "Renamed in Jira"}})
 
     await run_sync(runtime, tenant.connection_id)
 
@@ -193,9 +191,7 @@ async def test_rezolve_connections_sync_too(client: httpx.AsyncClient, runtime: 
     assert projects and all(p["vendor_attributes"]["vendor"] == "REZOLVE" for p in projects)
 
 
-async def test_the_schedule_enqueues_one_sync_per_due_connection(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+async def test_the_schedule_enqueues_one_sync_per_due_connection(client: httpx.AsyncClient, runtime: Runtime) -> None:
     tenant = await make_tenant(client)
     now = utcnow()
     assert await enqueue_due_syncs(runtime.sessionmaker, now=now) == 1  # never synced: due at once
@@ -206,8 +202,6 @@ async def test_the_schedule_enqueues_one_sync_per_due_connection(
     assert await enqueue_due_syncs(runtime.sessionmaker, now=later) == 1  # the default 6 h passed
     async with runtime.sessionmaker() as db:
         syncs = await db.scalar(
-            select(func.count())
-            .select_from(JobRow)
-            .where(JobRow.connection_id == uuid.UUID(tenant.connection_id))
+            select(func.count()).select_from(JobRow).where(JobRow.connection_id == uuid.UUID(tenant.connection_id))
         )
     assert syncs == 2

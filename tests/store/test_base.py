@@ -15,9 +15,7 @@ async def test_timestamps_come_back_as_aware_utc(runtime: Runtime) -> None:
     paris = timezone(timedelta(hours=1))
     async with runtime.sessionmaker.begin() as db:
         org = await organizations.create_organization(db, name="Acme")
-        key = await organizations.create_api_key(
-            db, organization_id=org.id, name="k", prefix="tb_x", key_hash="h" * 64
-        )
+        key = await organizations.create_api_key(db, organization_id=org.id, name="k", prefix="tb_x", key_hash="h" * 64)
         await organizations.touch_api_key(db, key, now=datetime(2026, 1, 1, 13, 0, tzinfo=paris))
     async with runtime.sessionmaker.begin() as db:
         (stored,) = await organizations.list_api_keys(db, org.id)
@@ -30,7 +28,5 @@ async def test_a_naive_timestamp_is_refused(runtime: Runtime) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         async with runtime.sessionmaker.begin() as db:
             org = await organizations.create_organization(db, name="Acme")
-            key = await organizations.create_api_key(
-                db, organization_id=org.id, name="k", prefix="p", key_hash="x"
-            )
-            await organizations.touch_api_key(db, key, now=datetime(2026, 1, 1, 12, 0))  # noqa: DTZ001
+            key = await organizations.create_api_key(db, organization_id=org.id, name="k", prefix="p", key_hash="x")
+            await organizations.touch_api_key(db, key, now=datetime(2026, 1, 1, 12, 0))

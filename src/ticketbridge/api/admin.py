@@ -25,9 +25,7 @@ from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
 from ticketbridge.services import sync as sync_service
 
-router = APIRouter(
-    prefix="/v1/admin", tags=["Admin"], dependencies=[AdminDep], responses=error_responses(401, 500)
-)
+router = APIRouter(prefix="/v1/admin", tags=["Admin"], dependencies=[AdminDep], responses=error_responses(401, 500))
 
 
 @router.post(
@@ -68,9 +66,7 @@ async def revoke_api_key(key_id: uuid.UUID, db: DbSession) -> ApiKeyModel:
     operation_id="create_connection",
     responses=error_responses(404, 413, 422),
 )
-async def create_connection(
-    body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep
-) -> ConnectionModel:
+async def create_connection(body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep) -> ConnectionModel:
     data = connections_service.ConnectionCreate.model_validate(body.model_dump())
     return ConnectionModel.of(await connections_service.create_connection(db, runtime.cipher, data))
 
@@ -83,9 +79,7 @@ async def list_connections(
     return ItemList(items=[ConnectionModel.of(connection) for connection in connections])
 
 
-@router.get(
-    "/connections/{connection_id}", operation_id="get_connection", responses=error_responses(404, 422)
-)
+@router.get("/connections/{connection_id}", operation_id="get_connection", responses=error_responses(404, 422))
 async def get_connection(connection_id: uuid.UUID, db: DbSession) -> ConnectionModel:
     return ConnectionModel.of(await connections_service.get_connection(db, connection_id))
 
@@ -99,9 +93,7 @@ async def update_connection(
     connection_id: uuid.UUID, body: ConnectionUpdateRequest, db: DbSession, runtime: RuntimeDep
 ) -> ConnectionModel:
     patch = connections_service.ConnectionPatch.model_validate(body.model_dump(exclude_unset=True))
-    return ConnectionModel.of(
-        await connections_service.update_connection(db, runtime.cipher, connection_id, patch)
-    )
+    return ConnectionModel.of(await connections_service.update_connection(db, runtime.cipher, connection_id, patch))
 
 
 @router.post(

@@ -47,9 +47,7 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def get_api_key(
-    runtime: RuntimeDep, key: Annotated[str | None, Depends(_api_key_header)]
-) -> ApiKeyRead:
+async def get_api_key(runtime: RuntimeDep, key: Annotated[str | None, Depends(_api_key_header)]) -> ApiKeyRead:
     # Its own short transaction: routes that call a vendor must not hold one open meanwhile.
     async with runtime.sessionmaker.begin() as db:
         return await organizations_service.authenticate(db, key)

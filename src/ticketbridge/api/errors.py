@@ -61,16 +61,14 @@ def error_response(
     detail: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = ErrorResponse(
-        type=ERROR_TYPES.get(status, "error"), code=code, message=message, detail=detail or []
-    )
+    body = ErrorResponse(type=ERROR_TYPES.get(status, "error"), code=code, message=message, detail=detail or [])
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
 def status_for(exc: errors.TicketbridgeError) -> int:
     for cls in type(exc).__mro__:
         if cls in _STATUS_BY_ERROR:
-            return _STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return _STATUS_BY_ERROR[cls]
     return 500
 
 
@@ -86,9 +84,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     if any(problem.get("type") == "json_invalid" for problem in problems):
-        return error_response(
-            422, "MALFORMED_JSON", "The request body is not valid JSON.", _details(problems)
-        )
+        return error_response(422, "MALFORMED_JSON", "The request body is not valid JSON.", _details(problems))
     return error_response(422, "VALIDATION_ERROR", "The request is invalid.", _details(problems))
 
 
@@ -103,9 +99,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _details(problems: list[Any]) -> list[dict[str, Any]]:
     # Pydantic's `input` and `ctx` may echo the caller's secrets back; location and message suffice.
-    return [
-        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]} for problem in problems
-    ]
+    return [{"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]} for problem in problems]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -31,9 +31,7 @@ router = APIRouter(prefix="/v1/itsm", tags=["ITSM"], responses=error_responses(4
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
 Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor or previous_cursor of a page")]
-Offset = Annotated[
-    int, Query(ge=0, description="Rows to skip (without cursor); cursors are stable, offsets not")
-]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip (without cursor); cursors are stable, offsets not")]
 
 
 class UserStatus(StrEnum):

@@ -60,9 +60,7 @@ async def list_issue_types(
 ) -> PassthroughIssueTypeListModel:
     """The types one can create in the project; each vendor_id works as type_vendor_id."""
     types = await passthrough.list_issue_types(runtime.vendor_access, connection, project_key)
-    return PassthroughIssueTypeListModel(
-        items=[PassthroughIssueTypeModel.of(t) for t in types], total=len(types)
-    )
+    return PassthroughIssueTypeListModel(items=[PassthroughIssueTypeModel.of(t) for t in types], total=len(types))
 
 
 @router.get(
@@ -85,9 +83,7 @@ async def list_assignable_users(
     return PassthroughUserListModel(items=[PassthroughUserModel.of(u) for u in users], total=None)
 
 
-@router.get(
-    "/tickets/search", operation_id="passthrough_search_tickets", summary="Passthrough: Search Tickets"
-)
+@router.get("/tickets/search", operation_id="passthrough_search_tickets", summary="Passthrough: Search Tickets")
 async def search_tickets(
     connection: ConnectionDep,
     runtime: RuntimeDep,
@@ -105,9 +101,7 @@ async def search_tickets(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PassthroughTicketSearchRespModel:
     """One page of the vendor's search; a query the vendor refuses answers 400 with its message."""
-    page = await passthrough.search_tickets(
-        runtime.vendor_access, connection, jql, cursor=cursor, limit=limit
-    )
+    page = await passthrough.search_tickets(runtime.vendor_access, connection, jql, cursor=cursor, limit=limit)
     return PassthroughTicketSearchRespModel(
         items=[PassthroughTicketModel.of(t) for t in page.items], next_cursor=page.next_cursor
     )

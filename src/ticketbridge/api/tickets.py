@@ -78,9 +78,7 @@ async def bulk_create_tickets_sync(
     """Creates 1-50 tickets now and answers per-ticket results in request order (always 200 once the
     request is valid: check `failed`)."""
     requests = [TicketCreate.model_validate(ticket.model_dump()) for ticket in body.tickets]
-    results = await bulk_create.create_tickets_now(
-        runtime.sessionmaker, runtime.vendor_access, connection, requests
-    )
+    results = await bulk_create.create_tickets_now(runtime.sessionmaker, runtime.vendor_access, connection, requests)
     succeeded = sum(result.success for result in results)
     return ITSMTicketBulkSyncRespModel(
         total=len(results),
@@ -137,9 +135,7 @@ async def update_ticket(
     connection: ConnectionDep,
     runtime: RuntimeDep,
     response: Response,
-    if_match: Annotated[
-        str | None, Header(description="An ETag of the ticket; 412 if it changed since")
-    ] = None,
+    if_match: Annotated[str | None, Header(description="An ETag of the ticket; 412 if it changed since")] = None,
 ) -> ScopedITSMTicketRespModel:
     """Changes only the fields given, in the vendor first. With If-Match, answers 412 when the vendor's
     ticket is no longer at that version, so a change made in the vendor meanwhile is never overwritten."""

@@ -73,9 +73,7 @@ class Connector(Protocol):
 
     async def search_tickets(self, query: str, *, cursor: str | None, limit: int) -> SearchPage: ...
 
-    def iter_tickets(
-        self, *, updated_since: datetime | None, page_size: int
-    ) -> AsyncIterator[list[VendorTicket]]:
+    def iter_tickets(self, *, updated_since: datetime | None, page_size: int) -> AsyncIterator[list[VendorTicket]]:
         """Pages of tickets changed since `updated_since` (all when None), oldest change first."""
 
     def iter_ticket_ids(self, *, page_size: int) -> AsyncIterator[list[str]]:
@@ -100,6 +98,4 @@ class MetadataCache:
 class ConnectorSpec:
     vendor: Vendor
     config_model: type[BaseModel]
-    build: Callable[
-        [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache], Connector
-    ]
+    build: Callable[[ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache], Connector]

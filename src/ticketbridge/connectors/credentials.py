@@ -62,15 +62,10 @@ def parse_credentials(vendor: Vendor, data: dict[str, Any]) -> VendorCredentials
             {"loc": ["body", "credentials", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
             for problem in exc.errors()
         ]
-        raise InvalidRequest(
-            f"The credentials are invalid for a {vendor} connection.", details=details
-        ) from None
+        raise InvalidRequest(f"The credentials are invalid for a {vendor} connection.", details=details) from None
 
 
 def dump_secret(credentials: VendorCredentials) -> dict[str, object]:
     """Plain values for encryption: the only place secrets are revealed, and only to the cipher."""
     data = credentials.model_dump(mode="python")
-    return {
-        key: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for key, value in data.items()
-    }
+    return {key: value.get_secret_value() if isinstance(value, SecretStr) else value for key, value in data.items()}

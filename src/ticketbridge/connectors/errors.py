@@ -22,9 +22,7 @@ class VendorError(Exception):
 
 
 class VendorRetriable(VendorError):
-    def __init__(
-        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
 
@@ -54,9 +52,7 @@ class VendorNotFound(VendorRejected):
 
 
 class VersionConflict(VendorError):
-    def __init__(
-        self, message: str, *, fields: list[str] | None = None, current_version: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, fields: list[str] | None = None, current_version: str | None = None) -> None:
         super().__init__(message, status_code=None)
         self.fields = fields or []
         self.current_version = current_version

@@ -70,9 +70,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
 
 
-async def with_retries(
-    call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, operation: str, idempotent: bool
-) -> T:
+async def with_retries(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, operation: str, idempotent: bool) -> T:
     """Runs `call`, retrying VendorRetriable errors. A non-idempotent call whose outcome is unknown
     is not retried: the caller must reconcile first."""
     attempt = 0

@@ -115,9 +115,7 @@ class JobContext:
         else:
             await self._write(db, key, merge, values)
 
-    async def _write(
-        self, db: AsyncSession, key: str, merge: dict[str, Any] | None, values: dict[str, Any]
-    ) -> None:
+    async def _write(self, db: AsyncSession, key: str, merge: dict[str, Any] | None, values: dict[str, Any]) -> None:
         if merge:
             current = await store.get_item(db, self.job.id, key)
             values["result"] = {**current.result, **merge}

@@ -176,9 +176,7 @@ async def finish_from_ledger(
             status = JobStatus.FAILED
         else:
             reason, status = None, JobStatus.SUCCESS
-        await store.finish_job(
-            db, job.id, token, status=status, failure_reason=reason, last_error=None, now=now
-        )
+        await store.finish_job(db, job.id, token, status=status, failure_reason=reason, last_error=None, now=now)
     return status
 
 

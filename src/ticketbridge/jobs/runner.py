@@ -66,9 +66,7 @@ class JobRun:
             self._log.warning("jobs.lease_lost")
         else:
             self._log.info("jobs.run_ended", outcome=outcome)
-        self._metrics.observe_run(
-            job_type=self.job.job_type, outcome=outcome, seconds=time.monotonic() - started
-        )
+        self._metrics.observe_run(job_type=self.job.job_type, outcome=outcome, seconds=time.monotonic() - started)
         return outcome
 
     async def _run(self) -> str:
@@ -78,9 +76,7 @@ class JobRun:
             last = self.job.last_error or "its worker stopped before finishing (lease expired)"
             await self._give_up(f"Gave up after {max_attempts} attempts; last error: {last}")
             return "failed"
-        context = JobContext(
-            job=self.job, lease=self.lease, sessionmaker=self._sessionmaker, clock=self._clock
-        )
+        context = JobContext(job=self.job, lease=self.lease, sessionmaker=self._sessionmaker, clock=self._clock)
         self._task = asyncio.create_task(self._handler.handle(context))
         await asyncio.wait({self._task})
         if self._task.cancelled():
@@ -144,9 +140,7 @@ class JobRun:
         await self._requeue(delay, retry.reason, refund_attempt=True, deferral=True)
         return "deferred"
 
-    async def _requeue(
-        self, delay_seconds: float, error: str, *, refund_attempt: bool, deferral: bool
-    ) -> None:
+    async def _requeue(self, delay_seconds: float, error: str, *, refund_attempt: bool, deferral: bool) -> None:
         requeued = await engine.requeue(
             self._sessionmaker,
             self.job,

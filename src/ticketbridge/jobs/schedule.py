@@ -45,9 +45,7 @@ async def enqueue_due_syncs(sessionmaker: async_sessionmaker[AsyncSession], *, n
         await store.lock_schedule(db)
         due = await store.due_sync_connections(db, job_type=JobType.CONNECTOR_SYNC, now=now)
         for organization_id, connection_id in due:
-            await enqueue_sync_job(
-                db, organization_id=organization_id, connection_id=connection_id, trigger="schedule"
-            )
+            await enqueue_sync_job(db, organization_id=organization_id, connection_id=connection_id, trigger="schedule")
     return len(due)
 
 

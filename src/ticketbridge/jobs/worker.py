@@ -145,9 +145,7 @@ class Worker:
             self._log.exception("jobs.claim_failed")
             return False
         for job in jobs:
-            lease = Lease.starting(
-                token, self._settings.job_lease_seconds, claimed_monotonic=claimed_monotonic
-            )
+            lease = Lease.starting(token, self._settings.job_lease_seconds, claimed_monotonic=claimed_monotonic)
             run = JobRun(
                 job,
                 lease,

@@ -80,9 +80,7 @@ async def already_created(
 ) -> dict[int, BulkItemResult]:
     """Results for the entries whose identifier already names a stored ticket: the same request made
     again reports that ticket; a different one with the same identifier fails."""
-    existing = await tickets_store.find_by_identifiers(
-        db, [e.identifier for e in entries], connection_id=connection.id
-    )
+    existing = await tickets_store.find_by_identifiers(db, [e.identifier for e in entries], connection_id=connection.id)
     results: dict[int, BulkItemResult] = {}
     for entry in entries:
         found = existing.get(entry.identifier)
@@ -104,9 +102,7 @@ async def already_created(
     return results
 
 
-async def enqueue_bulk_create(
-    db: AsyncSession, connection: ConnectionRead, requests: Sequence[TicketCreate]
-) -> Job:
+async def enqueue_bulk_create(db: AsyncSession, connection: ConnectionRead, requests: Sequence[TicketCreate]) -> Job:
     """Validates every item now (a bad request is a 422 and enqueues nothing), then enqueues."""
     resolved = await resolve_creates(db, connection, requests, in_bulk=True)
     return await enqueue_job(
@@ -183,11 +179,7 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
     async with ctx.transaction() as db:
         stored = await persist_vendor_tickets(db, connection, [(t, identifiers[key]) for key, t in created])
         for (key, _), ticket in zip(created, stored, strict=True):
-            await ctx.item_succeeded(
-                key, vendor_ref=ticket.vendor_key, result={"ticket_id": str(ticket.id)}, db=db
-            )
+            await ctx.item_succeeded(key, vendor_ref=ticket.vendor_key, result={"ticket_id": str(ticket.id)}, db=db)
         for outcome in outcomes:
             if outcome.ticket is None:
-                await ctx.item_failed(
-                    outcome.key, error=outcome.error or "The vendor refused the ticket.", db=db
-                )
+                await ctx.item_failed(outcome.key, error=outcome.error or "The vendor refused the ticket.", db=db)

@@ -100,9 +100,7 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
     async with ctx.transaction() as db:
         for ticket, outcome in zip(present, outcomes, strict=True):
             if outcome.ticket is None or outcome.error:
-                await ctx.item_failed(
-                    str(ticket.id), error=outcome.error or "The vendor refused the update.", db=db
-                )
+                await ctx.item_failed(str(ticket.id), error=outcome.error or "The vendor refused the update.", db=db)
                 continue
             stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=None)
             await ctx.item_succeeded(str(stored.id), vendor_ref=stored.vendor_key, db=db)

@@ -75,14 +75,10 @@ class ConnectionPatch(BaseModel):
     timeout_secs: int | None = Field(None, ge=10)
 
 
-async def create_connection(
-    db: AsyncSession, cipher: CredentialCipher, data: ConnectionCreate
-) -> ConnectionRead:
+async def create_connection(db: AsyncSession, cipher: CredentialCipher, data: ConnectionCreate) -> ConnectionRead:
     await organizations_store.get_organization(db, data.organization_id)
     credentials = parse_credentials(data.vendor, data.credentials)
-    status_mapping = (
-        data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPINGS[data.vendor]
-    )
+    status_mapping = data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPINGS[data.vendor]
     priority_mapping = (
         data.priority_mapping if data.priority_mapping is not None else DEFAULT_PRIORITY_MAPPINGS[data.vendor]
     )
@@ -137,9 +133,7 @@ async def get_usable_connection(
     return connection
 
 
-async def load_secrets(
-    db: AsyncSession, cipher: CredentialCipher, connection: ConnectionRead
-) -> ConnectionSecrets:
+async def load_secrets(db: AsyncSession, cipher: CredentialCipher, connection: ConnectionRead) -> ConnectionSecrets:
     token = await store.get_encrypted_credentials(db, connection.id)
     return ConnectionSecrets(connection=connection, credentials=cipher.decrypt(token))
 
@@ -147,9 +141,7 @@ async def load_secrets(
 async def record_health(
     db: AsyncSession, connection_id: uuid.UUID, health: HealthName, description: str | None = None
 ) -> ConnectionRead:
-    return await store.update_connection(
-        db, connection_id, health_name=health, health_description=description
-    )
+    return await store.update_connection(db, connection_id, health_name=health, health_description=description)
 
 
 def _check_mappings(status_mapping: dict[str, str], priority_mapping: dict[str, str]) -> None:

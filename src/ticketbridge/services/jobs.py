@@ -44,9 +44,7 @@ class JobPage:
     next_cursor: str | None
 
 
-async def get_job(
-    db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID
-) -> Job:
+async def get_job(db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID) -> Job:
     """The connection's job; another organization's or connection's is NotFound, like a missing one."""
     return await store.get_job(db, job_id, organization_id=organization_id, connection_id=connection_id)
 
@@ -102,9 +100,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     except (ValueError, TypeError) as exc:
         raise InvalidRequest(
             "The cursor is invalid.",
-            details=[
-                {"loc": ["query", "cursor"], "msg": "Not a cursor from this API", "type": "value_error"}
-            ],
+            details=[{"loc": ["query", "cursor"], "msg": "Not a cursor from this API", "type": "value_error"}],
         ) from exc
     if position[0].tzinfo is None:
         raise InvalidRequest("The cursor is invalid.")

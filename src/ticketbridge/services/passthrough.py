@@ -26,9 +26,7 @@ async def list_projects(
         return await connector.list_projects(limit=limit, offset=offset, with_issue_types=include_issue_types)
 
 
-async def list_issue_types(
-    access: VendorAccess, connection: ConnectionRead, project_key: str
-) -> list[VendorIssueType]:
+async def list_issue_types(access: VendorAccess, connection: ConnectionRead, project_key: str) -> list[VendorIssueType]:
     async with access.open(connection) as connector:
         return await connector.list_issue_types(project_key)
 

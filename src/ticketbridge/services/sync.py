@@ -102,9 +102,7 @@ async def run_sync_job(ctx: JobContext, access: VendorAccess) -> None:
         raise
     except Exception as exc:
         # Our fault, not the vendor's: say so in the health, then let the engine retry the attempt.
-        await access.record_health(
-            connection, HealthName.INTERNAL_ERROR, f"Sync failed: {type(exc).__name__}"
-        )
+        await access.record_health(connection, HealthName.INTERNAL_ERROR, f"Sync failed: {type(exc).__name__}")
         raise
     await ctx.item_succeeded(SYNC_ITEM_KEY, result=report)
 

@@ -110,9 +110,7 @@ def vendor_status(value: str, connection: ConnectionRead) -> str:
                 return name
         raise InvalidRequest(
             f"No {connection.vendor} status is mapped to {normalized} on this connection.",
-            details=[
-                {"loc": ["body", "status"], "msg": f"no status mapped to {normalized}", "type": "value_error"}
-            ],
+            details=[{"loc": ["body", "status"], "msg": f"no status mapped to {normalized}", "type": "value_error"}],
         )
     return value
 
@@ -145,15 +143,9 @@ async def resolve_creates(
     project_ids = directory_ids(requests, "project_id")
     user_ids = directory_ids(requests, "assigned_user_id")
     parent_ids = directory_ids(requests, "parent_ticket_id")
-    projects = (
-        await directory.project_vendor_ids(db, project_ids, connection_id=connection.id)
-        if project_ids
-        else {}
-    )
+    projects = await directory.project_vendor_ids(db, project_ids, connection_id=connection.id) if project_ids else {}
     users = await directory.user_vendor_ids(db, user_ids, connection_id=connection.id) if user_ids else {}
-    parents = (
-        await tickets_store.get_tickets(db, parent_ids, connection_id=connection.id) if parent_ids else {}
-    )
+    parents = await tickets_store.get_tickets(db, parent_ids, connection_id=connection.id) if parent_ids else {}
     resolved: list[ResolvedCreate] = []
     for index, request in enumerate(requests):
         problems = Problems(["body", "tickets", index] if in_bulk else ["body"])
@@ -189,29 +181,21 @@ async def resolve_creates(
         project_key = projects.get(request.project_id) if request.project_id else request.project_vendor_id
         if request.project_id and project_key is None:
             problems.add("project_id", f"unknown project {request.project_id} on this connection")
-        assignee = (
-            users.get(request.assigned_user_id)
-            if request.assigned_user_id
-            else request.assigned_user_vendor_id
-        )
+        assignee = users.get(request.assigned_user_id) if request.assigned_user_id else request.assigned_user_vendor_id
         if request.assigned_user_id and assignee is None:
             problems.add("assigned_user_id", f"unknown user {request.assigned_user_id} on this connection")
         parent = request.parent_ticket_vendor_id
         if request.parent_ticket_id:
             parent_row = parents.get(request.parent_ticket_id)
             if parent_row is None:
-                problems.add(
-                    "parent_ticket_id", f"unknown ticket {request.parent_ticket_id} on this connection"
-                )
+                problems.add("parent_ticket_id", f"unknown ticket {request.parent_ticket_id} on this connection")
             else:
                 parent = parent_row.vendor_key
         try:
             target_status = vendor_status(request.status, connection) if request.status else None
             priority = vendor_priority(request.priority, connection) if request.priority else None
         except InvalidRequest as exc:
-            problems.items += [
-                {**detail, "loc": [*problems.prefix, *detail["loc"][1:]]} for detail in exc.details
-            ]
+            problems.items += [{**detail, "loc": [*problems.prefix, *detail["loc"][1:]]} for detail in exc.details]
             target_status = priority = None
         if request.identifier is not None and not 0 < len(request.identifier) <= MAX_IDENTIFIER_LENGTH:
             problems.add("identifier", f"must be 1 to {MAX_IDENTIFIER_LENGTH} characters")
@@ -283,11 +267,7 @@ async def resolve_changes(
         target_status=vendor_status(patch.status, connection) if patch.status else None,
         cleared=frozenset(
             {"description"} & {f for f in fields_set if getattr(patch, f) is None}
-            | (
-                {"assignee_vendor_id"}
-                if "assigned_user_id" in fields_set and patch.assigned_user_id is None
-                else set()
-            )
+            | ({"assignee_vendor_id"} if "assigned_user_id" in fields_set and patch.assigned_user_id is None else set())
         ),
     )
 

@@ -46,9 +46,7 @@ async def persist_vendor_tickets(
             identifier=identifier,
         )
         if row is None:
-            found = await tickets_store.find_by_vendor_refs(
-                db, [ticket.vendor_id], connection_id=connection.id
-            )
+            found = await tickets_store.find_by_vendor_refs(db, [ticket.vendor_id], connection_id=connection.id)
             row = found[ticket.vendor_id]
         stored.append(row)
     return stored
@@ -97,9 +95,7 @@ async def get_ticket(db: AsyncSession, connection: ConnectionRead, ticket_id: uu
     return TicketWritten(ticket=ticket, etag=ticket_etag(ticket))
 
 
-async def get_ticket_by_identifier(
-    db: AsyncSession, connection: ConnectionRead, identifier: str
-) -> TicketWritten:
+async def get_ticket_by_identifier(db: AsyncSession, connection: ConnectionRead, identifier: str) -> TicketWritten:
     ticket = await tickets_store.get_by_identifier(db, identifier, connection_id=connection.id)
     if ticket is None:
         raise NotFound(f"No ticket with identifier {identifier!r}.")
@@ -130,15 +126,11 @@ async def update_ticket(
         return TicketWritten(ticket=current, etag=ticket_etag(current))
     async with access.open(connection) as connector:
         try:
-            updated = await connector.update_ticket(
-                current.vendor_id, changes, expected_version=expected_version
-            )
+            updated = await connector.update_ticket(current.vendor_id, changes, expected_version=expected_version)
         except VersionConflict as exc:
             named = f" (fields changed meanwhile: {', '.join(exc.fields)})" if exc.fields else ""
             message = f"Ticket {ticket_id} changed in {connection.vendor} since the version you saw{named}."
-            details = [
-                {"loc": ["body", field], "msg": "changed in the vendor meanwhile"} for field in exc.fields
-            ]
+            details = [{"loc": ["body", field], "msg": "changed in the vendor meanwhile"} for field in exc.fields]
             if if_match is not None:
                 raise PreconditionFailed(message, details=details) from exc
             raise Conflict(message, details=details) from exc

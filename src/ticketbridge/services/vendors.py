@@ -62,9 +62,7 @@ class VendorAccess:
     async def record_health(
         self, connection: ConnectionRead, health: HealthName | None, description: str | None
     ) -> None:
-        if health is None or (
-            health is connection.health_name and description == connection.health_description
-        ):
+        if health is None or (health is connection.health_name and description == connection.health_description):
             return
         async with self.sessionmaker.begin() as db:
             await connections_service.record_health(db, connection.id, health, description)
@@ -100,8 +98,6 @@ def to_domain_error(error: VendorError, connection: ConnectionRead) -> Ticketbri
     if isinstance(error, VendorNotFound):
         return NotFound(f"{connection.vendor} says: {error.message}")
     if isinstance(error, VendorRejected):
-        details = [
-            {"loc": ["vendor", field], "msg": message} for field, message in error.field_errors.items()
-        ]
+        details = [{"loc": ["vendor", field], "msg": message} for field, message in error.field_errors.items()]
         return VendorRefused(f"{connection.vendor} refused the request: {error.message}", details=details)
     return VendorUnavailable(f"{connection.vendor} failed: {error.message}")

@@ -76,9 +76,7 @@ async def get_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID) 
     return token
 
 
-async def list_connections(
-    db: AsyncSession, *, organization_id: uuid.UUID | None = None
-) -> list[ConnectionRead]:
+async def list_connections(db: AsyncSession, *, organization_id: uuid.UUID | None = None) -> list[ConnectionRead]:
     rows = await db.scalars(_readable(organization_id).order_by(Connection.created_at, Connection.id))
     return [ConnectionRead.model_validate(row) for row in rows]
 

@@ -29,9 +29,7 @@ async def _pairs(
     if not wanted:
         return {}
     table = key.class_
-    rows = await db.execute(
-        select(key, value).where(table.connection_id == connection_id, key.in_(list(wanted)))
-    )
+    rows = await db.execute(select(key, value).where(table.connection_id == connection_id, key.in_(list(wanted))))
     return {row[0]: row[1] for row in rows}
 
 
@@ -129,9 +127,6 @@ async def upsert_users(
     await db.execute(
         statement.on_conflict_do_update(
             index_elements=[UserRow.connection_id, UserRow.vendor_id],
-            set_={
-                name: statement.excluded[name]
-                for name in ("name", "email", "status", "account_type", "updated_at")
-            },
+            set_={name: statement.excluded[name] for name in ("name", "email", "status", "account_type", "updated_at")},
         )
     )

@@ -336,9 +336,7 @@ async def fail_pending_items(db: AsyncSession, job_id: uuid.UUID, *, error: str,
 
 
 def _readable(*, organization_id: uuid.UUID, connection_id: uuid.UUID) -> Any:
-    return select(jobs).where(
-        jobs.c.organization_id == organization_id, jobs.c.connection_id == connection_id
-    )
+    return select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.connection_id == connection_id)
 
 
 async def get_job_or_none(
@@ -349,9 +347,7 @@ async def get_job_or_none(
     return None if row is None else Job.from_row(row)
 
 
-async def get_job(
-    db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID
-) -> Job:
+async def get_job(db: AsyncSession, job_id: uuid.UUID, *, organization_id: uuid.UUID, connection_id: uuid.UUID) -> Job:
     job = await get_job_or_none(db, job_id, organization_id=organization_id, connection_id=connection_id)
     if job is None:
         raise NotFound("Job not found.")

@@ -102,9 +102,7 @@ async def _page(
     any_before = False
     if page and (window.after is not None or window.offset):
         first = Position(updated_at=getattr(page[0], updated.key), id=getattr(page[0], key.key))
-        any_before = bool(
-            await db.scalar(select(exists(statement.where(_beyond(updated, key, first, forward=False)))))
-        )
+        any_before = bool(await db.scalar(select(exists(statement.where(_beyond(updated, key, first, forward=False))))))
     items = [_read(read, row) for row in page]
     return Page(items=items, more=len(rows) > window.limit, any_before=any_before)
 

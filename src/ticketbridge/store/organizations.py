@@ -68,7 +68,5 @@ async def revoke_api_key(db: AsyncSession, key_id: uuid.UUID) -> ApiKeyRead:
 
 
 async def list_api_keys(db: AsyncSession, organization_id: uuid.UUID) -> list[ApiKeyRead]:
-    rows = await db.scalars(
-        select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.created_at)
-    )
+    rows = await db.scalars(select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.created_at))
     return [ApiKeyRead.model_validate(row) for row in rows]

@@ -106,9 +106,7 @@ async def lock_schedule(db: AsyncSession) -> None:
         await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEDULE_LOCK_KEY})
 
 
-async def due_sync_connections(
-    db: AsyncSession, *, job_type: str, now: datetime
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def due_sync_connections(db: AsyncSession, *, job_type: str, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(organization id, connection id) of each ACTIVE connection with no `job_type` job queued or
     running and none created within its refresh interval: the jobs table is the schedule."""
     pending = exists().where(
@@ -123,9 +121,7 @@ async def due_sync_connections(
         .subquery()
     )
     rows = await db.execute(
-        select(
-            Connection.organization_id, Connection.id, Connection.refresh_interval_secs, latest.c.created_at
-        )
+        select(Connection.organization_id, Connection.id, Connection.refresh_interval_secs, latest.c.created_at)
         .outerjoin(latest, latest.c.connection_id == Connection.id)
         .where(Connection.state == ConnectionState.ACTIVE, ~pending)
     )

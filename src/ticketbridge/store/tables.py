@@ -222,9 +222,7 @@ class SyncStateRow(Base):
 
     __tablename__ = "sync_states"
 
-    connection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
-    )
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     #: When the last complete run started: the next run asks for changes since then (minus an overlap).
     high_water_mark: Mapped[datetime | None]
     #: Set while a run is in progress; the run's own start, kept across a resume.
@@ -245,7 +243,5 @@ class SyncSeenRow(Base):
 
     __tablename__ = "sync_seen"
 
-    connection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
-    )
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     vendor_id: Mapped[str] = mapped_column(String(200), primary_key=True)

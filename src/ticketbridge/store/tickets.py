@@ -57,9 +57,7 @@ def _readable(connection_id: uuid.UUID) -> Select[TicketRow]:
     return select(TicketRow).where(TicketRow.connection_id == connection_id)
 
 
-async def get_ticket_or_none(
-    db: AsyncSession, ticket_id: uuid.UUID, *, connection_id: uuid.UUID
-) -> TicketRead | None:
+async def get_ticket_or_none(db: AsyncSession, ticket_id: uuid.UUID, *, connection_id: uuid.UUID) -> TicketRead | None:
     row = await db.scalar(_readable(connection_id).where(TicketRow.id == ticket_id))
     return None if row is None else TicketRead.model_validate(row)
 
@@ -78,9 +76,7 @@ async def get_tickets(
     return {row.id: TicketRead.model_validate(row) for row in rows}
 
 
-async def get_by_identifier(
-    db: AsyncSession, identifier: str, *, connection_id: uuid.UUID
-) -> TicketRead | None:
+async def get_by_identifier(db: AsyncSession, identifier: str, *, connection_id: uuid.UUID) -> TicketRead | None:
     row = await db.scalar(_readable(connection_id).where(TicketRow.identifier == identifier))
     return None if row is None else TicketRead.model_validate(row)
 

@@ -75,19 +75,13 @@ def test_inline_marks(schema: Draft4Validator) -> None:
 
 
 def test_nested_marks_are_listed_in_one_order(schema: Draft4Validator) -> None:
-    assert (
-        to_adf("**[x](u)**", schema)
-        == to_adf("[**x**](u)", schema)
-        == doc(para(text("x", link("u"), "strong")))
-    )
+    assert to_adf("**[x](u)**", schema) == to_adf("[**x**](u)", schema) == doc(para(text("x", link("u"), "strong")))
     assert to_adf("***both***", schema) == doc(para(text("both", "em", "strong")))
 
 
 def test_code_keeps_only_a_link_beside_it(schema: Draft4Validator) -> None:
     # ADF refuses `code` together with em, strong or strike.
-    assert to_adf("**`x`** [`y`](u)", schema) == doc(
-        para(text("x", "code"), text(" "), text("y", link("u"), "code"))
-    )
+    assert to_adf("**`x`** [`y`](u)", schema) == doc(para(text("x", "code"), text(" "), text("y", link("u"), "code")))
 
 
 def test_link_title_is_kept(schema: Draft4Validator) -> None:
@@ -236,9 +230,7 @@ def test_blocks_adf_refuses_in_quotes_are_fitted(schema: Draft4Validator) -> Non
         (
             {
                 "type": "bulletList",
-                "content": [
-                    item(para(text("a")), {"type": "bulletList", "content": [item(para(text("b")))]})
-                ],
+                "content": [item(para(text("a")), {"type": "bulletList", "content": [item(para(text("b")))]})],
             },
             "- a\n  - b",
         ),

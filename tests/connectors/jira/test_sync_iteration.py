@@ -43,18 +43,14 @@ async def control(app: FastAPI, method: str, path: str, **kwargs: object) -> Non
         assert response.is_success, response.text
 
 
-async def test_an_issue_changed_mid_walk_skips_no_other(
-    connector: JiraConnector, jira_sandbox: FastAPI
-) -> None:
+async def test_an_issue_changed_mid_walk_skips_no_other(connector: JiraConnector, jira_sandbox: FastAPI) -> None:
     await control(jira_sandbox, "POST", "/seed", json={"issues": 10})
     keys: list[str] = []
     pages = 0
     async for page in connector.iter_tickets(updated_since=None, page_size=3):
         pages += 1
         if pages == 2:  # mid-walk, a person edits an issue already listed
-            await control(
-                jira_sandbox, "POST", f"/issues/{keys[0]}/ui-edit", json={"fields": {"summary": "x"}}
-            )
+            await control(jira_sandbox, "POST", f"/issues/{keys[0]}/ui-edit", json={"fields": {"summary": "x"}})
         keys += [ticket.key for ticket in page]
 
     assert set(keys) == {f"DEMO-{n}" for n in range(1, 14)} | {"OPS-1", "OPS-2"}

@@ -87,9 +87,7 @@ class Control:
 
     async def edit(self, object_id: str, ticket_update: dict[str, Any]) -> str:
         """Edits the ticket as a person in Rezolve's UI; returns the new etag."""
-        response = await self.http.post(
-            f"{CONTROL}/tickets/{object_id}/edit", json={"ticketUpdate": ticket_update}
-        )
+        response = await self.http.post(f"{CONTROL}/tickets/{object_id}/edit", json={"ticketUpdate": ticket_update})
         assert response.status_code == 200, response.text
         return str(response.json()["etag"])
 

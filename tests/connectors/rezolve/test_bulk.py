@@ -99,11 +99,7 @@ async def test_creation_is_exactly_once_under_lost_answers_and_errors(
 
     faults = (await control.calls())["faults"]
     await control.faults()
-    assert (
-        faults["lost_response"] > 0
-        and faults["status_429"] > 0
-        and faults.keys() & {"status_500", "status_503"}
-    )
+    assert faults["lost_response"] > 0 and faults["status_429"] > 0 and faults.keys() & {"status_500", "status_503"}
     assert all(outcome.succeeded for outcome in outcomes)
     markers: dict[object, list[str]] = {}
     async for page in connector.iter_tickets(updated_since=None, page_size=100):
@@ -112,9 +108,7 @@ async def test_creation_is_exactly_once_under_lost_answers_and_errors(
             markers.setdefault(marker, []).append(ticket.key)
     assert all(len(markers[item.marker]) == 1 for item in items)
     assert sum(map(len, markers.values())) == 4 + len(items)  # the demo's four, and ours once
-    assert [outcome.ticket.key for outcome in outcomes if outcome.ticket] == [
-        markers[i.marker][0] for i in items
-    ]
+    assert [outcome.ticket.key for outcome in outcomes if outcome.ticket] == [markers[i.marker][0] for i in items]
 
 
 async def test_reconciling_adopts_tickets_an_earlier_attempt_created(

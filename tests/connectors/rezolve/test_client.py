@@ -50,9 +50,7 @@ async def client(transport: SteppingTransport) -> AsyncIterator[RezolveClient]:
 
 async def test_a_stale_etag_is_an_etag_mismatch(client: RezolveClient) -> None:
     with pytest.raises(EtagMismatch):
-        await client.update_ticket(
-            "REQ-0001", "b5f8c028-924c-4e2c-af9e-eed4aa584e99", {REQUEST_FIELDS.priority: "low"}
-        )
+        await client.update_ticket("REQ-0001", "b5f8c028-924c-4e2c-af9e-eed4aa584e99", {REQUEST_FIELDS.priority: "low"})
 
 
 async def test_invalid_values_are_rejected_with_the_field_uuids(client: RezolveClient) -> None:
@@ -66,9 +64,7 @@ async def test_invalid_values_are_rejected_with_the_field_uuids(client: RezolveC
 
 async def test_a_bad_filter_is_rejected(client: RezolveClient) -> None:
     with pytest.raises(VendorRejected) as caught:
-        await client.list_tickets(
-            {"filter": {"op": "AND", "operand": [{"column": "nope", "op": "EQ", "operand": 1}]}}
-        )
+        await client.list_tickets({"filter": {"op": "AND", "operand": [{"column": "nope", "op": "EQ", "operand": 1}]}})
 
     assert caught.value.status_code == 422
 
@@ -126,9 +122,7 @@ async def test_an_unreachable_host_is_retriable_even_for_a_write(
     assert not isinstance(caught.value, VendorOutcomeUnknown)
 
 
-async def test_the_seed_headers_go_with_every_call(
-    client: RezolveClient, transport: SteppingTransport
-) -> None:
+async def test_the_seed_headers_go_with_every_call(client: RezolveClient, transport: SteppingTransport) -> None:
     seen: list[httpx.Headers] = []
 
     async def record(request: httpx.Request) -> None:

@@ -74,9 +74,7 @@ async def test_a_stale_expected_version_is_fine_when_only_other_fields_changed(
     seen = await connector.get_ticket("REQ-0001")
     await control.edit("REQ-0001", {REQUEST_FIELDS.priority: "low"})
 
-    after = await connector.update_ticket(
-        "REQ-0001", TicketChanges(name="Ours"), expected_version=seen.version
-    )
+    after = await connector.update_ticket("REQ-0001", TicketChanges(name="Ours"), expected_version=seen.version)
 
     assert (after.name, after.priority_name) == ("Ours", "Low")
 
@@ -99,9 +97,7 @@ async def test_a_lost_answer_is_checked_by_rereading_not_replayed(
 ) -> None:
     await control.faults(lost_response_rate=1, writes_only=True)
 
-    after = await connector.update_ticket(
-        "REQ-0001", TicketChanges(name="Applied once"), expected_version=None
-    )
+    after = await connector.update_ticket("REQ-0001", TicketChanges(name="Applied once"), expected_version=None)
 
     calls = await control.calls()
     assert after.name == "Applied once"
@@ -117,9 +113,7 @@ async def test_a_timed_out_update_is_sent_again_over_the_etag_read_after_it(
 
     transport.hooks[UPDATE] = time_out
 
-    after = await connector.update_ticket(
-        "REQ-0001", TicketChanges(name="After timeout"), expected_version=None
-    )
+    after = await connector.update_ticket("REQ-0001", TicketChanges(name="After timeout"), expected_version=None)
 
     assert (after.name, after.priority_name) == ("After timeout", "Low")
     assert (await control.calls())["calls"]["updateTicket"] == 1

@@ -28,10 +28,7 @@ async def test_only_tickets_changed_since_the_watermark_come(connector: RezolveC
 
 
 async def test_the_ids_of_every_ticket_come_in_pages(connector: RezolveConnector) -> None:
-    demo = [
-        (await connector.get_ticket(key)).vendor_id
-        for key in ("REQ-0001", "REQ-0002", "INC-0001", "INC-0002")
-    ]
+    demo = [(await connector.get_ticket(key)).vendor_id for key in ("REQ-0001", "REQ-0002", "INC-0001", "INC-0002")]
 
     pages = [page async for page in connector.iter_ticket_ids(page_size=3)]
 

@@ -58,9 +58,7 @@ async def test_the_description_is_stored_as_richtext_html(connector: RezolveConn
 async def test_a_parent_given_by_internal_id_is_stored_as_its_display_id(connector: RezolveConnector) -> None:
     parent = await connector.get_ticket("REQ-0002")
 
-    [outcome] = await connector.create_tickets(
-        [make_item(1, parent_vendor_id=parent.vendor_id)], reconcile=False
-    )
+    [outcome] = await connector.create_tickets([make_item(1, parent_vendor_id=parent.vendor_id)], reconcile=False)
 
     assert outcome.ticket is not None and outcome.ticket.parent_vendor_id == "REQ-0002"
 
@@ -96,14 +94,10 @@ async def test_clearing_sends_rezolve_empty_values(connector: RezolveConnector) 
     assert (raw["data"][REQUEST_FIELDS.description], raw["data"][REQUEST_FIELDS.assignee]) == ("", None)
 
 
-async def test_an_update_that_changes_nothing_writes_nothing(
-    connector: RezolveConnector, control: Control
-) -> None:
+async def test_an_update_that_changes_nothing_writes_nothing(connector: RezolveConnector, control: Control) -> None:
     before = await connector.get_ticket("REQ-0002")
 
-    after = await connector.update_ticket(
-        "REQ-0002", TicketChanges(priority_name="High"), expected_version=None
-    )
+    after = await connector.update_ticket("REQ-0002", TicketChanges(priority_name="High"), expected_version=None)
 
     assert after.version == before.version
     assert "updateTicket" not in (await control.calls())["calls"]
@@ -112,9 +106,7 @@ async def test_an_update_that_changes_nothing_writes_nothing(
 async def test_a_status_several_hops_away_is_reached_through_the_workflow(
     connector: RezolveConnector, control: Control
 ) -> None:
-    after = await connector.update_ticket(
-        "REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None
-    )
+    after = await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None)
 
     assert (after.status_name, after.status_category) == ("Resolved", "done")
     # submitted -> in_progress -> resolved: the sandbox enforces each transition.
@@ -125,9 +117,7 @@ async def test_a_status_the_workflow_cannot_reach_is_rejected(connector: Rezolve
     await connector.update_ticket("REQ-0001", TicketChanges(target_status="cancelled"), expected_version=None)
 
     with pytest.raises(VendorRejected) as caught:
-        await connector.update_ticket(
-            "REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None
-        )
+        await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None)
 
     assert "status" in caught.value.field_errors
 

@@ -24,9 +24,7 @@ from ticketbridge.sandboxes.rezolve import (
 from .support import BASE_URL, Control, SteppingTransport, credentials, make_connection, make_item
 
 
-async def test_one_token_serves_every_call_and_every_unit_of_work(
-    factory: ConnectorFactory, control: Control
-) -> None:
+async def test_one_token_serves_every_call_and_every_unit_of_work(factory: ConnectorFactory, control: Control) -> None:
     connection = make_connection()
     for _ in range(2):  # two units of work on one connection
         connector = factory.build(connection, credentials())

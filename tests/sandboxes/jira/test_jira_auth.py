@@ -54,16 +54,12 @@ async def test_server_info_says_cloud_without_credentials(anonymous: httpx.Async
 async def test_a_project_the_user_cannot_browse_looks_missing(
     client: httpx.AsyncClient, outsider_auth: tuple[str, str]
 ) -> None:
-    ops_issue = (await client.post(f"{API}/issue", json={"fields": issue_fields(project="OPS")})).json()[
-        "key"
-    ]
+    ops_issue = (await client.post(f"{API}/issue", json={"fields": issue_fields(project="OPS")})).json()["key"]
 
     read = await client.get(f"{API}/issue/{ops_issue}", auth=outsider_auth)
     edit = await client.put(f"{API}/issue/{ops_issue}", json={"fields": {"summary": "x"}}, auth=outsider_auth)
     project = await client.get(f"{API}/project/OPS", auth=outsider_auth)
-    create = await client.post(
-        f"{API}/issue", json={"fields": issue_fields(project="OPS")}, auth=outsider_auth
-    )
+    create = await client.post(f"{API}/issue", json={"fields": issue_fields(project="OPS")}, auth=outsider_auth)
     search = await client.post(f"{API}/search/jql", json={"jql": "project = OPS"}, auth=outsider_auth)
 
     assert read.status_code == edit.status_code == project.status_code == 404

@@ -57,9 +57,7 @@ async def test_available_transitions_keep_only_those_common_to_the_group(client:
     started = await create_issue(client)
     await client.post(f"{API}/issue/{started}/transitions", json={"transition": {"id": "11"}})
 
-    response = await client.get(
-        f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": f"{todo},{started}"}
-    )
+    response = await client.get(f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": f"{todo},{started}"})
 
     (group,) = response.json()["availableTransitions"]
     assert group["transitions"] == []
@@ -72,9 +70,7 @@ async def test_invalid_keys_in_available_transitions_answer_the_bulk_error_shape
     response = await client.get(f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": "DEMO-1,NOPE-9"})
 
     assert response.status_code == 400
-    assert response.json() == {
-        "errors": [{"message": "Some of the issues in the issueIdsOrKeys are not valid"}]
-    }
+    assert response.json() == {"errors": [{"message": "Some of the issues in the issueIdsOrKeys are not valid"}]}
 
 
 async def test_bulk_transition_progresses_step_by_step_and_reports_failures(
@@ -158,9 +154,7 @@ async def test_bulk_edit_refuses_inputs_not_listed_as_actions(client: httpx.Asyn
 
     assert response.status_code == 400
     assert response.json() == {
-        "errors": [
-            {"message": "The following editedFieldInput values are not listed as selectedActions : issuetype"}
-        ]
+        "errors": [{"message": "The following editedFieldInput values are not listed as selectedActions : issuetype"}]
     }
 
 

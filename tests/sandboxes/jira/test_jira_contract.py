@@ -203,9 +203,7 @@ def _with_colon_offsets(node: Any) -> Any:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("method", "spec_path", "status", "step"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("method", "spec_path", "status", "step"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 async def test_answer_matches_the_official_document(
     jira_openapi: OpenAPI, client: httpx.AsyncClient, method: str, spec_path: str, status: int, step: Step
 ) -> None:
@@ -220,9 +218,7 @@ async def test_answer_matches_the_official_document(
     if status == 204:
         # The document gives its 204s a JSON content type; Jira (and HTTP) send no body at all.
         assert response.content == b""
-        assert str(status) in (
-            jira_openapi.spec / "paths" / (SPEC_PREFIX + spec_path) / method.lower() / "responses"
-        )
+        assert str(status) in (jira_openapi.spec / "paths" / (SPEC_PREFIX + spec_path) / method.lower() / "responses")
         return
     concrete = response.request.url.path
     request = MockRequest(SPEC_HOST, method.lower(), concrete, path_pattern=SPEC_PREFIX + spec_path)

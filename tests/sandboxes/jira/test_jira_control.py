@@ -106,18 +106,12 @@ async def test_a_persisted_site_survives_a_restart(tmp_path: Path) -> None:
     config = JiraSandboxConfig(persist_path=tmp_path / "jira.sqlite3")
     auth = (DEMO_EMAIL, DEMO_API_TOKEN)
 
-    async with httpx.AsyncClient(
-        transport=SandboxTransport(create_app(config)), base_url="http://t", auth=auth
-    ) as a:
+    async with httpx.AsyncClient(transport=SandboxTransport(create_app(config)), base_url="http://t", auth=auth) as a:
         key = await create_issue(a, labels=["kept"])
         await a.post(f"{API}/issue/{key}/transitions", json={"transition": {"id": "11"}})
-        await a.post(
-            f"{API}/issue/{key}/comment", json={"body": {"type": "doc", "version": 1, "content": []}}
-        )
+        await a.post(f"{API}/issue/{key}/comment", json={"body": {"type": "doc", "version": 1, "content": []}})
         await a.delete(f"{API}/issue/DEMO-1")
-    async with httpx.AsyncClient(
-        transport=SandboxTransport(create_app(config)), base_url="http://t", auth=auth
-    ) as b:
+    async with httpx.AsyncClient(transport=SandboxTransport(create_app(config)), base_url="http://t", auth=auth) as b:
         issue = (await b.get(f"{API}/issue/{key}")).json()
         gone = await b.get(f"{API}/issue/DEMO-1")
         next_key = await create_issue(b)

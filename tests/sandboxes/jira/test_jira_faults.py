@@ -24,9 +24,7 @@ async def demo_count(client: httpx.AsyncClient) -> int:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-async def test_a_share_of_errors_answers_the_configured_status(
-    client: httpx.AsyncClient, status: int
-) -> None:
+async def test_a_share_of_errors_answers_the_configured_status(client: httpx.AsyncClient, status: int) -> None:
     await set_faults(client, error_rate=1, error_statuses=[status])
 
     response = await client.post(f"{API}/issue", json={"fields": issue_fields()})

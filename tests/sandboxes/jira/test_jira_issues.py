@@ -40,9 +40,7 @@ async def test_plain_string_description_is_rejected_with_jiras_adf_message(clien
     assert response.status_code == 400
     assert response.json() == {
         "errorMessages": [],
-        "errors": {
-            "description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-        },
+        "errors": {"description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"},
     }
 
 
@@ -85,9 +83,7 @@ async def test_bulk_create_partial_failure_keeps_input_order_and_indexes(client:
 
     assert response.status_code == 201
     body = response.json()
-    summaries = [
-        (await client.get(f"{API}/issue/{i['key']}")).json()["fields"]["summary"] for i in body["issues"]
-    ]
+    summaries = [(await client.get(f"{API}/issue/{i['key']}")).json()["fields"]["summary"] for i in body["issues"]]
     assert summaries == ["first", "third"]
     assert [e["failedElementNumber"] for e in body["errors"]] == [1, 3]
     assert body["errors"][0] == {
@@ -108,9 +104,7 @@ async def test_bulk_create_with_every_element_failing_answers_400(client: httpx.
     body = response.json()
     assert body["issues"] == []
     assert [e["failedElementNumber"] for e in body["errors"]] == [0, 1]
-    assert body["errors"][1]["elementErrors"]["errors"] == {
-        "issuetype": "The issue type selected is invalid."
-    }
+    assert body["errors"][1]["elementErrors"]["errors"] == {"issuetype": "The issue type selected is invalid."}
 
 
 async def test_bulk_create_refuses_more_than_50(client: httpx.AsyncClient) -> None:
@@ -142,9 +136,7 @@ async def test_edit_applies_fields_and_label_operations_and_bumps_updated(client
 async def test_edit_rejects_unknown_fields_and_leaves_the_issue_alone(client: httpx.AsyncClient) -> None:
     key = await create_issue(client)
 
-    response = await client.put(
-        f"{API}/issue/{key}", json={"fields": {"summary": "changed", "customfield_99999": "x"}}
-    )
+    response = await client.put(f"{API}/issue/{key}", json={"fields": {"summary": "changed", "customfield_99999": "x"}})
 
     assert response.status_code == 400
     assert response.json()["errors"] == {
@@ -189,9 +181,7 @@ async def test_delete_removes_the_issue_and_its_subtasks_only_when_asked(client:
 
 
 async def test_subtask_needs_a_parent(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        f"{API}/issue", json={"fields": issue_fields(issuetype={"name": "Sub-task"})}
-    )
+    response = await client.post(f"{API}/issue", json={"fields": issue_fields(issuetype={"name": "Sub-task"})})
 
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"parent"}
@@ -214,9 +204,7 @@ async def test_comments_take_adf_and_are_listed(client: httpx.AsyncClient) -> No
 async def test_fields_parameter_limits_and_excludes_fields(client: httpx.AsyncClient) -> None:
     key = await create_issue(client)
 
-    only = (
-        await client.get(f"{API}/issue/{key}", params=[("fields", "summary"), ("fields", "labels")])
-    ).json()
+    only = (await client.get(f"{API}/issue/{key}", params=[("fields", "summary"), ("fields", "labels")])).json()
     without = (await client.get(f"{API}/issue/{key}", params={"fields": "*all,-description"})).json()
 
     assert set(only["fields"]) == {"summary", "labels"}

@@ -31,9 +31,7 @@ def serve_in_thread(build: Callable[[str], ASGIApp]) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(
-        uvicorn.Config(
-            build(url), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
-        )
+        uvicorn.Config(build(url), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

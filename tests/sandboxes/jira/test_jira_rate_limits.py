@@ -53,9 +53,7 @@ async def test_per_issue_write_limit_throttles_only_that_issue(client: httpx.Asy
     quiet = await create_issue(client)
     await limit(client, issue_writes_short=2)
 
-    writes = [
-        await client.put(f"{API}/issue/{busy}", json={"fields": {"summary": f"v{n}"}}) for n in range(3)
-    ]
+    writes = [await client.put(f"{API}/issue/{busy}", json={"fields": {"summary": f"v{n}"}}) for n in range(3)]
     other = await client.put(f"{API}/issue/{quiet}", json={"fields": {"summary": "fine"}})
 
     assert [w.status_code for w in writes] == [204, 204, 429]

@@ -44,9 +44,7 @@ async def test_labels_are_searchable_for_idempotency_markers(client: httpx.Async
     key = await create_issue(client, labels=["tb-marker-42"])
     await create_issue(client, labels=["tb-marker-43"])
 
-    response = await client.post(
-        f"{API}/search/jql", json={"jql": 'labels = "tb-marker-42"', "fields": ["key"]}
-    )
+    response = await client.post(f"{API}/search/jql", json={"jql": 'labels = "tb-marker-42"', "fields": ["key"]})
 
     assert [i["key"] for i in response.json()["issues"]] == [key]
 
@@ -57,9 +55,7 @@ async def test_a_write_is_visible_to_the_next_search(client: httpx.AsyncClient) 
 
     response = await client.get(f"{API}/search/jql", params={"jql": "labels = later"})
 
-    assert [i["id"] for i in response.json()["issues"]] == [
-        (await client.get(f"{API}/issue/{key}")).json()["id"]
-    ]
+    assert [i["id"] for i in response.json()["issues"]] == [(await client.get(f"{API}/issue/{key}")).json()["id"]]
 
 
 async def test_default_fields_are_ids_only_and_repeated_fields_params_work(client: httpx.AsyncClient) -> None:

@@ -67,9 +67,7 @@ async def test_createmeta_lists_issue_types_and_their_fields(client: httpx.Async
 async def test_assignable_users_filter_by_project_membership_and_query(client: httpx.AsyncClient) -> None:
     everyone = (await client.get(f"{API}/user/assignable/search", params={"project": "DEMO"})).json()
     ops = (await client.get(f"{API}/user/assignable/search", params={"project": "OPS"})).json()
-    mia = (
-        await client.get(f"{API}/user/assignable/search", params={"project": "DEMO", "query": "mi"})
-    ).json()
+    mia = (await client.get(f"{API}/user/assignable/search", params={"project": "DEMO", "query": "mi"})).json()
 
     assert len(everyone) == 4
     assert {u["displayName"] for u in ops} == {"Demo Admin", "Mia Krystof"}

@@ -26,9 +26,7 @@ async def test_reaching_done_takes_every_hop_and_done_can_reopen(client: httpx.A
     key = await create_issue(client)
 
     for transition_id in ("11", "21", "31"):
-        response = await client.post(
-            f"{API}/issue/{key}/transitions", json={"transition": {"id": transition_id}}
-        )
+        response = await client.post(f"{API}/issue/{key}/transitions", json={"transition": {"id": transition_id}})
         assert response.status_code == 204
     assert await status_of(client, key) == "Done"
     issue = (await client.get(f"{API}/issue/{key}")).json()

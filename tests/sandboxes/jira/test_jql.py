@@ -13,9 +13,7 @@ from ticketbridge.sandboxes.jira.jql import CompiledQuery, JqlError, SearchDoc, 
 
 #: A Tuesday; the week started on Sunday 2026-02-08.
 NOW = datetime(2026, 2, 10, 12, 30, 15, tzinfo=UTC)
-OPERATORS = (
-    "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'."
-)
+OPERATORS = "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'."
 DATE_FORMATS = (
     "Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', "
     "or a period format e.g. '-5d', '4w 2d'."
@@ -548,10 +546,7 @@ def test_users_and_keys_are_checked_when_their_sets_are_given() -> None:
 
 
 def test_without_known_values_unknown_values_match_nothing() -> None:
-    assert (
-        matching("project = NOPE OR status = Shipped OR statusCategory = Blocked OR priority > Critical")
-        == set()
-    )
+    assert matching("project = NOPE OR status = Shipped OR statusCategory = Blocked OR priority > Critical") == set()
 
 
 # Scale

@@ -13,14 +13,10 @@ from .support import DESCRIPTION, QUERY, TICKETS, create_request, get_ticket, pa
 pytestmark = pytest.mark.anyio
 
 
-async def test_calls_are_counted_per_operation_and_cleared(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_calls_are_counted_per_operation_and_cleared(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     created = await create_request(client, writer)
     await get_ticket(client, writer, created["objectId"])
-    await patch_ticket(
-        client, writer, created["objectId"], {"etag": "stale", "ticketUpdate": {DESCRIPTION: ""}}
-    )
+    await patch_ticket(client, writer, created["objectId"], {"etag": "stale", "ticketUpdate": {DESCRIPTION: ""}})
     await client.post(f"{TICKETS}/list", params=QUERY, headers=writer, json={})
 
     counted = (await client.get("/__sandbox__/calls")).json()
@@ -38,14 +34,10 @@ async def test_calls_are_counted_per_operation_and_cleared(
     assert after == {"calls": {}, "faults": {}}
 
 
-async def test_seed_adds_tickets_and_reset_restores_the_demo(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_seed_adds_tickets_and_reset_restores_the_demo(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     seeded = await client.post("/__sandbox__/seed", json={"count": 3})
     assert seeded.json() == {"objectIds": ["REQ-0003", "REQ-0004", "REQ-0005"]}
-    assert (await get_ticket(client, writer, "REQ-0005"))["data"][
-        REQUEST_FIELDS.summary
-    ] == "Seeded request 3"
+    assert (await get_ticket(client, writer, "REQ-0005"))["data"][REQUEST_FIELDS.summary] == "Seeded request 3"
 
     reset = await client.post("/__sandbox__/reset")
 
@@ -71,9 +63,7 @@ async def test_person_edit_bumps_the_etag_so_the_api_writer_gets_etag_mismatch(
         "/__sandbox__/tickets/REQ-0001/edit",
         json={"userId": AGENT_PRIYA_ID, "ticketUpdate": {REQUEST_FIELDS.status: "resolved"}},
     )
-    write = await patch_ticket(
-        client, writer, "REQ-0001", {"etag": read["etag"], "ticketUpdate": {DESCRIPTION: ""}}
-    )
+    write = await patch_ticket(client, writer, "REQ-0001", {"etag": read["etag"], "ticketUpdate": {DESCRIPTION: ""}})
 
     assert edit.status_code == 200
     assert write.status_code == 400
@@ -91,15 +81,11 @@ async def test_person_edit_still_validates_values(client: httpx.AsyncClient) -> 
     )
 
     assert response.status_code == 400
-    assert response.json()["validationResult"]["reason"] == {
-        REQUEST_FIELDS.priority: "Invalid option 'someday'"
-    }
+    assert response.json()["validationResult"]["reason"] == {REQUEST_FIELDS.priority: "Invalid option 'someday'"}
 
 
 async def test_person_edit_of_a_missing_ticket_is_not_found(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/__sandbox__/tickets/REQ-9999/edit", json={"ticketUpdate": {DESCRIPTION: ""}}
-    )
+    response = await client.post("/__sandbox__/tickets/REQ-9999/edit", json={"ticketUpdate": {DESCRIPTION: ""}})
 
     assert response.status_code == 404
     assert response.json() == {"error": True, "message": "Ticket not found (REQ-9999)"}

@@ -17,9 +17,7 @@ from .support import QUERY, TICKETS, create_request, get_ticket
 pytestmark = pytest.mark.anyio
 
 
-async def test_create_answers_id_display_id_and_etag(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_create_answers_id_display_id_and_etag(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     body = await create_request(client, writer, "New monitor", **{REQUEST_FIELDS.priority: "low"})
 
     assert body["success"] is True
@@ -53,11 +51,7 @@ async def test_get_returns_the_created_values_keyed_by_field_uuid(
         REQUEST_FIELDS.priority: "medium",
         REQUEST_FIELDS.tags: ["hardware"],
     }
-    assert (
-        ticket["createdBy"]
-        == ticket["lastUpdatedBy"]
-        == {"id": "sa-tenant-demo-1", "type": "service_account"}
-    )
+    assert ticket["createdBy"] == ticket["lastUpdatedBy"] == {"id": "sa-tenant-demo-1", "type": "service_account"}
 
 
 async def test_display_ids_count_per_ticket_type(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
@@ -129,9 +123,7 @@ async def test_read_only_client_can_read(client: httpx.AsyncClient, reader: dict
 async def test_get_answers_304_to_the_current_etag(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     first = await client.get(f"{TICKETS}/REQ-0001", headers=writer)
 
-    cached = await client.get(
-        f"{TICKETS}/REQ-0001", headers=writer | {"if-none-match": first.headers["etag"]}
-    )
+    cached = await client.get(f"{TICKETS}/REQ-0001", headers=writer | {"if-none-match": first.headers["etag"]})
     stale = await client.get(f"{TICKETS}/REQ-0001", headers=writer | {"if-none-match": '"something-else"'})
 
     assert first.headers["etag"] == f'"{first.json()["etag"]}"'
@@ -143,6 +135,4 @@ async def test_get_rejects_a_wrong_type_parameter(client: httpx.AsyncClient, wri
     response = await client.get(f"{TICKETS}/REQ-0001", params={"type": "bogus"}, headers=writer)
 
     assert response.status_code == 400
-    assert response.json()["validationResult"]["reason"] == {
-        "type": "type must be one of template, agent, user"
-    }
+    assert response.json()["validationResult"]["reason"] == {"type": "type must be one of template, agent, user"}

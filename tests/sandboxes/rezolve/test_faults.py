@@ -21,9 +21,7 @@ async def set_faults(client: httpx.AsyncClient, **faults: Any) -> None:
 
 
 async def create(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
-    return await client.post(
-        f"{TICKETS}/create/it/16910", params=QUERY, headers=headers, json={"summary": "Faulty"}
-    )
+    return await client.post(f"{TICKETS}/create/it/16910", params=QUERY, headers=headers, json={"summary": "Faulty"})
 
 
 async def test_faults_are_read_back_as_set(client: httpx.AsyncClient) -> None:
@@ -48,9 +46,7 @@ async def test_server_errors_come_in_rezolve_shape_and_are_counted(
     assert "getTicket" not in calls["calls"]
 
 
-async def test_throttling_answers_429_with_retry_after(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_throttling_answers_429_with_retry_after(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     await set_faults(client, rate_limit_rate=1, retry_after_seconds=7)
 
     response = await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=writer)
@@ -76,18 +72,14 @@ async def test_timeout_raises_read_timeout_and_nothing_is_written(
     assert (await client.get("/__sandbox__/calls")).json()["calls"].get("createTicket") is None
 
 
-async def test_dropped_connection_raises_a_protocol_error(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_dropped_connection_raises_a_protocol_error(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     await set_faults(client, drop_rate=1)
 
     with pytest.raises(httpx.RemoteProtocolError):
         await create(client, writer)
 
 
-async def test_lost_response_still_creates_the_ticket(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_lost_response_still_creates_the_ticket(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     await set_faults(client, lost_response_rate=1)
 
     with pytest.raises(httpx.RemoteProtocolError):

@@ -25,9 +25,7 @@ def where(*conditions: dict[str, Any], op: str = "AND") -> dict[str, Any]:
     return {"op": op, "operand": list(conditions)}
 
 
-async def test_pages_walk_every_ticket_once_with_has_more(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_pages_walk_every_ticket_once_with_has_more(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     await client.post("/__sandbox__/seed", json={"count": 5})
     seen: list[str] = []
     pages: list[dict[str, Any]] = []
@@ -62,9 +60,7 @@ async def test_list_items_carry_etag_and_data(client: httpx.AsyncClient, writer:
     )
 
     item = response.json()["data"]["tickets"][0]
-    assert item == {
-        key: value for key, value in (await get_ticket(client, writer, "REQ-0001")).items() if key in item
-    }
+    assert item == {key: value for key, value in (await get_ticket(client, writer, "REQ-0001")).items() if key in item}
     assert {"etag", "data", "lastUpdatedBy", "updatedAt"} <= set(item)
 
 
@@ -107,32 +103,24 @@ async def test_nested_groups_combine_with_or(client: httpx.AsyncClient, writer: 
     ]
 
 
-async def test_updated_since_finds_only_later_writes(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_updated_since_finds_only_later_writes(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     before = await get_ticket(client, writer, "REQ-0001")
     # Timestamps have millisecond resolution: move past the demo tickets' before taking the watermark.
     await anyio.sleep(0.005)
     watermark = (await create_request(client, writer, "Watermark"))["objectId"]
     since = (await get_ticket(client, writer, watermark))["updatedAt"]
-    await patch_ticket(
-        client, writer, "REQ-0001", {"etag": before["etag"], "ticketUpdate": {REQUEST_FIELDS.tags: []}}
-    )
+    await patch_ticket(client, writer, "REQ-0001", {"etag": before["etag"], "ticketUpdate": {REQUEST_FIELDS.tags: []}})
 
     ids = await list_ids(client, writer, filter=where({"column": "updatedAt", "op": "GE", "operand": since}))
 
     assert set(ids) == {watermark, "REQ-0001"}
 
 
-async def test_marker_search_finds_the_ticket_that_stored_it(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_marker_search_finds_the_ticket_that_stored_it(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     marker = "tb:4f9784fa-7885"
     created = await create_request(client, writer, "Marked", **{REQUEST_FIELDS.externalReference: marker})
 
-    ids = await list_ids(
-        client, writer, filter=where({"column": "externalReference", "op": "EQ", "operand": marker})
-    )
+    ids = await list_ids(client, writer, filter=where({"column": "externalReference", "op": "EQ", "operand": marker}))
 
     assert ids == [created["objectId"]]
 

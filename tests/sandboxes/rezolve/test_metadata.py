@@ -13,9 +13,7 @@ from .support import QUERY
 pytestmark = pytest.mark.anyio
 
 
-async def test_ticket_types_describe_fields_and_workflow(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_ticket_types_describe_fields_and_workflow(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     response = await client.get("/api/v2/ticketing/ticket-type", params=QUERY, headers=writer)
 
     data = response.json()["data"]
@@ -51,9 +49,7 @@ async def test_ticket_types_describe_fields_and_workflow(
     } in workflow["transitions"]
 
 
-async def test_ticket_types_page_and_select_odata_style(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_ticket_types_page_and_select_odata_style(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     response = await client.get(
         "/api/v2/ticketing/ticket-type",
         params=QUERY | {"$top": "1", "$skip": "1", "$select": "name,properties"},
@@ -103,9 +99,7 @@ async def test_tenant_meta_lists_teams_statuses_and_priorities(
 async def test_user_list_filters_assignable_agents_and_teams(
     client: httpx.AsyncClient, writer: dict[str, str], params: dict[str, str], expected: set[str]
 ) -> None:
-    response = await client.get(
-        "/api/v2/ticketing/user/list", params={"module": "ticketing", **params}, headers=writer
-    )
+    response = await client.get("/api/v2/ticketing/user/list", params={"module": "ticketing", **params}, headers=writer)
 
     data = response.json()["data"]
     assert {user["id"] for user in data["users"]} == expected

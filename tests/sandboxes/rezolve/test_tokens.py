@@ -118,9 +118,7 @@ async def test_token_endpoint_refuses_like_keycloak(
 async def test_expired_token_is_refused(client: httpx.AsyncClient) -> None:
     minted = await client.post("/__sandbox__/tokens", json={"expiresInSeconds": -5})
 
-    response = await client.get(
-        f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"])
-    )
+    response = await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"]))
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
@@ -178,9 +176,7 @@ async def test_no_authorization_header_is_refused(client: httpx.AsyncClient, wri
 async def test_token_without_tenant_claim_is_tenant_not_found(client: httpx.AsyncClient) -> None:
     minted = await client.post("/__sandbox__/tokens", json={"claims": {"tenant_id": None}})
 
-    response = await client.get(
-        f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"])
-    )
+    response = await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"]))
 
     assert response.status_code == 404
     assert response.json() == {"error": True, "message": "Tenant not found"}
@@ -189,9 +185,7 @@ async def test_token_without_tenant_claim_is_tenant_not_found(client: httpx.Asyn
 async def test_token_without_any_tickets_scope_cannot_read(client: httpx.AsyncClient) -> None:
     minted = await client.post("/__sandbox__/tokens", json={"claims": {"scope": "profile"}})
 
-    response = await client.get(
-        f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"])
-    )
+    response = await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=api_headers(minted.json()["access_token"]))
 
     assert response.status_code == 401
     assert response.json()["code"] == "USER_PERMISSION_FAILURE"

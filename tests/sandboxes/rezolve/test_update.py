@@ -172,9 +172,7 @@ async def test_invalid_values_fail_with_a_reason_per_field_uuid(
 async def test_update_without_etag_is_refused(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     created = await create_request(client, writer)
 
-    response = await patch_ticket(
-        client, writer, created["objectId"], {"ticketUpdate": {DESCRIPTION: "<p>x</p>"}}
-    )
+    response = await patch_ticket(client, writer, created["objectId"], {"ticketUpdate": {DESCRIPTION: "<p>x</p>"}})
 
     assert response.status_code == 400
     body = response.json()
@@ -182,9 +180,7 @@ async def test_update_without_etag_is_refused(client: httpx.AsyncClient, writer:
     assert body["validationResult"]["reason"] == {"etag": "etag is required"}
 
 
-async def test_update_without_type_and_module_is_refused(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_update_without_type_and_module_is_refused(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     created = await create_request(client, writer)
 
     response = await client.patch(
@@ -224,9 +220,7 @@ async def test_unknown_display_id_gets_the_seed_not_found_body(
     assert response.json() == {"error": True, "message": "Ticket not found (REQ-9999)"}
 
 
-async def test_internal_uuid_in_the_path_is_not_found(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_internal_uuid_in_the_path_is_not_found(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     created = await create_request(client, writer)
     internal_id = created["id"]
 
@@ -285,9 +279,7 @@ async def test_updates_are_audited_in_last_updated_by_under_the_service_account(
     before = await get_ticket(client, writer, "REQ-0001")
     assert before["lastUpdatedBy"]["type"] == "user"
 
-    await patch_ticket(
-        client, writer, "REQ-0001", {"etag": before["etag"], "ticketUpdate": {DESCRIPTION: ""}}
-    )
+    await patch_ticket(client, writer, "REQ-0001", {"etag": before["etag"], "ticketUpdate": {DESCRIPTION: ""}})
 
     after = await get_ticket(client, writer, "REQ-0001")
     assert after["lastUpdatedBy"] == {"id": DEMO_CLIENT_ID, "type": "service_account"}
@@ -318,9 +310,7 @@ async def test_status_follows_the_workflow(client: httpx.AsyncClient, writer: di
     assert (await get_ticket(client, writer, created["objectId"]))["data"][status] == "in_progress"
 
 
-async def test_update_of_another_tenants_ticket_is_not_found(
-    client: httpx.AsyncClient, writer: dict[str, str]
-) -> None:
+async def test_update_of_another_tenants_ticket_is_not_found(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     acme = api_headers(
         await fetch_token(client, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, OTHER_REALM),
         OTHER_TENANT_ID,

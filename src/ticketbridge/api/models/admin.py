@@ -67,9 +67,7 @@ class ConnectionCreateRequest(BaseModel):
         "REZOLVE: {tenant_id, realm, client_id, client_secret, auth_url?}."
     )
     status_mapping: dict[str, str] | None = Field(None, description="Vendor status name -> normalized status")
-    priority_mapping: dict[str, str] | None = Field(
-        None, description="Vendor priority -> normalized priority"
-    )
+    priority_mapping: dict[str, str] | None = Field(None, description="Vendor priority -> normalized priority")
     refresh_interval_secs: int = Field(21600, ge=60)
     timeout_secs: int = Field(1800, ge=10)
 

@@ -74,9 +74,7 @@ class JobModel(BaseModel):
                 failed=view.progress.failed,
             ),
             failure_reason=job.failure_reason if job.status is JobStatus.FAILED else None,
-            results=[
-                JobItemResultModel.model_validate(result, from_attributes=True) for result in view.results
-            ],
+            results=[JobItemResultModel.model_validate(result, from_attributes=True) for result in view.results],
         )
 
 

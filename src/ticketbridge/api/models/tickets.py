@@ -151,9 +151,7 @@ class ScopedITSMTicketRespModel(BaseModel):
     status_updated_at: datetime | None
     project_id: uuid.UUID | None
     tags: list[str] | None
-    priority: str | None = Field(
-        description="Normalized: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNKNOWN"
-    )
+    priority: str | None = Field(description="Normalized: CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNKNOWN")
     url: str | None
     identifier: str | None
     etag: str = Field(description="The ticket's version, as in the ETag header; send it back in If-Match")
@@ -177,9 +175,7 @@ class ITSMTicketCreateRespModel(ScopedITSMTicketRespModel):
     )
 
     @classmethod
-    def of_created(
-        cls, ticket: TicketRead, etag: str, warnings: tuple[str, ...]
-    ) -> ITSMTicketCreateRespModel:
+    def of_created(cls, ticket: TicketRead, etag: str, warnings: tuple[str, ...]) -> ITSMTicketCreateRespModel:
         return cls(
             **_fields(ticket, etag),
             parent_ticket_vendor_id=ticket.parent_ticket_vendor_id,

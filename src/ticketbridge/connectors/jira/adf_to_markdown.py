@@ -60,9 +60,7 @@ def _atom_text(node: Node) -> str:
         return str(values.get("url") or "")
     if "text" in values:
         return str(values["text"])
-    return "".join(
-        _atom_text(child) if child.get("type") != "text" else _text(child) for child in _children(node)
-    )
+    return "".join(_atom_text(child) if child.get("type") != "text" else _text(child) for child in _children(node))
 
 
 def _text(node: Node) -> str:
@@ -88,9 +86,7 @@ def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
     alternate = False
     for node in nodes:
         # Two lists in a row would read back as one unless the second uses other markers.
-        alternate = (
-            not alternate if previous is not None and previous.get("type") == node.get("type") else False
-        )
+        alternate = not alternate if previous is not None and previous.get("type") == node.get("type") else False
         text = _block(node, alternate=alternate)
         if not text:
             continue
@@ -270,9 +266,7 @@ def _inline(nodes: list[Node], *, heading: bool = False, table_cell: bool = Fals
     # A hard break at the very end would read back as a literal backslash.
     while lines and not lines[-1]:
         lines.pop()
-    rendered = [
-        _resolve_em(_run(line, frozenset(), heading=heading, table_cell=table_cell)) for line in lines
-    ]
+    rendered = [_resolve_em(_run(line, frozenset(), heading=heading, table_cell=table_cell)) for line in lines]
     # Headings and table cells are one line in Markdown: a break there becomes a space.
     return _protect_edges((" " if heading or table_cell else "\\\n").join(rendered))
 
@@ -439,10 +433,7 @@ def _resolve_em(text: str) -> str:
 
 def _protect_edges(text: str) -> str:
     # Markdown drops spaces at the start of a line and at the end of a paragraph; entities keep them.
-    lines = [
-        _entities(line[: len(line) - len(line.lstrip(" \t"))]) + line.lstrip(" \t")
-        for line in text.split("\n")
-    ]
+    lines = [_entities(line[: len(line) - len(line.lstrip(" \t"))]) + line.lstrip(" \t") for line in text.split("\n")]
     last = lines[-1]
     core = last.rstrip(" \t")
     lines[-1] = core + _entities(last[len(core) :])

@@ -87,9 +87,7 @@ class JiraClient:
 
     async def get_bulk_transitions(self, keys: list[str]) -> Json:
         """GET /bulk/issues/transition (getAvailableTransitions): grouped by workflow."""
-        return await self._json(
-            "GET", f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": ",".join(keys)}
-        )
+        return await self._json("GET", f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": ",".join(keys)})
 
     async def submit_bulk_transition(self, inputs: list[Json]) -> str:
         """POST /bulk/issues/transition (submitBulkTransition): 201 {taskId}."""
@@ -129,9 +127,7 @@ class JiraClient:
 
     async def create_meta_issue_types(self, project_key: str) -> list[Json]:
         """GET /issue/createmeta/{projectIdOrKey}/issuetypes: the types one can create in a project."""
-        body = await self._json(
-            "GET", f"{API}/issue/createmeta/{project_key}/issuetypes", params={"maxResults": 200}
-        )
+        body = await self._json("GET", f"{API}/issue/createmeta/{project_key}/issuetypes", params={"maxResults": 200})
         types: list[Json] = body.get("issueTypes") or body.get("createMetaIssueType") or []
         return types
 

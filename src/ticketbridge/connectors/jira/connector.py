@@ -101,9 +101,7 @@ class JiraConnector:
         for attempt in range(self._policy.attempts):
             try:
                 body = await with_retries(
-                    lambda: self._client.create_issues(
-                        [{"fields": mapping.create_fields(i)} for i in remaining]
-                    ),
+                    partial(self._client.create_issues, [{"fields": mapping.create_fields(i)} for i in remaining]),
                     policy=self._policy,
                     operation="createIssues",
                     idempotent=False,
@@ -124,9 +122,7 @@ class JiraConnector:
         raise VendorOutcomeUnknown("Jira did not confirm the creation; it will be reconciled by marker")
 
     def _map_created(self, items: list[CreateItem], body: dict[str, Any]) -> dict[str, ItemOutcome]:
-        errors = {
-            int(e["failedElementNumber"]): e for e in body.get("errors") or [] if "failedElementNumber" in e
-        }
+        errors = {int(e["failedElementNumber"]): e for e in body.get("errors") or [] if "failedElementNumber" in e}
         if "issues" not in body and not errors:
             message = element_error_message(body)
             return {item.key: ItemOutcome(key=item.key, error=message) for item in items}
@@ -161,14 +157,8 @@ class JiraConnector:
             outcomes[item.key] = ItemOutcome(key=item.key, ticket=placeholder)
         return outcomes
 
-    async def _reach_target_statuses(
-        self, items: Sequence[CreateItem], outcomes: dict[str, ItemOutcome]
-    ) -> None:
-        wanted = {
-            item.key: item.target_status
-            for item in items
-            if item.target_status and outcomes[item.key].succeeded
-        }
+    async def _reach_target_statuses(self, items: Sequence[CreateItem], outcomes: dict[str, ItemOutcome]) -> None:
+        wanted = {item.key: item.target_status for item in items if item.target_status and outcomes[item.key].succeeded}
         if not wanted:
             return
         current = await self._get_many([outcomes[key].ticket.vendor_id for key in wanted])  # type: ignore[union-attr]
@@ -188,9 +178,7 @@ class JiraConnector:
         wanted = set(markers)
         for start in range(0, len(markers), BULK_CREATE_LIMIT):
             quoted = ", ".join(f'"{marker}"' for marker in markers[start : start + BULK_CREATE_LIMIT])
-            async for tickets in self._search_pages(
-                f"labels in ({quoted}) ORDER BY created ASC", page_size=100
-            ):
+            async for tickets in self._search_pages(f"labels in ({quoted}) ORDER BY created ASC", page_size=100):
                 for ticket in tickets:
                     for label in ticket.labels:
                         if label in wanted and label not in found:
@@ -200,9 +188,7 @@ class JiraConnector:
     # --- read -------------------------------------------------------------------------------
 
     async def get_ticket(self, vendor_ref: str) -> VendorTicket:
-        issue = await self._read(
-            lambda: self._client.get_issue(vendor_ref, ",".join(mapping.ISSUE_FIELDS)), "getIssue"
-        )
+        issue = await self._read(lambda: self._client.get_issue(vendor_ref, ",".join(mapping.ISSUE_FIELDS)), "getIssue")
         return mapping.to_vendor_ticket(issue, site_url=self._site_url)
 
     async def _get_many(self, vendor_ids: list[str]) -> dict[str, VendorTicket]:
@@ -211,15 +197,14 @@ class JiraConnector:
         for start in range(0, len(vendor_ids), 100):
             chunk = vendor_ids[start : start + 100]
             jql = f"id in ({', '.join(chunk)})"
-            body = await self._read(
-                lambda jql=jql, chunk=chunk: self._client.search_jql(
-                    jql,
-                    fields=mapping.ISSUE_FIELDS,
-                    max_results=100,
-                    reconcile_issues=[int(i) for i in chunk[:BULK_CREATE_LIMIT]],
-                ),
-                "searchJql",
+            search = partial(
+                self._client.search_jql,
+                jql,
+                fields=mapping.ISSUE_FIELDS,
+                max_results=100,
+                reconcile_issues=[int(i) for i in chunk[:BULK_CREATE_LIMIT]],
             )
+            body = await self._read(search, "searchJql")
             for issue in body.get("issues") or []:
                 ticket = mapping.to_vendor_ticket(issue, site_url=self._site_url)
                 tickets[ticket.vendor_id] = ticket
@@ -232,9 +217,7 @@ class JiraConnector:
             ),
             "searchJql",
         )
-        items = [
-            mapping.to_vendor_ticket(issue, site_url=self._site_url) for issue in body.get("issues") or []
-        ]
+        items = [mapping.to_vendor_ticket(issue, site_url=self._site_url) for issue in body.get("issues") or []]
         next_cursor = None if body.get("isLast", True) else body.get("nextPageToken")
         return SearchPage(items=items, next_cursor=next_cursor)
 
@@ -288,9 +271,7 @@ class JiraConnector:
         window = f'updated >= "{start:%Y-%m-%d %H:%M}" AND updated < "{end:%Y-%m-%d %H:%M}"'
         after = 0
         for _ in range(MAX_SEARCH_PAGES):
-            page = await self.search_tickets(
-                f"{window} AND id > {after} ORDER BY id ASC", cursor=None, limit=page_size
-            )
+            page = await self.search_tickets(f"{window} AND id > {after} ORDER BY id ASC", cursor=None, limit=page_size)
             fresh = [t for t in page.items if (t.vendor_id, t.version) not in yielded]
             if fresh:
                 yield fresh
@@ -320,9 +301,7 @@ class JiraConnector:
         size = min(page_size, MAX_IDS_PAGE)
         for _ in range(MAX_SEARCH_PAGES):
             jql = f"id > {after} ORDER BY id ASC"
-            body = await self._read(
-                partial(self._client.search_jql, jql, fields=["id"], max_results=size), "searchJql"
-            )
+            body = await self._read(partial(self._client.search_jql, jql, fields=["id"], max_results=size), "searchJql")
             ids = [int(issue["id"]) for issue in body.get("issues") or []]
             if ids:
                 yield [str(i) for i in ids]
@@ -382,9 +361,7 @@ class JiraConnector:
         )
         return [mapping.to_vendor_issue_type(t) for t in types]
 
-    async def list_assignable_users(
-        self, project_vendor_id: str, query: str | None, limit: int
-    ) -> list[VendorUser]:
+    async def list_assignable_users(self, project_vendor_id: str, query: str | None, limit: int) -> list[VendorUser]:
         users = await self._read(
             lambda: self._client.assignable_users(project_vendor_id, query, limit), "findAssignableUsers"
         )
@@ -397,9 +374,7 @@ class JiraConnector:
     ) -> VendorTicket:
         current = await self.get_ticket(vendor_ref)
         if expected_version is not None and current.version != expected_version:
-            raise VersionConflict(
-                "The ticket changed in Jira since that version.", current_version=current.version
-            )
+            raise VersionConflict("The ticket changed in Jira since that version.", current_version=current.version)
         body = mapping.edit_body(changes)
         if body:
             await self._write(lambda: self._client.edit_issue(current.key, body), "editIssue")
@@ -461,9 +436,7 @@ class JiraConnector:
                 moving.update({key: choice.to_status for key in keys})
             if not inputs:
                 break
-            task_id = await self._write(
-                lambda: self._client.submit_bulk_transition(inputs), "submitBulkTransition"
-            )
+            task_id = await self._write(partial(self._client.submit_bulk_transition, inputs), "submitBulkTransition")
             failed = await self._follow_task(task_id)
             for key, to_status in moving.items():
                 ref = by_key[key]
@@ -504,13 +477,9 @@ class JiraConnector:
             return None
         return graph.next_edge("", target, fresh, seen)
 
-    async def _bulk_edit(
-        self, refs: list[TicketRef], actions: list[str], fields: dict[str, Any]
-    ) -> dict[str, str]:
+    async def _bulk_edit(self, refs: list[TicketRef], actions: list[str], fields: dict[str, Any]) -> dict[str, str]:
         keys = [ref.key for ref in refs]
-        task_id = await self._write(
-            lambda: self._client.submit_bulk_edit(keys, actions, fields), "submitBulkEdit"
-        )
+        task_id = await self._write(lambda: self._client.submit_bulk_edit(keys, actions, fields), "submitBulkEdit")
         return await self._follow_task(task_id)
 
     async def _follow_task(self, task_id: str) -> dict[str, str]:
@@ -518,9 +487,7 @@ class JiraConnector:
         deadline = time.monotonic() + BULK_TASK_TIMEOUT_SECONDS
         delay = 0.02
         while True:
-            progress = await self._read(
-                lambda: self._client.get_bulk_progress(task_id), "getBulkOperationProgress"
-            )
+            progress = await self._read(lambda: self._client.get_bulk_progress(task_id), "getBulkOperationProgress")
             status = progress.get("status")
             if status == "COMPLETE":
                 return {
@@ -548,16 +515,13 @@ class JiraConnector:
                 return
             raw = await self._read(lambda: self._client.get_transitions(ticket.key), "getTransitions")
             options = [
-                Edge(str(t["id"]), str(t["to"]["name"]), (t["to"].get("statusCategory") or {}).get("key"))
-                for t in raw
+                Edge(str(t["id"]), str(t["to"]["name"]), (t["to"].get("statusCategory") or {}).get("key")) for t in raw
             ]
             graph.learn(current, options)
             edge = graph.next_edge(current, target, options, visited)
             if edge is None:
                 break
-            await self._write(
-                lambda edge=edge: self._client.do_transition(ticket.key, edge.transition_id), "doTransition"
-            )
+            await self._write(partial(self._client.do_transition, ticket.key, edge.transition_id), "doTransition")
             current = edge.to_status
             visited.add(current.lower())
         if current.lower() != target.lower():

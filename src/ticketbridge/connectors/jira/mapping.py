@@ -82,9 +82,7 @@ def to_vendor_ticket(issue: Json, *, site_url: str) -> VendorTicket:
         due_date=parse_jira_date(fields.get("duedate")),
         resolved_at=parse_jira_datetime(fields.get("resolutiondate")),
         custom_fields={
-            name: value
-            for name, value in fields.items()
-            if name.startswith("customfield_") and value is not None
+            name: value for name, value in fields.items() if name.startswith("customfield_") and value is not None
         },
         version=str(fields.get("updated") or issue["id"]),
     )
@@ -154,9 +152,7 @@ def to_vendor_project(project: Json) -> VendorProject:
         internal_id=str(project.get("id")) if project.get("id") is not None else None,
         name=str(project.get("name") or project["key"]),
         project_type=project.get("projectTypeKey"),
-        issue_types=tuple(to_vendor_issue_type(t) for t in project["issueTypes"])
-        if "issueTypes" in project
-        else None,
+        issue_types=tuple(to_vendor_issue_type(t) for t in project["issueTypes"]) if "issueTypes" in project else None,
     )
 
 

@@ -149,9 +149,7 @@ class RezolveClient:
             response = await self._request(method, url, token, write=write, **kwargs)
         return classify(response)
 
-    async def _request(
-        self, method: str, url: str, token: str, *, write: bool, **kwargs: Any
-    ) -> httpx.Response:
+    async def _request(self, method: str, url: str, token: str, *, write: bool, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers, "authorization": f"Bearer {token}"}
         try:
             return await self._http.request(method, url, headers=headers, **kwargs)
@@ -172,13 +170,9 @@ def classify(response: httpx.Response) -> httpx.Response:
     if status == 400 and code == "ETAG_MISMATCH":
         raise EtagMismatch(message)
     if status == 401:
-        raise VendorAuthError(
-            f"Rezolve refused the call ({code or 'UNAUTHORIZED'}): {message}", status_code=status
-        )
+        raise VendorAuthError(f"Rezolve refused the call ({code or 'UNAUTHORIZED'}): {message}", status_code=status)
     if status == 404 and message.startswith("Tenant not found"):
-        raise VendorAuthError(
-            f"Rezolve does not know this tenant for these credentials: {message}", status_code=status
-        )
+        raise VendorAuthError(f"Rezolve does not know this tenant for these credentials: {message}", status_code=status)
     if status == 404:
         raise VendorNotFound(message, status_code=status)
     if status == 429:

@@ -239,13 +239,9 @@ class RezolveConnector:
         """Ticket types; every team can use every type."""
         return [mapping.to_vendor_issue_type(schema) for schema in (await self._schemas()).values()]
 
-    async def list_assignable_users(
-        self, project_vendor_id: str, query: str | None, limit: int
-    ) -> list[VendorUser]:
+    async def list_assignable_users(self, project_vendor_id: str, query: str | None, limit: int) -> list[VendorUser]:
         """Agents (user/list?type=agent) of the team whose name, username or email contains `query`."""
-        body = await self._read(
-            lambda: self._client.list_users(catalog="agent", team=project_vendor_id), "listUsers"
-        )
+        body = await self._read(lambda: self._client.list_users(catalog="agent", team=project_vendor_id), "listUsers")
         needle = (query or "").casefold()
         users = [user for user in (body.get("data") or {}).get("users") or [] if needle in _user_text(user)]
         return [mapping.to_vendor_user(user) for user in users[:limit]]
@@ -312,9 +308,7 @@ def _schema_for(schemas: dict[str, TicketTypeSchema], item: CreateItem) -> Ticke
 
 
 def _user_text(user: Json) -> str:
-    return " ".join(
-        str(user.get(key) or "") for key in ("firstName", "lastName", "username", "email")
-    ).casefold()
+    return " ".join(str(user.get(key) or "") for key in ("firstName", "lastName", "username", "email")).casefold()
 
 
 def _where(column: str, op: str, operand: Any) -> Json:

@@ -135,8 +135,7 @@ def create_body(item: CreateItem, schema: TicketTypeSchema, *, parent_object_id:
     marker_field = schema.marker_field
     if marker_field is None:
         raise VendorRejected(
-            f"Rezolve ticket type {schema.name!r} has no externalReference or tags field "
-            "to hold the creation marker."
+            f"Rezolve ticket type {schema.name!r} has no externalReference or tags field to hold the creation marker."
         )
     values: dict[str, Any] = {"name": item.name}
     optional = {

@@ -55,9 +55,7 @@ def list_body(query: str, schemas: Iterable[TicketTypeSchema]) -> Json:
     try:
         terms = shlex.split(query)
     except ValueError as exc:
-        raise VendorRejected(
-            f"The query cannot be parsed: {exc}.", field_errors={"query": str(exc)}
-        ) from None
+        raise VendorRejected(f"The query cannot be parsed: {exc}.", field_errors={"query": str(exc)}) from None
     types = list(schemas)
     words: list[str] = []
     conditions: list[Json] = []
@@ -110,7 +108,5 @@ def _timestamp(value: str) -> str:
             else datetime.combine(date.fromisoformat(value), datetime.min.time())
         )
     except ValueError:
-        raise VendorRejected(
-            f"{value!r} is not a date or date-time.", field_errors={"query": value}
-        ) from None
+        raise VendorRejected(f"{value!r} is not a date or date-time.", field_errors={"query": value}) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()

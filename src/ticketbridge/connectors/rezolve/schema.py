@@ -128,17 +128,13 @@ class TicketTypeSchema:
     def status_key(self, name_or_key: str) -> str | None:
         """A status given by its name ("In Progress") or key ("in_progress"), case-insensitively."""
         wanted = name_or_key.casefold()
-        return next(
-            (s.key for s in self.statuses.values() if wanted in (s.key.casefold(), s.name.casefold())), None
-        )
+        return next((s.key for s in self.statuses.values() if wanted in (s.key.casefold(), s.name.casefold())), None)
 
     def priority_value(self, label_or_value: str) -> str | None:
         spec = self.fields.get("priority")
         wanted = label_or_value.casefold()
         options = spec.options.items() if spec else ()
-        return next(
-            (value for value, label in options if wanted in (value.casefold(), label.casefold())), None
-        )
+        return next((value for value, label in options if wanted in (value.casefold(), label.casefold())), None)
 
     def priority_label(self, value: str | None) -> str | None:
         spec = self.fields.get("priority")

@@ -59,9 +59,7 @@ class TokenCache:
         return self._value is not None and self._value != rejected and self.clock() < self._refresh_at
 
 
-def token_cache_for(
-    cache: MetadataCache, *, token_url: str, client_id: str, client_secret: str
-) -> TokenCache:
+def token_cache_for(cache: MetadataCache, *, token_url: str, client_id: str, client_secret: str) -> TokenCache:
     """The connection's token cache. It is keyed by the credentials too, so that changing them on a
     connection never reuses a token minted for the old ones."""
     fingerprint = hashlib.sha256(f"{token_url}\n{client_id}\n{client_secret}".encode()).hexdigest()

@@ -59,9 +59,7 @@ class TicketWriter:
         self._fetch = fetch
         self._find_by_markers = find_by_markers
 
-    async def create(
-        self, item: CreateItem, schema: TicketTypeSchema, *, parent_object_id: str | None
-    ) -> Json:
+    async def create(self, item: CreateItem, schema: TicketTypeSchema, *, parent_object_id: str | None) -> Json:
         """Creates the ticket or adopts the one an earlier attempt created; returns it as read.
         Raises VendorOutcomeUnknown when attempts ran out after a failure that may have created it
         (the caller retries with `reconcile`), VendorRetriable when none could have."""
@@ -101,8 +99,7 @@ class TicketWriter:
         assert failure is not None
         if may_exist:
             raise VendorOutcomeUnknown(
-                f"Rezolve did not confirm creating {item.key!r}; it will be reconciled "
-                f"by its marker: {failure.message}"
+                f"Rezolve did not confirm creating {item.key!r}; it will be reconciled by its marker: {failure.message}"
             ) from failure
         raise failure
 
@@ -142,9 +139,7 @@ class TicketWriter:
             )
         return path
 
-    def _check_since(
-        self, expected_version: str, current: Json, values: Json, schema: TicketTypeSchema
-    ) -> None:
+    def _check_since(self, expected_version: str, current: Json, values: Json, schema: TicketTypeSchema) -> None:
         """The caller read `expected_version` and the ticket has moved on: the update may go ahead
         only if none of its fields changed since. Unknown versions prove nothing, so they conflict."""
         before = self._memory.snapshot(expected_version)
@@ -182,9 +177,7 @@ class TicketWriter:
             written = {**current, "etag": etag, "data": {**(current.get("data") or {}), **pending}}
             self._memory.remember(written)
             return written
-        raise VendorOutcomeUnknown(
-            f"Rezolve kept refusing or losing the update of {object_id}; it is safe to retry."
-        )
+        raise VendorOutcomeUnknown(f"Rezolve kept refusing or losing the update of {object_id}; it is safe to retry.")
 
     async def _pause(self, exc: Exception, attempt: int) -> None:
         wait = exc.retry_after if isinstance(exc, VendorRetriable) and exc.retry_after is not None else None

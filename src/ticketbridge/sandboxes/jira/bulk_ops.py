@@ -53,9 +53,7 @@ def transition_operation(site: Site, transition_id: int) -> Operation:
         issue = site.issues.get(issue_id)
         if issue is None:
             return ["The issue was deleted before the operation reached it."]
-        found = next(
-            (t for t in site.workflow_of(issue).available(issue.status_id) if t.id == transition_id), None
-        )
+        found = next((t for t in site.workflow_of(issue).available(issue.status_id) if t.id == transition_id), None)
         if found is None:
             return [f"The transition {transition_id} is not available for the issue in its current status."]
         move_to_status(site, issue, found)
@@ -73,9 +71,7 @@ def parse_transition_inputs(body: Any) -> list[tuple[list[str], int]]:
         refs = item.get("selectedIssueIdsOrKeys") if isinstance(item, dict) else None
         raw_id = item.get("transitionId") if isinstance(item, dict) else None
         if not isinstance(refs, list) or not refs or not (isinstance(raw_id, str) and raw_id.isdigit()):
-            raise BulkOperationError(
-                400, "Each input needs selectedIssueIdsOrKeys and a numeric transitionId."
-            )
+            raise BulkOperationError(400, "Each input needs selectedIssueIdsOrKeys and a numeric transitionId.")
         parsed.append(([str(r) for r in refs], int(raw_id)))
     return parsed
 
@@ -84,18 +80,9 @@ def edit_operation(site: Site, user: User, body: Any) -> tuple[list[str], Operat
     """Validates a bulk edit payload; returns the selected refs and the per-issue edit."""
     if not isinstance(body, dict):
         raise BulkOperationError(400, "The request body must be a JSON object.")
-    actions, inputs, refs = (
-        body.get(k) for k in ("selectedActions", "editedFieldsInput", "selectedIssueIdsOrKeys")
-    )
-    if (
-        not isinstance(actions, list)
-        or not isinstance(inputs, dict)
-        or not isinstance(refs, list)
-        or not refs
-    ):
-        raise BulkOperationError(
-            400, "selectedActions, editedFieldsInput and selectedIssueIdsOrKeys are required."
-        )
+    actions, inputs, refs = (body.get(k) for k in ("selectedActions", "editedFieldsInput", "selectedIssueIdsOrKeys"))
+    if not isinstance(actions, list) or not isinstance(inputs, dict) or not isinstance(refs, list) or not refs:
+        raise BulkOperationError(400, "selectedActions, editedFieldsInput and selectedIssueIdsOrKeys are required.")
     if len(actions) > MAX_FIELDS:
         raise BulkOperationError(400, f"The number of fields must not exceed {MAX_FIELDS}.")
     edits = _field_edits(site, inputs)
@@ -138,9 +125,7 @@ def _list_edit(key: str, item: Any) -> tuple[str, Any]:
     if key == "labelsFields" and field_id == "labels":
         option = item.get("bulkEditMultiSelectFieldOption")
         names = [label.get("name") for label in item.get("labels", []) if isinstance(label, dict)]
-        if option in {"ADD", "REMOVE", "REPLACE", "REMOVE_ALL"} and all(
-            isinstance(n, str) and n for n in names
-        ):
+        if option in {"ADD", "REMOVE", "REPLACE", "REMOVE_ALL"} and all(isinstance(n, str) and n for n in names):
             return field_id, (option, tuple(names))
     elif key == "singleSelectClearableUserPickerFields" and field_id in USER_FIELDS:
         user = item.get("user")
@@ -169,9 +154,7 @@ def _changes_for(site: Site, issue: Issue, edits: dict[str, Any]) -> Changes:
         elif field_id == "issuetype" and edit not in project.issuetype_ids:
             changes.errors[field_id] = "The issue type is not available in the issue's project."
         elif (
-            field_id in USER_FIELDS
-            and edit is not None
-            and (edit not in site.users or not project.is_visible_to(edit))
+            field_id in USER_FIELDS and edit is not None and (edit not in site.users or not project.is_visible_to(edit))
         ):
             changes.errors[field_id] = "The user cannot be assigned issues in this project."
         elif field_id == "summary" and not edit.strip():

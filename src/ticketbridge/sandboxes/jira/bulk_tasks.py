@@ -84,9 +84,7 @@ class BulkQueue:
     def is_full(self) -> bool:
         return sum(t.is_active for t in self.tasks.values()) >= self.max_active
 
-    def submit(
-        self, submitted_by: str, issue_ids: list[int], operation: Operation, invalid_count: int
-    ) -> BulkTask:
+    def submit(self, submitted_by: str, issue_ids: list[int], operation: Operation, invalid_count: int) -> BulkTask:
         task_id = str(self._next_id)
         self._next_id += 1
         task = BulkTask(task_id, submitted_by, issue_ids, operation, invalid_count, self._clock_ms())

@@ -42,9 +42,7 @@ class UiEdit(BaseModel):
 @router.post("/reset")
 async def reset(runtime: RuntimeDep, request: ResetRequest | None = None) -> dict[str, int]:
     """Fresh site (the demo unless told otherwise), no tasks, no call counts; faults and limits stay."""
-    seed_demo = (
-        runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
-    )
+    seed_demo = runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
     runtime.site = build_demo_site() if seed_demo else Site()
     runtime.queue = new_queue(runtime.config)
     runtime.calls.clear()
@@ -112,9 +110,7 @@ async def clear_calls(runtime: RuntimeDep) -> Response:
 
 
 @router.get("/issues/count")
-async def count_issues(
-    runtime: RuntimeDep, project: str | None = None, label: str | None = None
-) -> dict[str, int]:
+async def count_issues(runtime: RuntimeDep, project: str | None = None, label: str | None = None) -> dict[str, int]:
     site = runtime.site
     target = site.project(project) if project else None
     if project and target is None:

@@ -15,8 +15,7 @@ from ticketbridge.sandboxes.jira.state import Issue, IssueType, Project, Site, U
 
 RICH_TEXT = frozenset({"description", "environment"})
 SETTABLE = frozenset(
-    {"summary", "issuetype", "project", "priority", "assignee", "reporter", "labels", "duedate", "parent"}
-    | RICH_TEXT
+    {"summary", "issuetype", "project", "priority", "assignee", "reporter", "labels", "duedate", "parent"} | RICH_TEXT
 )
 SUMMARY_MAX = 255
 LABEL_MAX = 255

@@ -153,9 +153,7 @@ def _move(issue: Issue, transition: Transition, now: datetime) -> None:
     issue.updated = now
 
 
-def _add_comments(
-    site: Site, user: User, issue: Issue, bodies: list[dict[str, Any]], now: datetime
-) -> list[Comment]:
+def _add_comments(site: Site, user: User, issue: Issue, bodies: list[dict[str, Any]], now: datetime) -> list[Comment]:
     added = []
     for body in bodies:
         comment = Comment(site.next_comment_id, user.account_id, body, now, now)

@@ -274,8 +274,7 @@ class _Compiler:
             raise _Invalid(f"The operator '{operator}' is not supported by the '{clause.field}' field.")
         if isinstance(operand, Empty) and operator in _ORDERING:
             raise _Invalid(
-                f"The operator '{operator}' does not support searching for EMPTY values on the field "
-                f"'{clause.field}'."
+                f"The operator '{operator}' does not support searching for EMPTY values on the field '{clause.field}'."
             )
         if isinstance(operand, Empty) and operator in ("=", "!=") and not can_be_empty:
             raise _Invalid(f"The field '{clause.field}' does not support searching for EMPTY values.")
@@ -316,9 +315,7 @@ class _Compiler:
                     raise _Invalid(f"The field '{clause.field}' does not support searching for EMPTY values.")
                 with_empty = True
             elif isinstance(item, Function):
-                self.check_function(
-                    item, clause, returns="user" if field in ("assignee", "reporter") else None
-                )
+                self.check_function(item, clause, returns="user" if field in ("assignee", "reporter") else None)
                 if self.current_account_id is not None:
                     values.add(self.current_account_id)
             else:
@@ -353,15 +350,11 @@ class _Compiler:
             raise _Invalid(f"Unable to find JQL function '{function.name}()'.")
         canonical = _FUNCTIONS[name]
         if returns != ("user" if name in _USER_FUNCTIONS else "date"):
-            raise _Invalid(
-                f"A value provided by the function '{canonical}' is invalid for the field '{clause.field}'."
-            )
+            raise _Invalid(f"A value provided by the function '{canonical}' is invalid for the field '{clause.field}'.")
         least, most = _ARITY.get(name, (0, 1))
         if not least <= len(function.args) <= most:
             expected = f"'{most}'" if least == most else f"between '{least}' and '{most}'"
-            raise _Invalid(
-                f"Function '{canonical}' expected {expected} arguments but received '{len(function.args)}'."
-            )
+            raise _Invalid(f"Function '{canonical}' expected {expected} arguments but received '{len(function.args)}'.")
 
     def date_clause(self, clause: Clause, get: Callable[[SearchDoc], datetime], operator: str) -> Predicate:
         items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
@@ -437,13 +430,11 @@ def _check_shape(clause: Clause) -> None:
     operator, operand = clause.operator, clause.operand
     if operator in ("in", "not in") and not isinstance(operand, ValueList | Function):
         raise _Invalid(
-            f"Operator '{operator}' does not support the non-list value '{_shown(operand)}' "
-            f"for field '{clause.field}'."
+            f"Operator '{operator}' does not support the non-list value '{_shown(operand)}' for field '{clause.field}'."
         )
     if operator not in ("in", "not in") and isinstance(operand, ValueList):
         raise _Invalid(
-            f"Operator '{operator}' does not support the list value '{_shown(operand)}' "
-            f"for field '{clause.field}'."
+            f"Operator '{operator}' does not support the list value '{_shown(operand)}' for field '{clause.field}'."
         )
     if operator in ("is", "is not") and not isinstance(operand, Empty):
         raise _Invalid(f"The operator '{operator}' only supports searching for EMPTY values.")
@@ -477,8 +468,7 @@ def _equality_tests(field: str, values: set[str]) -> tuple[Predicate, Predicate 
     if field == "priority":
         return (
             lambda doc: (
-                doc.priority_name is not None
-                and (doc.priority_name.lower() in values or doc.priority_id in values)
+                doc.priority_name is not None and (doc.priority_name.lower() in values or doc.priority_id in values)
             ),
             lambda doc: doc.priority_name is None,
         )

@@ -303,8 +303,7 @@ class _Parser:
         if token.kind == "word" and token.text.lower() in RESERVED_WORDS:
             raise self.fail(
                 token,
-                f"'{token.text}' is a reserved JQL word. "
-                "You must surround it in quotation marks to use it in a query.",
+                f"'{token.text}' is a reserved JQL word. You must surround it in quotation marks to use it in a query.",
             )
 
     def terminal(self) -> Clause:
@@ -319,9 +318,7 @@ class _Parser:
         keyword = token.keyword
         if keyword in HISTORY_OPERATORS:
             # History is not kept by the sandbox, so WAS and CHANGED cannot be answered truthfully.
-            raise JqlError(
-                [f"The operator '{token.text}' is not supported by the sandbox: it keeps no history."]
-            )
+            raise JqlError([f"The operator '{token.text}' is not supported by the sandbox: it keeps no history."])
         if keyword == "in":
             return "in"
         if keyword == "is":

@@ -51,16 +51,10 @@ class SiteStore:
 
     def save(self, site: Site) -> None:
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO site (id, data) VALUES (1, ?)", (json.dumps(_site_json(site)),)
-            )
+            self._db.execute("INSERT OR REPLACE INTO site (id, data) VALUES (1, ?)", (json.dumps(_site_json(site)),))
             self._db.executemany(
                 "INSERT OR REPLACE INTO issue (id, data) VALUES (?, ?)",
-                (
-                    (i, json.dumps(_issue_json(site.issues[i])))
-                    for i in site.dirty_issue_ids
-                    if i in site.issues
-                ),
+                ((i, json.dumps(_issue_json(site.issues[i]))) for i in site.dirty_issue_ids if i in site.issues),
             )
             self._db.executemany("DELETE FROM issue WHERE id = ?", ((i,) for i in site.removed_issue_ids))
         site.dirty_issue_ids.clear()
@@ -74,8 +68,7 @@ class SiteStore:
 
 def _site_json(site: Site) -> dict[str, Any]:
     projects = [
-        asdict(p) | {"members": sorted(p.members) if p.members is not None else None}
-        for p in site.projects.values()
+        asdict(p) | {"members": sorted(p.members) if p.members is not None else None} for p in site.projects.values()
     ]
     return {
         "statuses": [asdict(s) for s in site.statuses.values()],
@@ -101,21 +94,17 @@ def _site_from_json(data: dict[str, Any]) -> Site:
         site.projects[project.id] = project
     for raw in data["workflows"]:
         transitions = [
-            Transition(**(t | {"from_status_ids": tuple(t["from_status_ids"])}))
-            for t in raw.pop("transitions")
+            Transition(**(t | {"from_status_ids": tuple(t["from_status_ids"])})) for t in raw.pop("transitions")
         ]
         site.workflows[raw["id"]] = Workflow(**raw, transitions=transitions)
     return site
 
 
 def _issue_json(issue: Issue) -> dict[str, Any]:
-    data = {
-        name: getattr(issue, name) for name in Issue.__dataclass_fields__ if name not in {"doc", "comments"}
-    }
+    data = {name: getattr(issue, name) for name in Issue.__dataclass_fields__ if name not in {"doc", "comments"}}
     data.update({name: getattr(issue, name).isoformat() for name in ISSUE_DATES})
     data["comments"] = [
-        asdict(c) | {"created": c.created.isoformat(), "updated": c.updated.isoformat()}
-        for c in issue.comments or ()
+        asdict(c) | {"created": c.created.isoformat(), "updated": c.updated.isoformat()} for c in issue.comments or ()
     ]
     return data
 

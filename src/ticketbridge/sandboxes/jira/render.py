@@ -50,10 +50,7 @@ def jira_datetime(value: datetime) -> str:
 
 
 def avatar_urls(base: str, kind: str, ident: str) -> dict[str, str]:
-    return {
-        size: f"{base}/secure/{kind}avatar?size={size}&id={ident}"
-        for size in ("48x48", "24x24", "16x16", "32x32")
-    }
+    return {size: f"{base}/secure/{kind}avatar?size={size}&id={ident}" for size in ("48x48", "24x24", "16x16", "32x32")}
 
 
 def user_json(base: str, user: User) -> dict[str, Any]:
@@ -255,9 +252,7 @@ def _parent_json(base: str, site: Site, issue_id: int) -> dict[str, Any]:
         "fields": {
             "summary": parent.summary,
             "status": status_json(base, site.statuses[parent.status_id]),
-            "priority": priority_json(base, site.priorities[parent.priority_id])
-            if parent.priority_id
-            else None,
+            "priority": priority_json(base, site.priorities[parent.priority_id]) if parent.priority_id else None,
             "issuetype": issuetype_json(base, site.issue_types[parent.issuetype_id]),
         },
     }

@@ -119,9 +119,7 @@ def seed(site: Site, request: SeedRequest) -> list[str]:
     for s in request.statuses:
         site.statuses[s.id] = Status(s.id, s.name, s.category)
     for w in request.workflows:
-        _require(
-            set(w.statuses) | {w.initial_status} | {t.to for t in w.transitions}, site.statuses, "status"
-        )
+        _require(set(w.statuses) | {w.initial_status} | {t.to for t in w.transitions}, site.statuses, "status")
         transitions = [Transition(t.id, t.name, t.to, tuple(t.from_)) for t in w.transitions]
         site.workflows[w.id] = Workflow(w.id, w.name, w.initial_status, list(w.statuses), transitions)
     for t in request.issue_types:

@@ -22,9 +22,7 @@ class RezolveSandboxConfig(BaseModel):
     #: Realm roles that may create and update tickets (the create page names these three).
     write_roles: frozenset[str] = frozenset({"ticket_agent", "ticket_user", "tenant_admin"})
     #: Realm roles that may read; `requestor` is here so the demo read-only client can read.
-    read_roles: frozenset[str] = frozenset(
-        {"ticket_agent", "ticket_user", "ticket_admin", "tenant_admin", "requestor"}
-    )
+    read_roles: frozenset[str] = frozenset({"ticket_agent", "ticket_user", "ticket_admin", "tenant_admin", "requestor"})
     #: Reject status changes that the ticket type's workflow does not allow for the caller's roles.
     enforce_workflow: bool = True
     #: Requests per second per tenant before 429 with Retry-After; None disables the limit.

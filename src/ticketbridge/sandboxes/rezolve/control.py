@@ -94,7 +94,7 @@ async def clear_calls(request: Request, state: StateDep) -> None:
 
 
 @router.get("/tickets/count")
-async def count_tickets(state: StateDep, tenantId: str = DEMO_TENANT_ID) -> dict[str, int]:  # noqa: N803
+async def count_tickets(state: StateDep, tenantId: str = DEMO_TENANT_ID) -> dict[str, int]:
     return {"count": len(_tenant(state, tenantId).tickets)}
 
 

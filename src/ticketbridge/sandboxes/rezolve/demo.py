@@ -114,9 +114,7 @@ REQUEST_WORKFLOW = Workflow(
         Transition(from_=["submitted"], to="in_progress", allowedRoles=AGENT_ROLES),
         Transition(from_=["in_progress"], to="resolved", allowedRoles=AGENT_ROLES),
         Transition(from_=["resolved"], to="in_progress", allowedRoles=AGENT_ROLES),
-        Transition(
-            from_=["submitted", "in_progress"], to="cancelled", allowedRoles=[*AGENT_ROLES, "ticket_user"]
-        ),
+        Transition(from_=["submitted", "in_progress"], to="cancelled", allowedRoles=[*AGENT_ROLES, "ticket_user"]),
     ],
 )
 INCIDENT_WORKFLOW = Workflow(
@@ -184,9 +182,7 @@ def build_demo_store(*, with_tickets: bool = True) -> Store:
             )
         ],
         teams=[Team(id="team-101", name="Operations", key="ops")],
-        ticketTypes=[
-            _ticket_type(SERVICE_REQUEST_TYPE_ID, "Service Request", "REQ", REQUEST_FIELDS, REQUEST_WORKFLOW)
-        ],
+        ticketTypes=[_ticket_type(SERVICE_REQUEST_TYPE_ID, "Service Request", "REQ", REQUEST_FIELDS, REQUEST_WORKFLOW)],
     )
     return Store(tenants={demo.id: demo, acme.id: acme})
 
@@ -305,9 +301,7 @@ def _ticket_type(type_id: str, name: str, prefix: str, ids: TypeFields, workflow
         ),
         FieldDef(id=ids.assignee, name="assignee", label="Assigned To", type=FieldKind.USER),
         FieldDef(id=ids.dueDate, name="dueDate", label="Due Date", type=FieldKind.DATE),
-        FieldDef(
-            id=ids.parent, name="parent", label="Parent Ticket", type=text, dataSource=TICKET_DATA_SOURCE
-        ),
+        FieldDef(id=ids.parent, name="parent", label="Parent Ticket", type=text, dataSource=TICKET_DATA_SOURCE),
         FieldDef(id=ids.tags, name="tags", label="Tags", type=FieldKind.ARRAY),
         FieldDef(id=ids.externalReference, name="externalReference", label="External Reference", type=text),
     ]

@@ -41,9 +41,7 @@ class Caller:
     scopes: frozenset[str]
 
     def actor(self) -> Actor:
-        kind = (
-            ActorType.SERVICE_ACCOUNT if self.subject.startswith(SERVICE_ACCOUNT_PREFIX) else ActorType.USER
-        )
+        kind = ActorType.SERVICE_ACCOUNT if self.subject.startswith(SERVICE_ACCOUNT_PREFIX) else ActorType.USER
         return Actor(id=self.subject, type=kind)
 
 

@@ -73,9 +73,7 @@ def input_validation_failure(reason: dict[str, str]) -> RezolveError:
 
 def permission_failure(action: str) -> RezolveError:
     """The seed's body for `action="update"`; other actions reuse it with their own verb."""
-    return RezolveError(
-        401, f"You do not have the permission to {action} the ticket", code="USER_PERMISSION_FAILURE"
-    )
+    return RezolveError(401, f"You do not have the permission to {action} the ticket", code="USER_PERMISSION_FAILURE")
 
 
 def unauthorized() -> RezolveError:

@@ -39,9 +39,7 @@ def select_tickets(tenant: Tenant, query: ListQuery) -> tuple[list[Ticket], int]
     """One page of matching tickets and the total number of matches; raises INVALID_FILTER (422)."""
     matches = _compile_group(tenant, query.filter) if query.filter else _always
     found = [
-        ticket
-        for ticket in tenant.tickets.values()
-        if matches(ticket) and _has_text(tenant, ticket, query.search)
+        ticket for ticket in tenant.tickets.values() if matches(ticket) and _has_text(tenant, ticket, query.search)
     ]
     # object_id breaks ties so that pages stay deterministic when timestamps collide.
     found.sort(key=lambda ticket: ticket.object_id, reverse=query.searchOrder == "DESC")
@@ -59,9 +57,7 @@ def _has_text(tenant: Tenant, ticket: Ticket, search: str | None) -> bool:
     needle = search.casefold()
     ticket_type = tenant.ticket_type(ticket.ticketTypeId)
     text_fields = (
-        [f.id for f in ticket_type.fields if f.type in (FieldKind.TEXT, FieldKind.RICHTEXT)]
-        if ticket_type
-        else []
+        [f.id for f in ticket_type.fields if f.type in (FieldKind.TEXT, FieldKind.RICHTEXT)] if ticket_type else []
     )
     texts = [ticket.object_id, *(ticket.data.get(field_id) for field_id in text_fields)]
     return any(isinstance(text, str) and needle in text.casefold() for text in texts)

@@ -100,9 +100,7 @@ def update_ticket(
     if workflow_roles is not None and status_field is not None and status_field.id in changes:
         new_status = changes[status_field.id]
         if status_field.id not in reasons and isinstance(new_status, str):
-            refusal = transition_error(
-                ticket_type, ticket.data.get(status_field.id), new_status, workflow_roles
-            )
+            refusal = transition_error(ticket_type, ticket.data.get(status_field.id), new_status, workflow_roles)
             if refusal is not None:
                 reasons[status_field.id] = refusal
     if reasons:

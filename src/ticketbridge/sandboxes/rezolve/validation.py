@@ -25,16 +25,10 @@ def field_errors(tenant: Tenant, ticket_type: TicketType, values: Mapping[str, A
 
 def missing_required(ticket_type: TicketType, values: Mapping[str, Any]) -> dict[str, str]:
     """Required fields absent from a new ticket's values."""
-    return {
-        field.id: "Field is required"
-        for field in ticket_type.fields
-        if field.required and field.id not in values
-    }
+    return {field.id: "Field is required" for field in ticket_type.fields if field.required and field.id not in values}
 
 
-def transition_error(
-    ticket_type: TicketType, current: str | None, new: str, roles: Iterable[str]
-) -> str | None:
+def transition_error(ticket_type: TicketType, current: str | None, new: str, roles: Iterable[str]) -> str | None:
     """Why the workflow refuses moving `current` to `new` for a caller with `roles`, or None."""
     if current == new:
         return None
@@ -77,9 +71,7 @@ def _value_error(tenant: Tenant, field: FieldDef, value: Any) -> str | None:
         case FieldKind.ARRAY:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 return "Expected array of strings"
-            unknown = [
-                item for item in value if field.options is not None and item not in field.option_values()
-            ]
+            unknown = [item for item in value if field.options is not None and item not in field.option_values()]
             if unknown:
                 return f"Invalid option '{unknown[0]}'"
     return None

@@ -89,9 +89,7 @@ async def submit_edit(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict
     return _submit(runtime, user, ids, operation, invalid)
 
 
-def _submit(
-    runtime: Runtime, user: User, ids: list[int], operation: Operation, invalid: int
-) -> dict[str, str]:
+def _submit(runtime: Runtime, user: User, ids: list[int], operation: Operation, invalid: int) -> dict[str, str]:
     if runtime.queue.is_full():
         raise BulkOperationError(429, TOO_MANY_TASKS, headers={"Retry-After": "1"})
     return {"taskId": runtime.queue.submit(user.account_id, ids, operation, invalid).id}

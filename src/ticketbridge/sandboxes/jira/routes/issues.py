@@ -94,9 +94,7 @@ async def fetch_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[
 
 
 @router.get("/issue/{issueIdOrKey}", operation_id="getIssue")
-async def get(
-    issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, fields: FieldsQuery = None
-) -> dict[str, Any]:
+async def get(issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, fields: FieldsQuery = None) -> dict[str, Any]:
     issue = visible_issue(runtime.site, user, issueIdOrKey)
     return issue_json(runtime.base, runtime.site, issue, select_fields(fields, "*all"))
 
@@ -119,21 +117,15 @@ async def assign(issueIdOrKey: str, body: BodyDep, runtime: RuntimeDep, user: Us
     if not isinstance(body, dict) or "accountId" not in body:
         raise JiraError(400, ["accountId is required."])
     account_id = body["accountId"]
-    edit_issue(
-        runtime.site, user, issue, {"fields": {"assignee": {"accountId": account_id} if account_id else None}}
-    )
+    edit_issue(runtime.site, user, issue, {"fields": {"assignee": {"accountId": account_id} if account_id else None}})
     return Response(status_code=204)
 
 
 @router.delete("/issue/{issueIdOrKey}", operation_id="deleteIssue", status_code=204)
-async def delete(
-    issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, deleteSubtasks: bool = False
-) -> Response:
+async def delete(issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, deleteSubtasks: bool = False) -> Response:
     issue = visible_issue(runtime.site, user, issueIdOrKey)
     if runtime.site.subtask_ids.get(issue.id) and not deleteSubtasks:
-        raise JiraError(
-            400, ["The issue has subtasks. Set deleteSubtasks=true to delete it with its subtasks."]
-        )
+        raise JiraError(400, ["The issue has subtasks. Set deleteSubtasks=true to delete it with its subtasks."])
     runtime.site.remove_issue(issue)
     return Response(status_code=204)
 

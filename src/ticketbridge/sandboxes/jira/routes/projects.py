@@ -76,10 +76,7 @@ async def search_projects(
 @router.get("/project", operation_id="getAllProjects")
 async def all_projects(runtime: RuntimeDep, user: UserDep, expand: str | None = None) -> list[dict[str, Any]]:
     chosen = _expand(expand)
-    return [
-        project_json(runtime.base, runtime.site, p, chosen)
-        for p in runtime.site.visible_projects(user.account_id)
-    ]
+    return [project_json(runtime.base, runtime.site, p, chosen) for p in runtime.site.visible_projects(user.account_id)]
 
 
 @router.get("/project/{projectIdOrKey}", operation_id="getProject")
@@ -94,9 +91,7 @@ async def get_project(
 async def project_statuses(projectIdOrKey: str, runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
     site = runtime.site
     project = visible_project(site, user, projectIdOrKey)
-    statuses = [
-        status_json(runtime.base, site.statuses[s]) for s in site.workflows[project.workflow_id].status_ids
-    ]
+    statuses = [status_json(runtime.base, site.statuses[s]) for s in site.workflows[project.workflow_id].status_ids]
     return [
         {
             "self": f"{runtime.base}{API}/issueType/{t}",

@@ -66,9 +66,7 @@ async def assignable_users(
     site = runtime.site
     ref = project or issueKey
     if ref is None:
-        raise JiraError(
-            400, ["One of the following parameters must be provided: project, issueKey, issueId."]
-        )
+        raise JiraError(400, ["One of the following parameters must be provided: project, issueKey, issueId."])
     if issueKey is not None:
         issue = site.issue(issueKey)
         target = site.projects[issue.project_id] if issue else None

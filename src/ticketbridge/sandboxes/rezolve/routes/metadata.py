@@ -51,9 +51,7 @@ async def get_tenant_meta(caller: ReaderDep, catalog: OptionalCatalogDep) -> dic
     priorities: dict[str, dict[str, Any]] = {}
     for ticket_type in tenant.ticketTypes:
         for status in ticket_type.workflow.statuses:
-            statuses.setdefault(
-                status.key, {"key": status.key, "name": status.name, "isTerminal": status.isTerminal}
-            )
+            statuses.setdefault(status.key, {"key": status.key, "name": status.name, "isTerminal": status.isTerminal})
         priority = ticket_type.field_named("priority")
         options = priority.options if priority is not None and priority.options else []
         for option in options:

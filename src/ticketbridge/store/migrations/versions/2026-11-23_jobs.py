@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_jobs_connection_id_created_at", ["connection_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_jobs_connection_id_created_at", ["connection_id", "created_at"], unique=False)
         batch_op.create_index("ix_jobs_finished_at", ["finished_at"], unique=False)
         batch_op.create_index("ix_jobs_organization_id", ["organization_id"], unique=False)
         batch_op.create_index("ix_jobs_status_run_at", ["status", "run_at"], unique=False)
@@ -76,9 +74,7 @@ def upgrade() -> None:
         sa.Column("result", JSON_TYPE, nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_job_items_job_id_jobs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_job_items_job_id_jobs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id", "key", name=op.f("pk_job_items")),
     )
 

@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("connection_id", "vendor_id", name="uq_projects_connection_vendor"),
     )
     with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_projects_connection_updated", ["connection_id", "updated_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_projects_connection_updated", ["connection_id", "updated_at", "id"], unique=False)
 
     op.create_table(
         "users",
@@ -78,9 +76,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("connection_id", "vendor_id", name="uq_users_connection_vendor"),
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_users_connection_updated", ["connection_id", "updated_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_users_connection_updated", ["connection_id", "updated_at", "id"], unique=False)
 
     op.create_table(
         "tickets",
@@ -167,9 +163,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_connection_key", ["connection_id", "vendor_key"], unique=False)
-        batch_op.create_index(
-            "ix_tickets_connection_updated", ["connection_id", "updated_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_tickets_connection_updated", ["connection_id", "updated_at", "id"], unique=False)
 
 
 def downgrade() -> None:
