@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel
 
+from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import (
     CreateItem,
@@ -82,6 +83,13 @@ class Connector(Protocol):
     def iter_projects(self) -> AsyncIterator[list[VendorProject]]: ...
 
     def iter_users(self) -> AsyncIterator[list[VendorUser]]: ...
+
+    async def list_priorities(self) -> list[VendorPriority]:
+        """Every priority of the connection, read from the vendor now (not from a cache), so that a
+        sync sees one the moment it is gone."""
+
+    async def list_statuses(self) -> list[VendorStatus]:
+        """Every status of the connection with its category, read from the vendor now."""
 
     async def aclose(self) -> None: ...
 

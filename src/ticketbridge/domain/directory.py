@@ -1,4 +1,5 @@
-"""Projects and users of a connection, as the store hands them to services."""
+"""Projects and users of a connection, as the store hands them to services; priorities and statuses,
+as connectors list them for the sync."""
 
 from __future__ import annotations
 
@@ -34,3 +35,15 @@ class UserRead(Frozen):
     account_type: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class VendorPriority(Frozen):
+    vendor_id: str  #: Jira priority id, Rezolve priority option value
+    name: str
+
+
+class VendorStatus(Frozen):
+    vendor_id: str  #: Jira status id, Rezolve status key
+    name: str
+    #: Jira's status-category key: "new", "indeterminate" or "done" (None when the vendor gives none).
+    category: str | None

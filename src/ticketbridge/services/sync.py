@@ -1,6 +1,6 @@
-"""Connector sync: the vendor's projects, users and tickets into the local store.
+"""Connector sync: the vendor's projects, users, priorities, statuses and tickets into the local store.
 
-Design (see also the README's "Synced data"):
+Design:
 - **Full, then incremental.** The first run asks for every ticket; each later run for the tickets
   changed since the *start* of the last complete run, minus `OVERLAP` (clock skew between us and the
   vendor, minute-precision vendor queries, search indexes that lag behind writes). Starting from the
@@ -13,6 +13,9 @@ Design (see also the README's "Synced data"):
 - **Same rows as writes.** Tickets go through `ticket_values` and `upsert_ticket`'s multi-row form,
   keyed by vendor id, whose guard never lets an older vendor version overwrite a newer row (a write
   made meanwhile).
+- **Directory.** Projects, priorities and statuses are listed whole at the start of every run; the
+  ones the vendor no longer lists are marked inactive, and active again once listed (so a project a
+  shifting page walk missed heals on the next run).
 - **Deletions.** Every run then walks the ids of every vendor ticket into `sync_seen` and marks the
   local tickets it did not list inactive (`active = false`), and active again any it lists; rows
   stored after the walk began are spared. An interrupted walk starts over.
@@ -165,14 +168,36 @@ async def sync_connection(
 
 
 async def _sync_directory(transaction: Transaction, connector: Connector, connection: ConnectionRead) -> None:
-    """Projects and users first, so that tickets resolve their references to our ids."""
+    """Projects, priorities, statuses and users first, so that tickets resolve their references to our ids."""
     scope = {"organization_id": connection.organization_id, "connection_id": connection.id}
-    async for projects in connector.iter_projects():
-        async with transaction() as db:
-            await directory.upsert_projects(db, projects, **scope)
+    projects_gone = await _sync_projects(transaction, connector, connection)
+    priorities = await connector.list_priorities()
+    async with transaction() as db:
+        priorities_gone = await directory.replace_priorities(db, priorities, **scope)
+    statuses = await connector.list_statuses()
+    async with transaction() as db:
+        statuses_gone = await directory.replace_statuses(db, statuses, **scope)
     async for users in connector.iter_users():
         async with transaction() as db:
             await directory.upsert_users(db, users, **scope)
+    log.info(
+        "sync.directory",
+        connection_id=str(connection.id),
+        deactivated={"projects": projects_gone, "priorities": priorities_gone, "statuses": statuses_gone},
+    )
+
+
+async def _sync_projects(transaction: Transaction, connector: Connector, connection: ConnectionRead) -> int:
+    """Stores every project page by page, then marks inactive those not listed; returns how many."""
+    listed: set[str] = set()
+    async for projects in connector.iter_projects():
+        async with transaction() as db:
+            await directory.upsert_projects(
+                db, projects, organization_id=connection.organization_id, connection_id=connection.id
+            )
+        listed.update(project.vendor_id for project in projects)
+    async with transaction() as db:
+        return await directory.deactivate_projects(db, listed, connection_id=connection.id)
 
 
 async def _sync_tickets(

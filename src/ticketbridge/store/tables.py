@@ -115,7 +115,7 @@ class JobItemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- tickets, projects, users ---
+# --- tickets, projects, users, priorities, statuses ---
 
 
 class ProjectRow(Base):
@@ -160,6 +160,44 @@ class UserRow(Base):
         UniqueConstraint("connection_id", "vendor_id", name="uq_users_connection_vendor"),
         Index("ix_users_connection_updated", "connection_id", "updated_at", "id"),
     )
+
+
+class PriorityRow(Base):
+    """A vendor priority (Jira priority, Rezolve priority option) as of the last sync; inactive once
+    the vendor no longer lists it."""
+
+    __tablename__ = "priorities"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    vendor_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("connection_id", "vendor_id", name="uq_priorities_connection_vendor"),)
+
+
+class StatusRow(Base):
+    """A vendor status (Jira status, Rezolve workflow status) as of the last sync; inactive once the
+    vendor no longer lists it."""
+
+    __tablename__ = "statuses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    vendor_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    #: Jira's status-category key ("new", "indeterminate", "done"), Rezolve's mapped to it.
+    category: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("connection_id", "vendor_id", name="uq_statuses_connection_vendor"),)
 
 
 class TicketRow(Base):

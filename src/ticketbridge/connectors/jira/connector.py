@@ -21,6 +21,7 @@ from ticketbridge.connectors.http import RetryPolicy, with_retries
 from ticketbridge.connectors.jira import mapping
 from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient, element_error_message
 from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
+from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
@@ -367,6 +368,14 @@ class JiraConnector:
         )
         return [mapping.to_vendor_user(u) for u in users]
 
+    async def list_priorities(self) -> list[VendorPriority]:
+        priorities = await self._read(self._client.priorities, "getPriorities")
+        return [mapping.to_vendor_priority(p) for p in priorities]
+
+    async def list_statuses(self) -> list[VendorStatus]:
+        statuses = await self._read(self._client.statuses, "getStatuses")
+        return [mapping.to_vendor_status(s) for s in statuses]
+
     # --- update -----------------------------------------------------------------------------
 
     async def update_ticket(
@@ -540,15 +549,13 @@ class JiraConnector:
 
     async def _status_categories(self) -> dict[str, str]:
         async def load() -> dict[str, str]:
-            statuses = await self._read(self._client.statuses, "getStatuses")
-            return {str(s["name"]).lower(): str((s.get("statusCategory") or {}).get("key")) for s in statuses}
+            return {status.name.lower(): str(status.category) for status in await self.list_statuses()}
 
         return await self._cached("statuses", load)
 
     async def _priority_id(self, name: str) -> str:
         async def load() -> dict[str, str]:
-            priorities = await self._read(self._client.priorities, "getPriorities")
-            return {str(p["name"]).lower(): str(p["id"]) for p in priorities}
+            return {priority.name.lower(): priority.vendor_id for priority in await self.list_priorities()}
 
         ids = await self._cached("priorities", load)
         if name.lower() not in ids:

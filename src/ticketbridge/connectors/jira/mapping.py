@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketbridge.connectors.jira.adf import adf_to_markdown, markdown_to_adf
+from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     TicketChanges,
@@ -169,4 +170,16 @@ def to_vendor_user(user: Json) -> VendorUser:
         email=user.get("emailAddress") or None,
         active=bool(user.get("active", True)),
         account_type=user.get("accountType"),
+    )
+
+
+def to_vendor_priority(priority: Json) -> VendorPriority:
+    return VendorPriority(vendor_id=str(priority["id"]), name=str(priority["name"]))
+
+
+def to_vendor_status(status: Json) -> VendorStatus:
+    return VendorStatus(
+        vendor_id=str(status["id"]),
+        name=str(status["name"]),
+        category=(status.get("statusCategory") or {}).get("key"),
     )

@@ -23,6 +23,7 @@ from ticketbridge.connectors.rezolve.memory import ConnectionMemory
 from ticketbridge.connectors.rezolve.query import list_body
 from ticketbridge.connectors.rezolve.schema import TicketTypeSchema
 from ticketbridge.connectors.rezolve.writes import TicketWriter
+from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
@@ -253,6 +254,17 @@ class RezolveConnector:
         # user/list is not paged: one answer holds every user.
         body = await self._read(lambda: self._client.list_users(catalog="user"), "listUsers")
         yield [mapping.to_vendor_user(user) for user in (body.get("data") or {}).get("users") or []]
+
+    async def list_priorities(self) -> list[VendorPriority]:
+        """The ticket types' priority options. The types are fetched again, not taken from the metadata
+        cache (which the fetch refreshes)."""
+        return mapping.to_vendor_priorities((await self._schemas(refresh=True)).values())
+
+    async def list_statuses(self) -> list[VendorStatus]:
+        """The ticket types' workflow statuses, fetched again like `list_priorities`. Not tenant meta's
+        list, which does not say which status is initial: from the workflows, categories match the
+        ones tickets report."""
+        return mapping.to_vendor_statuses((await self._schemas(refresh=True)).values())
 
     # --- metadata and plumbing --------------------------------------------------------------------
 

@@ -8,12 +8,14 @@ connection's status and priority mappings name. Descriptions are HTML on Rezolve
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from ticketbridge.connectors.errors import VendorRejected
 from ticketbridge.connectors.rezolve.richtext import html_to_markdown, markdown_to_html
 from ticketbridge.connectors.rezolve.schema import UNIFIED_FIELDS, TicketTypeSchema
+from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     TicketChanges,
@@ -211,3 +213,24 @@ def to_vendor_user(user: Json) -> VendorUser:
         email=user.get("email") or None,
         active=str(user.get("status", "active")).lower() == "active",
     )
+
+
+def to_vendor_priorities(schemas: Iterable[TicketTypeSchema]) -> list[VendorPriority]:
+    """Rezolve keeps priority options per ticket type: the tenant's priorities are their union, each
+    option value once (with the label of the first type that has it)."""
+    found: dict[str, VendorPriority] = {}
+    for schema in schemas:
+        spec = schema.fields.get("priority")
+        for value, label in spec.options.items() if spec else ():
+            found.setdefault(value, VendorPriority(vendor_id=value, name=label))
+    return list(found.values())
+
+
+def to_vendor_statuses(schemas: Iterable[TicketTypeSchema]) -> list[VendorStatus]:
+    """The union of the ticket types' workflow statuses, each key once (as the first type that has it
+    defines it). The category is the one tickets in that status report."""
+    found: dict[str, VendorStatus] = {}
+    for schema in schemas:
+        for status in schema.statuses.values():
+            found.setdefault(status.key, VendorStatus(vendor_id=status.key, name=status.name, category=status.category))
+    return list(found.values())
