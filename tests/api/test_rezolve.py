@@ -135,3 +135,28 @@ async def test_bulk_sync_async_and_update_on_rezolve(client: httpx.AsyncClient, 
     assert updated["status"] == "SUCCESS", updated
     one = (await client.get(f"/v1/itsm/tickets/{ticket_ids[0]}", headers=tenant.headers)).json()
     assert (one["status"], one["priority"]) == ("IN_PROGRESS", "LOW")
+
+
+async def test_passthrough_and_read_endpoints_on_rezolve(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    tenant = await rezolve_tenant(client)
+    base = "/v1/itsm/passthrough/projects"
+    types = await client.get(f"{base}/{IT_TEAM}/issue-types", headers=tenant.headers)
+    assert types.status_code == 200, types.text
+    type_ids = {item["vendor_id"] for item in types.json()["items"]}
+    assert REQUEST_TYPE in type_ids
+    users = await client.get(f"{base}/{IT_TEAM}/assignable-users", headers=tenant.headers)
+    assert users.status_code == 200 and users.json()["items"], users.text
+    assignee = users.json()["items"][0]["vendor_id"]
+    created = await client.post(
+        "/v1/itsm/tickets", json=request_ticket("Assigned", assigned_user_vendor_id=assignee), headers=tenant.headers
+    )
+    assert created.status_code == 200 and created.json()["assigned_user_vendor_id"] == assignee, created.text
+    listed = await client.get(
+        "/v1/itsm/tickets", params={"identifier": created.json()["identifier"]}, headers=tenant.headers
+    )
+    assert [item["id"] for item in listed.json()["items"]] == [created.json()["id"]]
+    accepted = await client.post(
+        "/v1/itsm/tickets/bulk", json={"tickets": [request_ticket("Job")]}, headers=tenant.headers
+    )
+    jobs = await client.get("/v1/jobs", headers=tenant.headers)
+    assert [item["id"] for item in jobs.json()["items"]] == [accepted.json()["job_id"]]
