@@ -152,7 +152,7 @@ async def _ensure_tenant(
 
 def _banner(document: dict[str, Any], path: Path) -> str:
     curl = (
-        f"curl -s {document['base_url']}/v1/connection "
+        f"curl -s '{document['base_url']}/v1/itsm/tickets?limit=5' "
         f"-H 'X-API-KEY: {document['api_key']}' -H 'X-CONNECTION-ID: {document['connections']['jira']}'"
     )
     return (
