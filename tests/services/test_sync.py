@@ -20,7 +20,8 @@ from tests.services.support import Crash, jira_call, record, run_sync
 from ticketbridge.jobs.schedule import enqueue_due_syncs
 from ticketbridge.services.sync import OVERLAP
 from ticketbridge.state import Runtime
-from ticketbridge.store import sync_state, ticket_batches
+from ticketbridge.store import sync_state
+from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.base import utcnow
 from ticketbridge.store.tables import JobRow, TicketRow
 
@@ -109,7 +110,7 @@ async def test_a_sync_killed_mid_walk_resumes_from_its_checkpoint(
 ) -> None:
     tenant = await make_tenant(client)
     await sandbox(jira_sandbox, "POST", "/seed", json={"issues": 5})
-    store_page = ticket_batches.upsert_tickets
+    store_page = tickets_store.upsert_tickets
     stored_pages = 0
 
     async def dies_at_the_third_page(*args: Any, **kwargs: Any) -> None:
@@ -119,7 +120,7 @@ async def test_a_sync_killed_mid_walk_resumes_from_its_checkpoint(
         stored_pages += 1
         await store_page(*args, **kwargs)
 
-    monkeypatch.setattr(ticket_batches, "upsert_tickets", dies_at_the_third_page)
+    monkeypatch.setattr(tickets_store, "upsert_tickets", dies_at_the_third_page)
     with pytest.raises(Crash):
         await run_sync(runtime, tenant.connection_id, page_size=2)
     async with runtime.sessionmaker.begin() as db:
@@ -128,7 +129,7 @@ async def test_a_sync_killed_mid_walk_resumes_from_its_checkpoint(
     # Two pages were stored (pages may come short: the walk skips what it already yielded).
     assert 2 <= interrupted.tickets_synced == await stored_count(runtime) <= 4
 
-    monkeypatch.setattr(ticket_batches, "upsert_tickets", store_page)
+    monkeypatch.setattr(tickets_store, "upsert_tickets", store_page)
     recording = record(runtime)
     report = await run_sync(runtime, tenant.connection_id, page_size=2)
 

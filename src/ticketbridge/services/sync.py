@@ -10,7 +10,7 @@ Design:
 - **Resume.** After each page the run's checkpoint (the newest vendor change time it stored) is
   committed with the page. A run interrupted by a crash is retried by the job engine and continues
   from that checkpoint, keeping its original start as the next high-water mark.
-- **Same rows as writes.** Tickets go through `ticket_values` and `upsert_ticket`'s multi-row form,
+- **Same rows as writes.** Tickets go through `ticket_values` and `store.tickets.upsert_tickets`,
   keyed by vendor id, whose guard never lets an older vendor version overwrite a newer row (a write
   made meanwhile).
 - **Directory.** Projects, priorities and statuses are listed whole at the start of every run; the
@@ -51,8 +51,9 @@ from ticketbridge.services import connections as connections_service
 from ticketbridge.services.normalize import ticket_values
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import connections as connections_store
-from ticketbridge.store import directory, ticket_batches
+from ticketbridge.store import directory
 from ticketbridge.store import sync_state as store
+from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.sync")
@@ -212,7 +213,7 @@ async def _sync_tickets(
     async for page in connector.iter_tickets(updated_since=since, page_size=page_size):
         async with transaction() as db:
             values = await ticket_values(db, connection, page)
-            await ticket_batches.upsert_tickets(
+            await tickets_store.upsert_tickets(
                 db,
                 [values[ticket.vendor_id] for ticket in page],
                 organization_id=connection.organization_id,

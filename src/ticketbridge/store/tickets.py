@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -105,6 +105,10 @@ async def find_by_vendor_refs(
     return found
 
 
+#: The columns a write or a sync sets, in TicketValues order.
+VALUE_COLUMNS = tuple(field.name for field in fields(TicketValues))
+
+
 async def upsert_ticket(
     db: AsyncSession,
     values: TicketValues,
@@ -117,36 +121,62 @@ async def upsert_ticket(
     vendor change (a sync never reverts a newer write). Returns None when the row was newer.
 
     An identifier given here is kept; None never erases an identifier already stored."""
+    row = _row(values, organization_id=organization_id, connection_id=connection_id, identifier=identifier)
+    statement = _upsert(db, [row], set_identifier=identifier is not None).returning(TicketRow)
+    stored = await db.scalar(statement, execution_options={"populate_existing": True})
+    return None if stored is None else TicketRead.model_validate(stored)
+
+
+async def upsert_tickets(
+    db: AsyncSession, values: Sequence[TicketValues], *, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> None:
+    """The multi-row form of `upsert_ticket` for sync pages: one statement per page (a statement per
+    row costs ~6 ms, ten minutes for a 100,000-issue sync). A sync sets no identifier."""
+    # One row per vendor id (the last wins): ON CONFLICT may not touch a row twice in one statement.
+    latest = {value.vendor_id: value for value in values}
+    if not latest:
+        return
+    rows = [
+        _row(value, organization_id=organization_id, connection_id=connection_id, identifier=None)
+        for value in latest.values()
+    ]
+    await db.execute(_upsert(db, rows, set_identifier=False))
+
+
+def _row(
+    values: TicketValues, *, organization_id: uuid.UUID, connection_id: uuid.UUID, identifier: str | None
+) -> dict[str, Any]:
     now = utcnow()
-    columns = asdict(values) | {"updated_at": now, "status_updated_at": values.ticket_updated_at or now}
+    return asdict(values) | {
+        "id": uuid.uuid4(),
+        "organization_id": organization_id,
+        "connection_id": connection_id,
+        "identifier": identifier,
+        "created_at": now,
+        "updated_at": now,
+        "active": True,
+        "status_updated_at": values.ticket_updated_at or now,
+    }
+
+
+def _upsert(db: AsyncSession, rows: list[dict[str, Any]], *, set_identifier: bool) -> Any:
+    """INSERT ... ON CONFLICT (connection, vendor id) DO UPDATE, guarded so that a stored row holding
+    a newer vendor change is kept; the status time moves only when the status does."""
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(TicketRow).values(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        connection_id=connection_id,
-        identifier=identifier,
-        created_at=now,
-        active=True,
-        **columns,
-    )
-    update_columns: dict[str, Any] = {name: statement.excluded[name] for name in columns}
-    # The status time moves only when the status does.
+    statement = insert(TicketRow).values(rows)
+    excluded = statement.excluded
+    update_columns: dict[str, Any] = {name: excluded[name] for name in (*VALUE_COLUMNS, "updated_at", "active")}
     update_columns["status_updated_at"] = case(
-        (TicketRow.status.is_distinct_from(statement.excluded.status), statement.excluded.status_updated_at),
+        (TicketRow.status.is_distinct_from(excluded.status), excluded.status_updated_at),
         else_=TicketRow.status_updated_at,
     )
-    update_columns["active"] = statement.excluded.active
-    if identifier is not None:
-        update_columns["identifier"] = statement.excluded.identifier
+    if set_identifier:
+        update_columns["identifier"] = excluded.identifier
     newer_or_equal = or_(
         TicketRow.ticket_updated_at.is_(None),
-        statement.excluded.ticket_updated_at.is_(None),
-        TicketRow.ticket_updated_at <= statement.excluded.ticket_updated_at,
+        excluded.ticket_updated_at.is_(None),
+        TicketRow.ticket_updated_at <= excluded.ticket_updated_at,
     )
-    upsert = statement.on_conflict_do_update(
-        index_elements=[TicketRow.connection_id, TicketRow.vendor_id],
-        set_=update_columns,
-        where=newer_or_equal,
-    ).returning(TicketRow)
-    row = await db.scalar(upsert, execution_options={"populate_existing": True})
-    return None if row is None else TicketRead.model_validate(row)
+    return statement.on_conflict_do_update(
+        index_elements=[TicketRow.connection_id, TicketRow.vendor_id], set_=update_columns, where=newer_or_equal
+    )

@@ -1,4 +1,4 @@
-"""The sync's multi-row upsert keeps `upsert_ticket`'s guard: an older vendor version never
+"""The ticket upserts guard: an older vendor version never
 overwrites a newer row, and a row written with an identifier keeps it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.jobs.support import make_tenant_rows
 from ticketbridge.state import Runtime
-from ticketbridge.store import ticket_batches, tickets
+from ticketbridge.store import tickets
 from ticketbridge.store.tickets import TicketValues
 
 WRITTEN_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ async def test_a_stale_page_never_reverts_a_newer_write_and_a_newer_one_lands(ru
         assert written is not None
         stale = values("Stale sync", WRITTEN_AT - timedelta(minutes=1))
         other = values("Another ticket", WRITTEN_AT, vendor_id="10002")
-        await ticket_batches.upsert_tickets(db, [stale, other], **scope)
+        await tickets.upsert_tickets(db, [stale, other], **scope)
     async with runtime.sessionmaker.begin() as db:
         kept = await tickets.get_ticket(db, written.id, connection_id=tenant.connection_id)
         found = await tickets.find_by_vendor_refs(db, ["10002"], connection_id=tenant.connection_id)
@@ -42,7 +42,7 @@ async def test_a_stale_page_never_reverts_a_newer_write_and_a_newer_one_lands(ru
 
     newer = values("Renamed in Jira", WRITTEN_AT + timedelta(minutes=1))
     async with runtime.sessionmaker.begin() as db:
-        await ticket_batches.upsert_tickets(db, [dataclasses.replace(newer, status="CLOSED")], **scope)
+        await tickets.upsert_tickets(db, [dataclasses.replace(newer, status="CLOSED")], **scope)
     async with runtime.sessionmaker.begin() as db:
         synced = await tickets.get_ticket(db, written.id, connection_id=tenant.connection_id)
     assert (synced.name, synced.identifier, synced.status) == ("Renamed in Jira", "w-1", "CLOSED")
