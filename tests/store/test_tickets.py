@@ -1,4 +1,4 @@
-"""The ticket upserts guard: an older vendor version never
+"""The guard of the ticket upserts: an older vendor version never
 overwrites a newer row, and a row written with an identifier keeps it."""
 
 from __future__ import annotations
