@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests import documented_statuses
 from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
@@ -153,8 +154,16 @@ async def runtime(settings: Settings, vendor_transport: SandboxRouter) -> AsyncI
 async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, runtime=runtime)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    hooks = {"response": [documented_statuses.recorder(app)]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as http:
         yield http
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    problems = documented_statuses.undocumented()
+    if problems:
+        print("\nStatuses answered but not documented in /openapi.json:\n  " + "\n  ".join(problems))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

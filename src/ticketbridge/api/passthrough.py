@@ -83,7 +83,12 @@ async def list_assignable_users(
     return PassthroughUserListModel(items=[PassthroughUserModel.of(u) for u in users], total=None)
 
 
-@router.get("/tickets/search", operation_id="passthrough_search_tickets", summary="Passthrough: Search Tickets")
+@router.get(
+    "/tickets/search",
+    operation_id="passthrough_search_tickets",
+    summary="Passthrough: Search Tickets",
+    responses=error_responses(400),
+)
 async def search_tickets(
     connection: ConnectionDep,
     runtime: RuntimeDep,
