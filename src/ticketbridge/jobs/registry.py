@@ -31,7 +31,3 @@ class JobHandler:
 HandlerRegistry = dict[str, JobHandler]
 #: Builds a process's handlers once its Runtime exists (handlers close over its clients).
 RegistryFactory = Callable[["Runtime"], HandlerRegistry]
-
-
-def no_handlers(_runtime: Runtime) -> HandlerRegistry:
-    return {}

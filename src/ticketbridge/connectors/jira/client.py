@@ -32,10 +32,6 @@ class JiraClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def server_info(self) -> Json:
-        """https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-server-info/#api-rest-api-3-serverinfo-get"""
-        return await self._json("GET", f"{API}/serverInfo")
-
     async def myself(self) -> Json:
         return await self._json("GET", f"{API}/myself")
 
@@ -156,14 +152,6 @@ class JiraClient:
         response = await self._send("GET", f"{API}/status")
         statuses: list[Json] = response.json()
         return statuses
-
-    async def users_search(self, *, start_at: int, max_results: int) -> list[Json]:
-        """GET /users/search (getAllUsers): a bare array of every user, active or not."""
-        response = await self._send(
-            "GET", f"{API}/users/search", params={"startAt": start_at, "maxResults": max_results}
-        )
-        users: list[Json] = response.json()
-        return users
 
     async def _json(self, method: str, url: str, *, write: bool = False, **kwargs: Any) -> Json:
         response = await self._send(method, url, write=write, **kwargs)
