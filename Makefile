@@ -1,15 +1,31 @@
 # The two set-up commands: `make demo` and `make test`. Each creates the virtualenv and installs the
-# pinned dependencies when pyproject.toml is newer than the last install.
+# locked dependency tree (requirements-dev.lock, every package pinned with its hashes) whenever the
+# lock or pyproject.toml is newer than the last install. Plain pip installs it: nothing to bootstrap.
+# `make lock` regenerates both locks after a change to the dependencies in pyproject.toml.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 INSTALLED := $(VENV)/.installed
+LOCK_TOOLS := .venv-lock
+UV_VERSION := 0.13.9
+UV_COMPILE := $(LOCK_TOOLS)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: demo demo-reset test lint bench
+.PHONY: demo demo-reset test lint bench lock check-python
 
-$(INSTALLED): pyproject.toml
+# Fails fast, before anything is created, on an interpreter the project does not run on.
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+		echo "error: ticketbridge needs Python 3.11, but '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)." >&2; \
+		echo "       Install Python 3.11, or run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11" >&2; \
+		exit 1; }
+	@if [ -x $(VENV)/bin/python ] && ! $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		echo "error: $(VENV) was made with $$($(VENV)/bin/python --version 2>&1), not 3.11: remove it (rm -r $(VENV))." >&2; \
+		exit 1; fi
+
+$(INSTALLED): pyproject.toml requirements-dev.lock | check-python
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
@@ -30,3 +46,11 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python -m bench
+
+# requirements-dev.lock: what `make` installs (runtime + dev + the build backend).
+# requirements.lock: the runtime tree alone, for deployments, held to the dev lock's versions.
+lock: check-python
+	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock

@@ -120,8 +120,12 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 def jira_sandbox() -> FastAPI:
-    """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL."""
-    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL))
+    """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL.
+
+    Its search is read-after-write consistent (no index lag, unlike live Jira and the sandbox's default);
+    a test that wants the lag builds its own sandbox or sets it with `PUT /__sandbox__/consistency`.
+    """
+    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL, search_lag_ms=0))
 
 
 @pytest.fixture

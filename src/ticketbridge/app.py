@@ -26,6 +26,12 @@ from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.app")
 
+#: What a browser app may send and read (CORS): the data API's request headers, and the response
+#: headers a client acts on (concurrency, tracing, back-off, created resources).
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["X-API-KEY", "X-CONNECTION-ID", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Request-ID", "Retry-After", "Location"]
+
 DESCRIPTION = """One HTTP API to create, update and bulk-write tickets in your customers' ITSM tools.
 
 Every `/v1` data request carries `X-API-KEY` (your organization's key) and `X-CONNECTION-ID`
@@ -103,13 +109,16 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(jobs.metrics_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
+    if settings.cors_origins or settings.cors_origin_regex:
+        # Browsers send no cookies here (the key is a header), so credentials stay disallowed.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["X-API-KEY", "X-CONNECTION-ID", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            allow_origin_regex=settings.cors_origin_regex,
+            allow_methods=CORS_ALLOW_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -244,11 +244,20 @@ async def _update_connection(
 
 
 @sandbox_app.command("jira")
-def sandbox_jira(host: str = "127.0.0.1", port: int = 8100, persist: str | None = None) -> None:
+def sandbox_jira(
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    persist: str | None = None,
+    search_lag_ms: Annotated[
+        float | None,
+        typer.Option(min=0, help="How long /search/jql lags behind writes [default: 2000, as on live Jira]; 0: none."),
+    ] = None,
+) -> None:
     """Run the Jira Cloud sandbox standalone (seeded with the demo site)."""
     from ticketbridge.sandboxes import jira
 
-    config = jira.JiraSandboxConfig(base_url=f"http://{host}:{port}", persist_path=persist, in_process=False)
+    lag = {} if search_lag_ms is None else {"search_lag_ms": search_lag_ms}
+    config = jira.JiraSandboxConfig(base_url=f"http://{host}:{port}", persist_path=persist, in_process=False, **lag)
     uvicorn.run(jira.create_app(config), host=host, port=port)
 
 

@@ -7,10 +7,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/ticketbridge.db"
+#: What `ticketbridge demo` allows besides TICKETBRIDGE_CORS_ORIGINS: any local development server
+#: (`python3 -m http.server 8080`, Vite, ...) on localhost or 127.0.0.1, any port, plain HTTP.
+LOCAL_DEV_ORIGIN_REGEX = r"http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?"
+#: No retry wait (backoff, or a vendor's Retry-After) longer than this is slept inline: the error goes
+#: to the caller, and a job defers for it instead of holding a worker.
+VENDOR_RETRY_WAIT_MAX_SECONDS = 10.0
+DEFAULT_VENDOR_TIMEOUT_SECONDS = 8.0
 
 
 class LogFormat(StrEnum):
@@ -40,9 +47,26 @@ class Settings(BaseSettings):
     job_poll_interval_seconds: float = Field(2.0, gt=0)
     #: The first retry waits up to this long after a failed attempt, doubling with each further one.
     job_backoff_seconds: float = Field(2.0, ge=0)
+    #: One vendor HTTP request, connect to last byte, ends within this long (a total, not per phase).
+    #: Unset: 8 s, or the retry budget when that is shorter. A connection's `timeout_secs` can only lower it.
+    vendor_timeout_seconds: float | None = Field(None, gt=0)
+    #: Attempts of one vendor call, the first included, when the failure is transient (429, 5xx, timeout).
+    vendor_retry_attempts: int = Field(5, ge=1)
+    #: One vendor call, with its inline retries and their waits, ends within this long: a retry or a
+    #: wait that could end later is cut, and the error goes to the caller (a job defers).
+    #: Unset: 90% of a third of the lease (9 s at the default 30 s lease).
+    vendor_retry_budget_seconds: float | None = Field(None, gt=0)
+    #: How long after an unconfirmed create a vendor whose search lags (Jira) is searched for its
+    #: marker. Unset: the connector's own default (`marker_settle_seconds`, 15 s for Jira). It must
+    #: exceed the vendor's real index lag, or a retry may create a duplicate.
+    vendor_search_settle_seconds: float | None = Field(None, ge=0)
     log_level: str = "INFO"
     log_format: LogFormat | None = None
+    #: Browser origins allowed to call the API, exactly as the browser sends them. None by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Origins matching this regular expression (whole origin) are allowed too; `ticketbridge demo`
+    #: sets LOCAL_DEV_ORIGIN_REGEX when it is unset.
+    cors_origin_regex: str | None = None
     admin_token: SecretStr | None = None
     max_body_bytes: int = Field(1_048_576, ge=1024)
     #: Embedded mode migrates on start; set false to require `ticketbridge db upgrade` first.
@@ -54,6 +78,50 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _vendor_calls_fit_the_lease(self) -> Settings:
+        """A vendor write starts only while a third of the lease is left (JobContext.check_lease), so
+        one call, inline retries included, must end within that third: else another worker could take
+        the job over while the write is still in flight."""
+        timeout, budget = self.effective_vendor_timeout_seconds, self.effective_vendor_retry_budget_seconds
+        if timeout > budget:
+            raise ValueError(
+                f"TICKETBRIDGE_VENDOR_TIMEOUT_SECONDS={timeout:g} is longer than the retry budget "
+                f"(TICKETBRIDGE_VENDOR_RETRY_BUDGET_SECONDS, here {budget:g} s), which bounds every vendor call "
+                "including its first attempt: lower the timeout or raise the budget"
+            )
+        limit = self.job_lease_seconds / 3
+        worst = self.vendor_call_worst_case_seconds
+        if worst > limit:
+            raise ValueError(
+                f"one vendor call can last {worst:g} s (TICKETBRIDGE_VENDOR_TIMEOUT_SECONDS={timeout:g} x "
+                f"TICKETBRIDGE_VENDOR_RETRY_ATTEMPTS={self.vendor_retry_attempts} plus retry waits, cut at "
+                f"TICKETBRIDGE_VENDOR_RETRY_BUDGET_SECONDS={budget:g}), more than a third of "
+                f"TICKETBRIDGE_JOB_LEASE_SECONDS={self.job_lease_seconds:g} ({limit:g} s): lower the vendor "
+                "timeout, the attempts or the retry budget, or lengthen the lease"
+            )
+        return self
+
+    @property
+    def effective_vendor_retry_budget_seconds(self) -> float:
+        if self.vendor_retry_budget_seconds is not None:
+            return self.vendor_retry_budget_seconds
+        return 0.9 * self.job_lease_seconds / 3
+
+    @property
+    def effective_vendor_timeout_seconds(self) -> float:
+        if self.vendor_timeout_seconds is not None:
+            return self.vendor_timeout_seconds
+        return min(DEFAULT_VENDOR_TIMEOUT_SECONDS, self.effective_vendor_retry_budget_seconds)
+
+    @property
+    def vendor_call_worst_case_seconds(self) -> float:
+        """The longest one vendor call can take: every attempt timing out and each wait at its cap,
+        all of it cut at the retry budget (connectors.http.with_retries enforces both)."""
+        attempts = self.vendor_retry_attempts
+        unbounded = attempts * self.effective_vendor_timeout_seconds + (attempts - 1) * VENDOR_RETRY_WAIT_MAX_SECONDS
+        return min(unbounded, self.effective_vendor_retry_budget_seconds)
 
     @property
     def is_embedded(self) -> bool:

@@ -17,7 +17,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from ticketbridge.app import create_app, prepare_database
-from ticketbridge.config import Settings
+from ticketbridge.config import LOCAL_DEV_ORIGIN_REGEX, Settings
 from ticketbridge.crypto import hash_api_key
 from ticketbridge.enums import Vendor
 from ticketbridge.sandboxes import jira, rezolve
@@ -32,6 +32,15 @@ REZOLVE_PORT = 8200
 CREDENTIALS_FILE = "demo-credentials.json"
 
 
+def demo_settings(settings: Settings, *, admin_token: str) -> Settings:
+    """The demo runs the worker in process and, unless TICKETBRIDGE_CORS_ORIGIN_REGEX says otherwise,
+    answers browser apps served from any local port (http://localhost:8080 and the like)."""
+    update: dict[str, Any] = {"admin_token": SecretStr(admin_token), "worker_enabled": True}
+    if settings.cors_origin_regex is None:
+        update["cors_origin_regex"] = LOCAL_DEV_ORIGIN_REGEX
+    return settings.model_copy(update=update)
+
+
 async def run_demo(settings: Settings, *, host: str, port: int) -> None:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -42,7 +51,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
         if settings.admin_token is not None
         else previous.get("admin_token") or secrets.token_urlsafe(24)
     )
-    settings = settings.model_copy(update={"admin_token": SecretStr(admin_token), "worker_enabled": True})
+    settings = demo_settings(settings, admin_token=admin_token)
     jira_url = f"http://{host}:{JIRA_PORT}"
     rezolve_url = f"http://{host}:{REZOLVE_PORT}"
     sandboxes: dict[str, dict[str, Any]] = {
@@ -159,5 +168,7 @@ def _banner(document: dict[str, Any], path: Path) -> str:
         f"\nticketbridge demo is running at {document['base_url']} (docs: {document['base_url']}/docs)\n"
         f"Jira sandbox: {document['sandboxes']['jira']['url']}   "
         f"Rezolve sandbox: {document['sandboxes']['rezolve']['url']}\n"
-        f"Credentials: {path}\n\nTry:\n  {curl}\n"
+        f"Credentials: {path}\n"
+        "Browser apps on http://localhost:<any port> or http://127.0.0.1:<any port> may call the API (CORS).\n"
+        f"\nTry:\n  {curl}\n"
     )

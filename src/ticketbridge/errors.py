@@ -4,6 +4,7 @@
      ├── NotFound            the object does not exist, or belongs to another tenant
      ├── Unauthenticated     missing, unknown or revoked credentials
      ├── Conflict            the request clashes with the current state (paused connection, duplicate)
+     │    └── CreateInProgress     another request or job is creating a ticket with this identifier
      ├── PreconditionFailed  If-Match did not match the current version
      ├── InvalidRequest      the input is wrong; `details` lists each problem
      │    └── VendorRefused        the vendor refused the input (its message is kept)
@@ -13,6 +14,7 @@
      └── ServiceUnavailable  try again later
           ├── VendorUnavailable    the vendor failed in a way the caller may retry
           ├── DatabaseUnavailable  the database does not answer
+          ├── TicketNotStored      the vendor has the ticket, storing it failed; a retry stores it
           └── NotMigrated          the database schema is not at head
 
 Each class's docstring is its default message; `code` is stable and machine-readable.
@@ -27,6 +29,8 @@ class TicketbridgeError(Exception):
     """Something went wrong."""
 
     code: ClassVar[str] = "ERROR"
+    #: When set, the caller may retry after this many seconds (the answer's Retry-After).
+    retry_after_seconds: float | None = None
 
     def __init__(self, message: str | None = None, *, details: list[dict[str, Any]] | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
@@ -50,6 +54,16 @@ class Conflict(TicketbridgeError):
     """The request conflicts with the current state of the object."""
 
     code = "CONFLICT"
+
+
+class CreateInProgress(Conflict):
+    """A create with this identifier is in progress; retry."""
+
+    code = "CREATE_IN_PROGRESS"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class PreconditionFailed(TicketbridgeError):
@@ -112,6 +126,13 @@ class DatabaseUnavailable(ServiceUnavailable):
     """The database is unreachable."""
 
     code = "DATABASE_UNAVAILABLE"
+
+
+class TicketNotStored(ServiceUnavailable):
+    """The vendor has the ticket, but storing it failed; retrying the same request stores it."""
+
+    code = "TICKET_NOT_STORED"
+    retry_after_seconds: float | None = 1.0
 
 
 class NotMigrated(ServiceUnavailable):

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketbridge.config import Settings
 from ticketbridge.connectors import ConnectorFactory
+from ticketbridge.connectors.http import VendorHttp
 from ticketbridge.crypto import CredentialCipher, load_cipher
 from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
@@ -29,7 +30,13 @@ class Runtime:
 
     @property
     def vendor_access(self) -> VendorAccess:
-        return VendorAccess(sessionmaker=self.sessionmaker, cipher=self.cipher, factory=self.connectors)
+        return VendorAccess(
+            sessionmaker=self.sessionmaker,
+            cipher=self.cipher,
+            factory=self.connectors,
+            claim_ttl_seconds=self.settings.job_lease_seconds,
+            search_settle_seconds=self.settings.vendor_search_settle_seconds,
+        )
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -44,6 +51,7 @@ class Runtime:
             sessionmaker=sessionmaker,
             cipher=load_cipher(settings),
             job_wakeup=wakeup,
+            connectors=ConnectorFactory(http=VendorHttp.from_settings(settings)),
         )
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 
 import httpx
 import pytest
@@ -22,7 +23,9 @@ from ticketbridge.state import Runtime
 
 @pytest.fixture(scope="module")
 def jira_url() -> Iterator[str]:
-    yield from serve_in_thread(lambda url: create_app(JiraSandboxConfig(base_url=url, in_process=False)))
+    # Lag 0: the test searches right after writing (search lag has tests of its own).
+    config = partial(JiraSandboxConfig, in_process=False, search_lag_ms=0)
+    yield from serve_in_thread(lambda url: create_app(config(base_url=url)))
 
 
 async def test_created_and_updated_tickets_read_back_through_the_jira_client(

@@ -75,7 +75,7 @@ def status_for(exc: errors.TicketbridgeError) -> int:
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TicketbridgeError)
     headers = None
-    if isinstance(exc, errors.VendorUnavailable | errors.RateLimited) and exc.retry_after_seconds is not None:
+    if exc.retry_after_seconds is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_seconds)))}
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
 from ticketbridge.connectors.base import Connector, ConnectorSpec, MetadataCache
+from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 
@@ -22,14 +27,47 @@ def default_registry() -> dict[Vendor, ConnectorSpec]:
 @dataclass
 class ConnectorFactory:
     """Builds a connector for a connection from its decrypted credentials. `transport` lets tests and
-    the demo route vendor traffic to in-process sandboxes; metadata caches live per connection."""
+    the demo route vendor traffic to in-process sandboxes; `http` holds the vendor timeout and retry
+    policy (`VendorHttp.from_settings`).
+
+    Each connection gets one `MetadataCache` for what it is configured as now: the cache is keyed
+    by the base URL and a fingerprint of the credentials, and a connection whose base URL or
+    credentials changed (in this process or any other: they are read from the store on every build)
+    gets a new, empty one at once. The fingerprint is an HMAC-SHA256 under a key drawn per factory,
+    so it never leaves the process and proves nothing about the secret to anyone who sees it."""
 
     registry: dict[Vendor, ConnectorSpec] = field(default_factory=default_registry)
     transport: httpx.AsyncBaseTransport | None = None
-    caches: defaultdict[str, MetadataCache] = field(default_factory=lambda: defaultdict(MetadataCache))
+    http: VendorHttp = DEFAULT_VENDOR_HTTP
+    #: Connection id -> (what the cache depends on, the cache).
+    caches: dict[str, tuple[str, MetadataCache]] = field(default_factory=dict)
+    _fingerprint_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
-    def build(self, connection: ConnectionRead, credentials: dict[str, Any]) -> Connector:
+    def build(
+        self, connection: ConnectionRead, credentials: dict[str, Any], *, before_write: Callable[[], None] | None = None
+    ) -> Connector:
+        """`before_write` runs before each write request the connector sends (see `VendorHttp`)."""
         spec = self.registry.get(connection.vendor)
         if spec is None:
             raise LookupError(f"no connector for vendor {connection.vendor}")
-        return spec.build(connection, credentials, self.transport, self.caches[str(connection.id)])
+        http = self.http if before_write is None else replace(self.http, before_write=before_write)
+        cache = self.cache_for(connection, credentials)
+        return spec.build(connection, credentials, self.transport, cache, http)
+
+    def cache_for(self, connection: ConnectionRead, credentials: dict[str, Any]) -> MetadataCache:
+        """The connection's cache for its current base URL and credentials (a new one if they changed)."""
+        depends_on = self._depends_on(connection, credentials)
+        entry = self.caches.get(str(connection.id))
+        if entry is None or not hmac.compare_digest(entry[0], depends_on):
+            entry = (depends_on, MetadataCache())
+            self.caches[str(connection.id)] = entry
+        return entry[1]
+
+    def _depends_on(self, connection: ConnectionRead, credentials: dict[str, Any]) -> str:
+        canonical = json.dumps(
+            {"vendor": str(connection.vendor), "base_url": connection.base_url.rstrip("/"), "credentials": credentials},
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hmac.new(self._fingerprint_key, canonical.encode(), hashlib.sha256).hexdigest()

@@ -6,20 +6,24 @@ values; vendor payloads never cross this seam. Errors are the ones in `connector
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
+from ticketbridge.connectors.http import VendorHttp
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
     SearchPage,
+    TicketBaseline,
     TicketChanges,
     TicketRef,
     VendorIssueType,
@@ -28,6 +32,8 @@ from ticketbridge.domain.tickets import (
     VendorUser,
 )
 from ticketbridge.enums import Vendor
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,25 +46,35 @@ class Connector(Protocol):
     """One instance per connection and unit of work; `aclose` releases its HTTP client."""
 
     vendor: Vendor
+    #: How long after a create the vendor's search may still miss it (Jira's index lag): a marker
+    #: search for a create whose outcome is unknown is trustworthy only this long after the create.
+    marker_settle_seconds: float
 
     async def check_health(self) -> None:
         """Raises VendorAuthError or VendorRetriable when the vendor cannot be used."""
 
-    async def create_tickets(self, items: Sequence[CreateItem], *, reconcile: bool) -> list[ItemOutcome]:
-        """Creates each item exactly once, in as few vendor calls as the vendor allows.
+    async def create_tickets(
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+    ) -> list[ItemOutcome]:
+        """Creates each item at most once, in as few vendor calls as the vendor allows.
 
-        With `reconcile`, items whose marker already exists on the vendor are adopted, not created
-        again (use it whenever an earlier attempt may have reached the vendor). Outcomes come back
-        in input order. Raises VendorRetriable when the whole batch must wait."""
+        Items whose key is in `reconcile` (an earlier attempt may have reached the vendor) are first
+        looked up by marker and adopted when found; the caller names them only once a marker search
+        can be trusted (`marker_settle_seconds` after that attempt). Outcomes come back in input
+        order; an item sent without a confirmation comes back `unknown` (never retried blindly here).
+        Raises (VendorRetriable, VendorAuthError, ...) only when no item can have been written."""
 
     async def get_ticket(self, vendor_ref: str) -> VendorTicket:
         """Raises VendorNotFound."""
 
     async def update_ticket(
-        self, vendor_ref: str, changes: TicketChanges, *, expected_version: str | None
+        self, vendor_ref: str, changes: TicketChanges, *, expected: TicketBaseline | None
     ) -> VendorTicket:
-        """Applies a partial update. With `expected_version`, raises VersionConflict when the vendor's
-        ticket is no longer at that version, and never overwrites a change made meanwhile."""
+        """Applies a partial update and never overwrites a change made meanwhile. With `expected`
+        (the ticket as stored at the version the caller saw), raises VersionConflict when the vendor's
+        ticket is no longer at `expected.version` and the vendor cannot prove the update safe; a
+        vendor that can (Rezolve) compares the written fields with `expected`'s values, never with
+        what a process happens to remember, so the answer is the same in every process."""
 
     async def update_tickets(self, refs: Sequence[TicketRef], changes: TicketChanges) -> list[ItemOutcome]:
         """The same changes on many tickets, in bulk where the vendor allows. Outcomes come back in
@@ -80,6 +96,11 @@ class Connector(Protocol):
     def iter_ticket_ids(self, *, page_size: int) -> AsyncIterator[list[str]]:
         """Pages of the ids of every ticket that exists now (deletion detection)."""
 
+    async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:
+        """The ids among `vendor_ids` of tickets that exist now, asked of the vendor directly (not
+        through a listing that may shift): a deletion walk confirms with it before it marks a
+        ticket inactive."""
+
     def iter_projects(self) -> AsyncIterator[list[VendorProject]]: ...
 
     def iter_users(self) -> AsyncIterator[list[VendorUser]]: ...
@@ -96,14 +117,60 @@ class Connector(Protocol):
 
 @dataclass(slots=True)
 class MetadataCache:
-    """Per-connection vendor metadata (priorities, workflows, ticket types) shared across units of
-    work in one process, so a bulk job does not pay for lookups a previous one already made."""
+    """Vendor metadata (priorities, workflows, ticket types, tokens) of one connection *as configured
+    now*, shared across units of work in one process so a bulk job does not pay for lookups a
+    previous one already made. The factory keys it by the connection's base URL and a fingerprint of
+    its credentials and replaces it when either changes, so nothing here outlives the site it came
+    from. `entries` maps (scope, name) to (stored at, value)."""
 
     entries: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    async def cached(
+        self,
+        key: tuple[str, str],
+        load: Callable[[], Awaitable[T]],
+        *,
+        ttl_seconds: float,
+        refresh: bool = False,
+    ) -> T:
+        """The value under `key`, loaded when missing, older than `ttl_seconds`, or `refresh` is asked.
+        Concurrent misses of one key wait for a single load (a per-key lock) and share its value;
+        a `refresh` that waited behind another load reuses what that load fetched."""
+        if not refresh and (entry := self._fresh(key, ttl_seconds)) is not None:
+            value: T = entry[1]
+            return value
+        asked_at = time.monotonic()
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            entry = self._fresh(key, ttl_seconds)
+            if entry is not None and (not refresh or entry[0] >= asked_at):
+                value = entry[1]
+                return value
+            loaded = await load()
+            self.entries[key] = (time.monotonic(), loaded)
+            return loaded
+
+    def setdefault(self, key: tuple[str, str], factory: Callable[[], T]) -> T:
+        """The value under `key`, made by `factory` when missing; no TTL (for state such as a token
+        cache or a learned workflow, which lives as long as this cache)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = (time.monotonic(), factory())
+            self.entries[key] = entry
+        value: T = entry[1]
+        return value
+
+    def _fresh(self, key: tuple[str, str], ttl_seconds: float) -> tuple[float, Any] | None:
+        entry = self.entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > ttl_seconds:
+            return None
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectorSpec:
     vendor: Vendor
     config_model: type[BaseModel]
-    build: Callable[[ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache], Connector]
+    build: Callable[
+        [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache, VendorHttp], Connector
+    ]

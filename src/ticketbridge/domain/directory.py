@@ -8,6 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from ticketbridge.domain.tickets import VendorValue
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
@@ -37,12 +39,12 @@ class UserRead(Frozen):
     updated_at: datetime
 
 
-class VendorPriority(Frozen):
+class VendorPriority(VendorValue):
     vendor_id: str  #: Jira priority id, Rezolve priority option value
     name: str
 
 
-class VendorStatus(Frozen):
+class VendorStatus(VendorValue):
     vendor_id: str  #: Jira status id, Rezolve status key
     name: str
     #: Jira's status-category key: "new", "indeterminate" or "done" (None when the vendor gives none).

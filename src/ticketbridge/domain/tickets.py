@@ -10,14 +10,54 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
-class VendorTicket(Frozen):
+def storable_text(text: str) -> str:
+    """`text` as every store can keep it: NUL characters removed (PostgreSQL text and JSON cannot
+    hold them, and no vendor UI shows them, so removing keeps the text as people see it), and UTF-16
+    surrogates that do not pair up replaced by U+FFFD (they have no UTF-8 form); a pair that does is
+    joined into its character."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def storable(value: Any) -> Any:
+    """`value` with `storable_text` applied to every string in it: in lists, tuples and dicts (keys
+    included), at any depth. Anything else is returned as it is."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(storable(item) for item in value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
+class VendorValue(Frozen):
+    """A value read from a vendor. Every field passes through `storable` on the way in: the one
+    place where vendor strings are made storable, whichever vendor and connector they came from,
+    so a NUL in a Jira summary or a lone surrogate in a Rezolve field cannot stop a sync."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+
+class VendorTicket(VendorValue):
     """A ticket as the vendor holds it now, normalized. `version` changes on every vendor-side write
     (Jira's `updated`, Rezolve's etag) and is the basis of our ETag."""
 
@@ -86,6 +126,20 @@ class TicketChanges(Frozen):
         return not self.model_dump(exclude_defaults=True)
 
 
+class TicketBaseline(Frozen):
+    """The fields an update can write, as stored for one vendor version of a ticket (the version a
+    client's If-Match names). An update that expects this version compares the vendor's ticket with
+    these values to tell which fields changed since; they come from the store, so every process
+    answers alike. Names and forms are `VendorTicket`'s."""
+
+    version: str
+    name: str
+    description: str | None
+    status_name: str | None
+    priority_name: str | None
+    assignee_vendor_id: str | None
+
+
 class ItemOutcome(Frozen):
     """What happened to one item of a batch."""
 
@@ -94,13 +148,15 @@ class ItemOutcome(Frozen):
     error: str | None = None
     #: Set when the vendor accepted the write but a follow-up (e.g. the status transition) failed.
     warning: str | None = None
+    #: The write was sent and not confirmed: it may exist on the vendor (reconcile by marker).
+    unknown: bool = False
 
     @property
     def succeeded(self) -> bool:
         return self.ticket is not None and self.error is None
 
 
-class VendorProject(Frozen):
+class VendorProject(VendorValue):
     vendor_id: str  #: Jira project key, Rezolve team id
     internal_id: str | None
     name: str
@@ -109,13 +165,13 @@ class VendorProject(Frozen):
     issue_types: tuple[VendorIssueType, ...] | None = None
 
 
-class VendorIssueType(Frozen):
+class VendorIssueType(VendorValue):
     vendor_id: str
     name: str
     subtask: bool = False
 
 
-class VendorUser(Frozen):
+class VendorUser(VendorValue):
     vendor_id: str
     name: str | None
     email: str | None

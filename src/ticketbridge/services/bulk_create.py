@@ -1,9 +1,8 @@
 """Bulk create: synchronously (POST /v1/itsm/tickets/bulk/sync) or as a job (POST /v1/itsm/tickets/bulk).
 
-Both resolve and validate every item before any vendor call, create through the connector's bulk
-path, and store each success locally at once, including tickets named by vendor ids (read-your-
-writes, which Leen does not give). The job records each vendor reference in its ledger before the
-local write, and a re-run reconciles by marker, so nothing is created twice.
+Both resolve and validate every item before any vendor call, then create through `vendor_creates`
+(identifier claims, at most one vendor create per identifier) and store each success locally at
+once, including tickets named by vendor ids (read-your-writes, which Leen does not give).
 """
 
 from __future__ import annotations
@@ -20,10 +19,13 @@ from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
+from ticketbridge.services import create_claims
 from ticketbridge.services.ticket_requests import ResolvedCreate, TicketCreate, resolve_creates
-from ticketbridge.services.tickets import persist_vendor_tickets
+from ticketbridge.services.vendor_creates import CreateResult, create_once
 from ticketbridge.services.vendors import VendorAccess
-from ticketbridge.store import tickets as tickets_store
+
+#: Items claimed and sent to the vendor at once by a job (the vendor's largest bulk call).
+CLAIM_BATCH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,64 +44,27 @@ async def create_tickets_now(
     connection: ConnectionRead,
     requests: Sequence[TicketCreate],
 ) -> list[BulkItemResult]:
-    """The sync bulk endpoint: per-item results in request order."""
+    """The sync bulk endpoint: per-item results in request order. Items whose identifier another
+    writer holds are waited for a little, then reported as in progress."""
     async with sessionmaker.begin() as db:
         resolved = await resolve_creates(db, connection, requests, in_bulk=True)
-        results = await already_created(db, connection, resolved)
-    to_create = [entry for entry in resolved if entry.request_index not in results]
-    if to_create:
-        async with access.open(connection) as connector:
-            outcomes = await connector.create_tickets([entry.item for entry in to_create], reconcile=True)
-        pairs = list(zip(to_create, outcomes, strict=True))
-        async with sessionmaker.begin() as db:
-            stored = await persist_vendor_tickets(
-                db,
-                connection,
-                [(outcome.ticket, entry.identifier) for entry, outcome in pairs if outcome.ticket],
-            )
-        by_vendor_id = {ticket.vendor_id: ticket for ticket in stored}
-        for entry, outcome in pairs:
-            ticket = by_vendor_id[outcome.ticket.vendor_id] if outcome.ticket else None
-            results[entry.request_index] = (
-                BulkItemResult(
-                    entry.request_index,
-                    True,
-                    str(ticket.id),
-                    ticket.vendor_key,
-                    entry.identifier,
-                    outcome.warning,
-                )
-                if ticket is not None
-                else BulkItemResult(entry.request_index, False, None, None, entry.identifier, outcome.error)
-            )
-    return [results[index] for index in sorted(results)]
-
-
-async def already_created(
-    db: AsyncSession, connection: ConnectionRead, entries: Sequence[ResolvedCreate]
-) -> dict[int, BulkItemResult]:
-    """Results for the entries whose identifier already names a stored ticket: the same request made
-    again reports that ticket; a different one with the same identifier fails."""
-    existing = await tickets_store.find_by_identifiers(db, [e.identifier for e in entries], connection_id=connection.id)
-    results: dict[int, BulkItemResult] = {}
-    for entry in entries:
-        found = existing.get(entry.identifier)
-        if found is None:
-            continue
-        if found.name == entry.item.name and found.project_vendor_id == entry.item.project_vendor_id:
-            results[entry.request_index] = BulkItemResult(
-                entry.request_index, True, str(found.id), found.vendor_key, entry.identifier, None
-            )
-        else:
-            results[entry.request_index] = BulkItemResult(
-                entry.request_index,
-                False,
-                None,
-                None,
-                entry.identifier,
-                f"Identifier {entry.identifier!r} is already used by ticket {found.id}.",
-            )
-    return results
+    async with access.open(connection) as connector:
+        terms = access.claim_terms(connector, create_claims.request_owner())
+        decisions = await create_claims.claim_waiting(
+            sessionmaker, connection, [entry.identifier for entry in resolved], terms
+        )
+        results = await create_once(sessionmaker.begin, connector, connection, resolved, decisions, terms)
+    return [
+        BulkItemResult(
+            result.entry.request_index,
+            result.ticket is not None,
+            str(result.ticket.id) if result.ticket else None,
+            result.ticket.vendor_key if result.ticket else None,
+            result.entry.identifier,
+            result.warning if result.ticket else result.error,
+        )
+        for result in results
+    ]
 
 
 async def enqueue_bulk_create(db: AsyncSession, connection: ConnectionRead, requests: Sequence[TicketCreate]) -> Job:
@@ -124,7 +89,9 @@ async def enqueue_bulk_create(db: AsyncSession, connection: ConnectionRead, requ
 
 
 async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
-    """The job handler: creates the pending items, noting each vendor reference before the local write."""
+    """The job handler: claims the pending items' identifiers and creates them at most once (see
+    `vendor_creates`). Items another writer holds, or whose unconfirmed create is not yet visible
+    to a marker search, stay pending and the job is deferred until they can be settled."""
     pending = await ctx.pending_items()
     if not pending:
         return
@@ -138,48 +105,42 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
     ]
     async with ctx.sessionmaker.begin() as db:
         connection = await connections_service.get_connection(db, ctx.job.connection_id)
-        done = await already_created(db, connection, entries)
-    if done:
-        async with ctx.transaction() as db:
-            for entry in entries:
-                result = done.get(entry.request_index)
-                if result is None:
-                    continue
-                if result.success:
-                    await ctx.item_succeeded(
-                        entry.item.key,
-                        vendor_ref=result.vendor_ticket_id,
-                        result={"ticket_id": result.ticket_id},
-                        db=db,
-                    )
-                else:
-                    await ctx.item_failed(entry.item.key, error=result.error or "", db=db)
-    pending = [item for item in pending if item.request_index not in done]
-    if not pending:
-        return
-    items = [entry.item for entry in entries if entry.request_index not in done]
-    identifiers = {entry.item.key: entry.identifier for entry in entries}
-    ctx.check_lease()
+    waits: list[float] = []
     try:
         async with access.open(connection) as connector:
-            # Always reconcile: any earlier run (crashed, timed out, deferred) may have created some of
-            # these already, and one marker search per batch is cheap next to a duplicate.
-            outcomes = await connector.create_tickets(items, reconcile=True)
+            terms = access.claim_terms(connector, create_claims.job_owner(ctx.job.id))
+            for start in range(0, len(entries), CLAIM_BATCH):
+                batch = entries[start : start + CLAIM_BATCH]
+                ctx.check_lease()  # before each vendor write, not once per job
+                async with ctx.transaction() as db:
+                    decisions = await create_claims.claim(db, connection, [e.identifier for e in batch], terms)
+                results = await create_once(ctx.transaction, connector, connection, batch, decisions, terms)
+                waits += await _record(ctx, results)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
-        for item in pending:
+        for item in await ctx.pending_items():
             await ctx.item_failed(item.key, error=exc.message)
         return
+    if waits:
+        raise RetryLater(min(waits), f"{len(waits)} item(s) wait for a create in progress or unconfirmed")
+
+
+async def _record(ctx: JobContext, results: Sequence[CreateResult]) -> list[float]:
+    """Writes each settled item's outcome to the ledger; returns the waits of the unsettled ones."""
+    waits: list[float] = []
     async with ctx.transaction() as db:
-        for outcome in outcomes:
-            if outcome.ticket is not None:
-                await ctx.item_vendor_ref(outcome.key, outcome.ticket.key, db=db)
-    created = [(outcome.key, outcome.ticket) for outcome in outcomes if outcome.ticket is not None]
-    async with ctx.transaction() as db:
-        stored = await persist_vendor_tickets(db, connection, [(t, identifiers[key]) for key, t in created])
-        for (key, _), ticket in zip(created, stored, strict=True):
-            await ctx.item_succeeded(key, vendor_ref=ticket.vendor_key, result={"ticket_id": str(ticket.id)}, db=db)
-        for outcome in outcomes:
-            if outcome.ticket is None:
-                await ctx.item_failed(outcome.key, error=outcome.error or "The vendor refused the ticket.", db=db)
+        for result in results:
+            key = result.entry.item.key
+            if result.ticket is not None:
+                await ctx.item_succeeded(
+                    key,
+                    vendor_ref=result.ticket.vendor_key,
+                    result={"ticket_id": str(result.ticket.id)},
+                    db=db,
+                )
+            elif result.retry_after is not None:
+                waits.append(result.retry_after)
+            else:
+                await ctx.item_failed(key, error=result.error or "The vendor refused the ticket.", db=db)
+    return waits

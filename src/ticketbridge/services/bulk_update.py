@@ -25,8 +25,8 @@ from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
+from ticketbridge.services.persist import persist_vendor_ticket
 from ticketbridge.services.ticket_requests import TicketPatch, resolve_changes
-from ticketbridge.services.tickets import persist_vendor_ticket
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import tickets as tickets_store
 
@@ -89,7 +89,9 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
     refs = [TicketRef(vendor_id=t.vendor_id, key=t.vendor_key, status_name=t.vendor_status) for t in present]
     ctx.check_lease()
     try:
-        async with access.open(connection) as connector:
+        # One bulk call moves all the tickets, but through several vendor writes (transition rounds,
+        # the bulk edit), each of which checks the lease again before it is sent.
+        async with access.open(connection, before_write=ctx.check_lease) as connector:
             outcomes = await connector.update_tickets(refs, changes)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc

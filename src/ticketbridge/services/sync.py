@@ -13,12 +13,22 @@ Design:
 - **Same rows as writes.** Tickets go through `ticket_values` and `store.tickets.upsert_tickets`,
   keyed by vendor id, whose guard never lets an older vendor version overwrite a newer row (a write
   made meanwhile).
+- **One bad ticket never stops a sync.** Vendor strings are made storable where they enter the
+  domain (`domain.tickets.VendorValue`), and converters fall back to text. A page the store still
+  refuses for its values (`_is_unstorable`) is stored again ticket by ticket; a ticket refused alone
+  is skipped, logged with its vendor id, remembered in the sync state and fetched again (by id) at
+  the start of the next run, and the run goes on. The run's report and the connection's health
+  (INTERNAL_ERROR, ours to fix) name the skipped tickets. More than `MAX_SKIPPED` skipped tickets
+  is no longer one bad record: the error is raised and the run fails as before.
 - **Directory.** Projects, priorities and statuses are listed whole at the start of every run; the
   ones the vendor no longer lists are marked inactive, and active again once listed (so a project a
   shifting page walk missed heals on the next run).
 - **Deletions.** Every run then walks the ids of every vendor ticket into `sync_seen` and marks the
   local tickets it did not list inactive (`active = false`), and active again any it lists; rows
-  stored after the walk began are spared. An interrupted walk starts over.
+  stored after the walk began are spared. A listing can miss a live ticket (a page that shifted, an
+  index that lags), so the ones it did not list are first asked of the vendor directly
+  (`existing_ticket_ids`); only those the vendor confirms gone become inactive. An interrupted walk
+  starts over.
 """
 
 from __future__ import annotations
@@ -27,13 +37,16 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.errors import VendorNotFound
 from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.domain.tickets import VendorTicket
 from ticketbridge.enums import ConnectionState, HealthName
 from ticketbridge.errors import (
     Conflict,
@@ -60,6 +73,12 @@ log = get_logger("ticketbridge.sync")
 
 PAGE_SIZE = 100
 ID_PAGE_SIZE = 1000
+#: Tickets the deletion walk did not list, confirmed with the vendor this many at a time.
+CONFIRM_PAGE_SIZE = 100
+#: Skipped tickets a run tolerates (remembered ones included); beyond, the store's error is raised.
+MAX_SKIPPED = 100
+#: Skipped vendor ids named in the connection's health description.
+HEALTH_IDS_SHOWN = 10
 OVERLAP = timedelta(minutes=10)
 TICKETS, DELETIONS = "tickets", "deletions"
 #: What a run starts afresh (and keeps across a resume).
@@ -152,6 +171,7 @@ async def sync_connection(
         raise
     now = utcnow()
     async with transaction() as db:
+        skipped = await store.skipped_ids(db, connection.id)
         await store.update_sync_state(
             db,
             connection.id,
@@ -164,8 +184,31 @@ async def sync_connection(
             last_completed_at=now,
         )
         await connections_store.update_connection(db, connection.id, last_synced_at=now)
-    log.info("sync.finished", connection_id=str(connection.id), tickets=synced, deactivated=deactivated)
-    return {"tickets_synced": synced, "tickets_deactivated": deactivated}
+        if skipped:
+            # In this transaction, not through `access.record_health`: `open` has just set HEALTHY.
+            note = _skipped_note(skipped)
+            await connections_service.record_health(db, connection.id, HealthName.INTERNAL_ERROR, note)
+    log.info(
+        "sync.finished",
+        connection_id=str(connection.id),
+        tickets=synced,
+        deactivated=deactivated,
+        skipped=len(skipped),
+    )
+    return {
+        "tickets_synced": synced,
+        "tickets_deactivated": deactivated,
+        "tickets_skipped": len(skipped),
+        "skipped_vendor_ids": skipped,
+    }
+
+
+def _skipped_note(vendor_ids: list[str]) -> str:
+    shown = ", ".join(vendor_ids[:HEALTH_IDS_SHOWN]) + (", ..." if len(vendor_ids) > HEALTH_IDS_SHOWN else "")
+    return (
+        f"The last sync could not store {len(vendor_ids)} ticket(s) (vendor ids {shown}); every other ticket "
+        "was stored, and these are retried at the next sync."
+    )
 
 
 async def _sync_directory(transaction: Transaction, connector: Connector, connection: ConnectionRead) -> None:
@@ -208,26 +251,129 @@ async def _sync_tickets(
     state: store.SyncState,
     page_size: int,
 ) -> int:
-    synced = state.tickets_synced
+    pages = _PageStore(transaction, connection)
+    synced = state.tickets_synced + await pages.retry_skipped(connector)
     since = state.checkpoint or state.run_since
     async for page in connector.iter_tickets(updated_since=since, page_size=page_size):
-        async with transaction() as db:
-            values = await ticket_values(db, connection, page)
-            await tickets_store.upsert_tickets(
-                db,
-                [values[ticket.vendor_id] for ticket in page],
-                organization_id=connection.organization_id,
-                connection_id=connection.id,
-            )
-            synced += len(page)
-            changed = [t.updated_at for t in page if t.updated_at is not None]
-            checkpoint = max(changed) if changed else None
-            await store.update_sync_state(
-                db, connection.id, tickets_synced=synced, **({"checkpoint": checkpoint} if checkpoint else {})
-            )
+        synced += await pages.store(page, synced_before=synced)
     async with transaction() as db:
         await store.update_sync_state(db, connection.id, phase=DELETIONS)
     return synced
+
+
+def _is_unstorable(exc: StatementError) -> bool:
+    """Whether the store refused the values themselves (an encoding, a length, a constraint): the
+    row is at fault. A store that is down or a lost connection is not a bad row (DBAPIError)."""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    return not isinstance(exc, DBAPIError)  # a value the driver could not bind
+
+
+class _PageStore:
+    """Stores pages of vendor tickets for one run, skipping (and remembering) a ticket the store refuses."""
+
+    def __init__(self, transaction: Transaction, connection: ConnectionRead) -> None:
+        self._transaction = transaction
+        self._connection = connection
+        #: Skipped by this or an earlier run, not stored since.
+        self._skipped: set[str] = set()
+
+    async def retry_skipped(self, connector: Connector) -> int:
+        """Fetches the tickets earlier runs could not store and stores them; returns how many were."""
+        async with self._transaction() as db:
+            self._skipped = set(await store.skipped_ids(db, self._connection.id))
+        if not self._skipped:
+            return 0
+        found: list[VendorTicket] = []
+        gone: list[str] = []
+        for vendor_id in sorted(self._skipped):
+            try:
+                found.append(await connector.get_ticket(vendor_id))
+            except VendorNotFound:
+                gone.append(vendor_id)
+        if gone:
+            async with self._transaction() as db:
+                await store.forget_skipped(db, self._connection.id, gone)
+            self._skipped.difference_update(gone)
+        log.info("sync.retrying_skipped", connection_id=str(self._connection.id), found=len(found), gone=len(gone))
+        return await self.store(found, synced_before=None) if found else 0
+
+    async def store(self, page: list[VendorTicket], *, synced_before: int | None) -> int:
+        """Stores `page` in one transaction, with the run's checkpoint when `synced_before` is given
+        (the count so far); returns how many tickets were stored."""
+        try:
+            async with self._transaction() as db:
+                await self._upsert(db, page)
+                await self._checkpoint(db, page, synced_before, stored=len(page))
+            return len(page)
+        except StatementError as exc:
+            if not _is_unstorable(exc):
+                raise
+            log.warning(
+                "sync.page_refused",
+                connection_id=str(self._connection.id),
+                tickets=len(page),
+                error=_describe(exc),
+            )
+        return await self._store_one_by_one(page, synced_before)
+
+    async def _store_one_by_one(self, page: list[VendorTicket], synced_before: int | None) -> int:
+        refused: list[str] = []
+        error: StatementError | None = None
+        for ticket in page:
+            try:
+                async with self._transaction() as db:
+                    await self._upsert(db, [ticket])
+            except StatementError as exc:
+                if not _is_unstorable(exc):
+                    raise
+                error = exc
+                refused.append(ticket.vendor_id)
+                log.error(
+                    "sync.ticket_skipped",
+                    connection_id=str(self._connection.id),
+                    vendor_id=ticket.vendor_id,
+                    key=ticket.key,
+                    error=_describe(exc),
+                )
+        self._skipped.update(refused)
+        stored = len(page) - len(refused)
+        async with self._transaction() as db:
+            await store.add_skipped(db, self._connection.id, refused)
+            await self._checkpoint(db, page, synced_before, stored=stored)
+        if len(self._skipped) > MAX_SKIPPED and error is not None:
+            log.error("sync.too_many_skipped", connection_id=str(self._connection.id), skipped=len(self._skipped))
+            raise error
+        return stored
+
+    async def _upsert(self, db: AsyncSession, tickets: list[VendorTicket]) -> None:
+        values = await ticket_values(db, self._connection, tickets)
+        await tickets_store.upsert_tickets(
+            db,
+            [values[ticket.vendor_id] for ticket in tickets],
+            organization_id=self._connection.organization_id,
+            connection_id=self._connection.id,
+        )
+        stored_again = self._skipped.intersection(ticket.vendor_id for ticket in tickets)
+        if stored_again:
+            await store.forget_skipped(db, self._connection.id, sorted(stored_again))
+            self._skipped.difference_update(stored_again)
+
+    async def _checkpoint(
+        self, db: AsyncSession, page: list[VendorTicket], synced_before: int | None, *, stored: int
+    ) -> None:
+        if synced_before is None:
+            return
+        # A skipped ticket is behind the checkpoint too: the skipped list, not the walk, retries it.
+        changed = [t.updated_at for t in page if t.updated_at is not None]
+        checkpoint = {"checkpoint": max(changed)} if changed else {}
+        await store.update_sync_state(db, self._connection.id, tickets_synced=synced_before + stored, **checkpoint)
+
+
+def _describe(exc: Exception) -> str:
+    """The first line of a store error, short (its parameters would repeat the whole page)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"[:300]
 
 
 async def _sync_deletions(transaction: Transaction, connector: Connector, connection: ConnectionRead) -> int:
@@ -237,7 +383,32 @@ async def _sync_deletions(transaction: Transaction, connector: Connector, connec
     async for ids in connector.iter_ticket_ids(page_size=ID_PAGE_SIZE):
         async with transaction() as db:
             await store.add_seen(db, connection.id, ids)
+    await _confirm_unseen(transaction, connector, connection, stored_before=walk_started)
     async with transaction() as db:
         deactivated = await store.apply_seen(db, connection.id, stored_before=walk_started)
         await store.clear_seen(db, connection.id)
     return deactivated
+
+
+async def _confirm_unseen(
+    transaction: Transaction, connector: Connector, connection: ConnectionRead, *, stored_before: datetime
+) -> None:
+    """Asks the vendor about every ticket the walk did not list; the ones that exist are added to
+    the seen ones, so that only tickets the vendor confirms gone become inactive."""
+    after = ""
+    missed = 0
+    while True:
+        async with transaction() as db:
+            unseen = await store.unseen_ticket_ids(
+                db, connection.id, stored_before=stored_before, after=after, limit=CONFIRM_PAGE_SIZE
+            )
+        if not unseen:
+            break
+        alive = sorted(await connector.existing_ticket_ids(unseen))
+        if alive:
+            missed += len(alive)
+            async with transaction() as db:
+                await store.add_seen(db, connection.id, alive)
+        after = unseen[-1]
+    if missed:
+        log.warning("sync.deletion_walk_missed", connection_id=str(connection.id), tickets=missed)

@@ -8,17 +8,27 @@ the store (SQLite has a single writer).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.connectors.errors import VersionConflict
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import TicketRead, VendorTicket
-from ticketbridge.errors import Conflict, NotFound, PreconditionFailed, VendorRefused
-from ticketbridge.services.normalize import ticket_etag, ticket_values
+from ticketbridge.domain.tickets import TicketBaseline, TicketRead
+from ticketbridge.errors import (
+    Conflict,
+    CreateInProgress,
+    NotFound,
+    PreconditionFailed,
+    VendorRefused,
+    VendorUnavailable,
+)
+from ticketbridge.services import create_claims
+from ticketbridge.services.create_claims import Busy, Stored
+from ticketbridge.services.normalize import ticket_etag
+from ticketbridge.services.persist import persist_vendor_ticket
 from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch, resolve_changes, resolve_creates
+from ticketbridge.services.vendor_creates import create_once
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import tickets as tickets_store
 
@@ -30,64 +40,37 @@ class TicketWritten:
     warnings: tuple[str, ...] = ()
 
 
-async def persist_vendor_tickets(
-    db: AsyncSession, connection: ConnectionRead, tickets: Sequence[tuple[VendorTicket, str | None]]
-) -> list[TicketRead]:
-    """Stores vendor tickets (with their identifiers) as our rows, the same rows any sync of them
-    updates, and returns them in order. A row already holding a newer vendor version is kept."""
-    values = await ticket_values(db, connection, [ticket for ticket, _ in tickets])
-    stored: list[TicketRead] = []
-    for ticket, identifier in tickets:
-        row = await tickets_store.upsert_ticket(
-            db,
-            values[ticket.vendor_id],
-            organization_id=connection.organization_id,
-            connection_id=connection.id,
-            identifier=identifier,
-        )
-        if row is None:
-            found = await tickets_store.find_by_vendor_refs(db, [ticket.vendor_id], connection_id=connection.id)
-            row = found[ticket.vendor_id]
-        stored.append(row)
-    return stored
-
-
-async def persist_vendor_ticket(
-    db: AsyncSession, connection: ConnectionRead, ticket: VendorTicket, *, identifier: str | None
-) -> TicketRead:
-    (stored,) = await persist_vendor_tickets(db, connection, [(ticket, identifier)])
-    return stored
-
-
 async def create_ticket(
     sessionmaker: async_sessionmaker[AsyncSession],
     access: VendorAccess,
     connection: ConnectionRead,
     request: TicketCreate,
 ) -> TicketWritten:
-    """Creates the ticket in the vendor, then stores it. A request whose identifier already names a
-    ticket of this connection returns that ticket when it is the same request (a safe retry), and
-    is a Conflict otherwise."""
+    """Creates the ticket in the vendor, then stores it, at most once per identifier: a request whose
+    identifier already names a ticket of this connection returns that ticket when it is the same
+    request (a safe retry), and is a Conflict otherwise. While another request or job creates with
+    the same identifier, this one waits a little for its ticket, then answers CreateInProgress."""
     async with sessionmaker.begin() as db:
         (resolved,) = await resolve_creates(db, connection, [request], in_bulk=False)
-        existing = await tickets_store.get_by_identifier(db, resolved.identifier, connection_id=connection.id)
-    if existing is not None:
-        if existing.name == request.name and existing.project_vendor_id == resolved.item.project_vendor_id:
-            return TicketWritten(ticket=existing, etag=ticket_etag(existing))
-        raise Conflict(
-            f"Identifier {resolved.identifier!r} is already used by ticket {existing.id}.",
-            details=[{"loc": ["body", "identifier"], "msg": "already used", "ticket_id": str(existing.id)}],
-        )
     async with access.open(connection) as connector:
-        # Reconciling first makes a retried request adopt the ticket an earlier, unanswered attempt made.
-        (outcome,) = await connector.create_tickets([resolved.item], reconcile=True)
-    if outcome.ticket is None:
-        raise VendorRefused(f"{connection.vendor} refused the ticket: {outcome.error}")
-    async with sessionmaker.begin() as db:
-        stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=resolved.identifier)
-    return TicketWritten(
-        ticket=stored, etag=ticket_etag(stored), warnings=(outcome.warning,) if outcome.warning else ()
-    )
+        terms = access.claim_terms(connector, create_claims.request_owner())
+        decisions = await create_claims.claim_waiting(sessionmaker, connection, [resolved.identifier], terms)
+        (result,) = await create_once(sessionmaker.begin, connector, connection, [resolved], decisions, terms)
+    if result.ticket is not None:
+        return TicketWritten(
+            ticket=result.ticket, etag=ticket_etag(result.ticket), warnings=(result.warning,) if result.warning else ()
+        )
+    decision = decisions[resolved.identifier]
+    if isinstance(decision, Stored):
+        raise Conflict(
+            result.error,
+            details=[{"loc": ["body", "identifier"], "msg": "already used", "ticket_id": str(decision.ticket.id)}],
+        )
+    if isinstance(decision, Busy):
+        raise CreateInProgress(result.error, retry_after_seconds=result.retry_after)
+    if result.retry_after is not None:  # sent and not confirmed: reconciled when retried
+        raise VendorUnavailable(result.error, retry_after_seconds=result.retry_after)
+    raise VendorRefused(f"{connection.vendor} refused the ticket: {result.error}")
 
 
 async def get_ticket(db: AsyncSession, connection: ConnectionRead, ticket_id: uuid.UUID) -> TicketWritten:
@@ -112,21 +95,23 @@ async def update_ticket(
     *,
     if_match: str | None,
 ) -> TicketWritten:
-    """Applies the fields given. With If-Match, the vendor's current version must still be the one
-    the client saw (412 otherwise), so an edit made in the vendor meanwhile is never overwritten."""
+    """Applies the fields given. With If-Match, the stored ticket must be at the version the client
+    saw (412 otherwise), and the vendor's ticket must not have changed since in a field being
+    written (412 naming the fields), so an edit made in the vendor meanwhile is never overwritten.
+    The baseline of that check is the stored row, so every API process answers alike."""
     async with sessionmaker.begin() as db:
         current = await tickets_store.get_ticket(db, ticket_id, connection_id=connection.id)
         changes = await resolve_changes(db, connection, patch, fields_set, ["body"])
-    expected_version = None
+    expected = None
     if if_match is not None:
         if not etag_matches(if_match, ticket_etag(current)):
             raise PreconditionFailed(f"Ticket {ticket_id} is no longer at the version named in If-Match.")
-        expected_version = current.vendor_version
+        expected = baseline_of(current)
     if changes.is_empty():
         return TicketWritten(ticket=current, etag=ticket_etag(current))
     async with access.open(connection) as connector:
         try:
-            updated = await connector.update_ticket(current.vendor_id, changes, expected_version=expected_version)
+            updated = await connector.update_ticket(current.vendor_id, changes, expected=expected)
         except VersionConflict as exc:
             named = f" (fields changed meanwhile: {', '.join(exc.fields)})" if exc.fields else ""
             message = f"Ticket {ticket_id} changed in {connection.vendor} since the version you saw{named}."
@@ -137,6 +122,21 @@ async def update_ticket(
     async with sessionmaker.begin() as db:
         stored = await persist_vendor_ticket(db, connection, updated, identifier=None)
     return TicketWritten(ticket=stored, etag=ticket_etag(stored))
+
+
+def baseline_of(stored: TicketRead) -> TicketBaseline | None:
+    """The stored ticket as the vendor held it at its stored version (None when no version is
+    known: then nothing can be expected of the vendor)."""
+    if stored.vendor_version is None:
+        return None
+    return TicketBaseline(
+        version=stored.vendor_version,
+        name=stored.name,
+        description=stored.description,
+        status_name=stored.vendor_status,
+        priority_name=stored.vendor_priority,
+        assignee_vendor_id=stored.assigned_user_vendor_id,
+    )
 
 
 def etag_matches(header: str, etag: str) -> bool:

@@ -8,7 +8,7 @@ Health is written in a short transaction of its own, so it survives the request'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ from ticketbridge.errors import (
     VendorUnavailable,
 )
 from ticketbridge.services import connections as connections_service
+from ticketbridge.services.create_claims import ClaimTerms
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +43,27 @@ class VendorAccess:
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: CredentialCipher
     factory: ConnectorFactory
+    #: How long a create claim protects a writer's vendor call (a job lease: vendor calls end well
+    #: inside it, see jobs/README.md).
+    claim_ttl_seconds: float = 30.0
+    #: Replaces the settle time of connectors whose search lags (`Settings.vendor_search_settle_seconds`).
+    search_settle_seconds: float | None = None
+
+    def claim_terms(self, connector: Connector, owner: str) -> ClaimTerms:
+        settle = connector.marker_settle_seconds
+        if settle > 0 and self.search_settle_seconds is not None:
+            settle = self.search_settle_seconds
+        return ClaimTerms(owner=owner, ttl_seconds=self.claim_ttl_seconds, settle_seconds=settle)
 
     @asynccontextmanager
-    async def open(self, connection: ConnectionRead) -> AsyncIterator[Connector]:
+    async def open(
+        self, connection: ConnectionRead, *, before_write: Callable[[], None] | None = None
+    ) -> AsyncIterator[Connector]:
+        """`before_write` runs before every write request the connector sends (a job passes
+        `ctx.check_lease`); what it raises propagates unchanged."""
         async with self.sessionmaker.begin() as db:
             secrets = await connections_service.load_secrets(db, self.cipher, connection)
-        connector = self.factory.build(connection, secrets.credentials)
+        connector = self.factory.build(connection, secrets.credentials, before_write=before_write)
         try:
             yield connector
         except VendorError as exc:

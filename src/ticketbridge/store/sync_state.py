@@ -1,5 +1,11 @@
 """Sync state: the high-water mark and checkpoint of each connection, the deletion walk's scratch
-rows, and the query that tells the scheduler which connections are due."""
+rows, the tickets a sync could not store, and the query that tells the scheduler which connections
+are due.
+
+`sync_seen` holds two kinds of row per connection: the vendor ids the deletion walk of the run in
+progress listed, and, under `SKIPPED_PREFIX`, the vendor ids of tickets a run could not store (kept
+across runs, retried by the next; no vendor id starts with the prefix). Both are sync scratch rows
+keyed by (connection, string), so no column of their own is needed."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from ticketbridge.store.tables import Connection, JobRow, SyncSeenRow, SyncState
 
 #: Serializes the scheduler across workers on PostgreSQL (SQLite's BEGIN IMMEDIATE already does).
 SCHEDULE_LOCK_KEY = 0x73796E63  # "sync"
+#: Marks the `sync_seen` rows that name a ticket a sync could not store.
+SKIPPED_PREFIX = "skipped:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +71,13 @@ async def update_sync_state(db: AsyncSession, connection_id: uuid.UUID, **values
     await db.execute(update(SyncStateRow).where(SyncStateRow.connection_id == connection_id).values(**values))
 
 
+def _is_skipped_row() -> Any:
+    return SyncSeenRow.vendor_id.startswith(SKIPPED_PREFIX, autoescape=True)
+
+
 async def clear_seen(db: AsyncSession, connection_id: uuid.UUID) -> None:
-    await db.execute(delete(SyncSeenRow).where(SyncSeenRow.connection_id == connection_id))
+    """Empties the deletion walk's rows (the skipped tickets stay)."""
+    await db.execute(delete(SyncSeenRow).where(SyncSeenRow.connection_id == connection_id, ~_is_skipped_row()))
 
 
 async def add_seen(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Sequence[str]) -> None:
@@ -74,6 +87,56 @@ async def add_seen(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Seque
         [{"connection_id": connection_id, "vendor_id": vendor_id} for vendor_id in vendor_ids]
     )
     await db.execute(statement.on_conflict_do_nothing())
+
+
+async def unseen_ticket_ids(
+    db: AsyncSession, connection_id: uuid.UUID, *, stored_before: datetime, after: str, limit: int
+) -> list[str]:
+    """The vendor ids, greater than `after` and in order, of the connection's active tickets stored
+    before `stored_before` that the deletion walk did not list: the ones `apply_seen` would mark
+    inactive, to be confirmed with the vendor first."""
+    seen = exists().where(
+        SyncSeenRow.connection_id == TicketRow.connection_id, SyncSeenRow.vendor_id == TicketRow.vendor_id
+    )
+    rows = await db.scalars(
+        select(TicketRow.vendor_id)
+        .where(
+            TicketRow.connection_id == connection_id,
+            TicketRow.active.is_(True),
+            TicketRow.created_at < stored_before,
+            TicketRow.vendor_id > after,
+            ~seen,
+        )
+        .order_by(TicketRow.vendor_id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def add_skipped(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Sequence[str]) -> None:
+    """Remembers tickets a sync could not store, for the next run to retry."""
+    await add_seen(db, connection_id, [SKIPPED_PREFIX + vendor_id for vendor_id in vendor_ids])
+
+
+async def forget_skipped(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Sequence[str]) -> None:
+    """Drops tickets from the skipped ones (stored at last, or gone from the vendor)."""
+    if vendor_ids:
+        await db.execute(
+            delete(SyncSeenRow).where(
+                SyncSeenRow.connection_id == connection_id,
+                SyncSeenRow.vendor_id.in_([SKIPPED_PREFIX + vendor_id for vendor_id in vendor_ids]),
+            )
+        )
+
+
+async def skipped_ids(db: AsyncSession, connection_id: uuid.UUID) -> list[str]:
+    """The vendor ids of the tickets a sync could not store, in order."""
+    rows = await db.scalars(
+        select(SyncSeenRow.vendor_id)
+        .where(SyncSeenRow.connection_id == connection_id, _is_skipped_row())
+        .order_by(SyncSeenRow.vendor_id)
+    )
+    return [row.removeprefix(SKIPPED_PREFIX) for row in rows]
 
 
 async def apply_seen(db: AsyncSession, connection_id: uuid.UUID, *, stored_before: datetime) -> int:

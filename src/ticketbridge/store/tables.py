@@ -283,3 +283,29 @@ class SyncSeenRow(Base):
 
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     vendor_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class CreateClaimRow(Base):
+    """An identifier claimed for a create that is under way: at most one writer calls the vendor per
+    (connection, identifier). The row goes away in the transaction that stores the ticket."""
+
+    __tablename__ = "create_claims"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    identifier: Mapped[str] = mapped_column(String(255), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    #: Who holds the claim: `job:<id>` for a job, `request:<uuid>` for an API request.
+    owner: Mapped[str] = mapped_column(String(80))
+    #: CLAIMED (a vendor call may be running), UNKNOWN (sent, unconfirmed), WRITTEN (vendor has it).
+    state: Mapped[str] = mapped_column(String(20))
+    #: Set once the vendor confirmed the create: the ticket is stored from it, never created again.
+    vendor_ref: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(default=1)
+    #: A CLAIMED row past this time belongs to a writer that died or gave up.
+    expires_at: Mapped[datetime]
+    #: From this time on a marker search sees any create the claim's writers may have made.
+    reconcile_after: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import Select, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +103,14 @@ async def find_by_vendor_refs(
             if ref in wanted:
                 found[ref] = ticket
     return found
+
+
+async def set_identifier(db: AsyncSession, vendor_id: str, identifier: str, *, connection_id: uuid.UUID) -> None:
+    await db.execute(
+        update(TicketRow)
+        .where(TicketRow.connection_id == connection_id, TicketRow.vendor_id == vendor_id)
+        .values(identifier=identifier)
+    )
 
 
 #: The columns a write or a sync sets, in TicketValues order.

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import CreateItem
+from ticketbridge.domain.tickets import CreateItem, TicketBaseline, VendorTicket
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
 from ticketbridge.sandboxes.rezolve import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REALM, DEMO_TENANT_ID
 
@@ -65,6 +65,19 @@ def make_item(n: int, **overrides: Any) -> CreateItem:
         "target_status": None,
     }
     return CreateItem(**(values | overrides))
+
+
+def baseline(ticket: VendorTicket, **overrides: Any) -> TicketBaseline:
+    """What the store would hold for `ticket` at its version (as services pass it with If-Match)."""
+    values: dict[str, Any] = {
+        "version": ticket.version,
+        "name": ticket.name,
+        "description": ticket.description,
+        "status_name": ticket.status_name,
+        "priority_name": ticket.priority_name,
+        "assignee_vendor_id": ticket.assignee_vendor_id,
+    }
+    return TicketBaseline(**(values | overrides))
 
 
 @dataclass

@@ -18,7 +18,7 @@ async def test_bulk_creation_runs_a_bounded_number_of_calls_at_once(
 ) -> None:
     await control.faults(latency_ms=20)  # long enough for calls to overlap
 
-    outcomes = await connector.create_tickets([make_item(n) for n in range(12)], reconcile=False)
+    outcomes = await connector.create_tickets([make_item(n) for n in range(12)])
 
     assert [outcome.key for outcome in outcomes] == [f"item-{n}" for n in range(12)]
     assert all(outcome.succeeded for outcome in outcomes)
@@ -28,7 +28,7 @@ async def test_bulk_creation_runs_a_bounded_number_of_calls_at_once(
 async def test_bulk_update_gives_outcomes_in_input_order_keyed_by_vendor_id(
     connector: RezolveConnector, transport: SteppingTransport, control: Control
 ) -> None:
-    created = await connector.create_tickets([make_item(n) for n in range(8)], reconcile=False)
+    created = await connector.create_tickets([make_item(n) for n in range(8)])
     refs = [TicketRef(vendor_id=o.ticket.vendor_id, key=o.ticket.key) for o in created if o.ticket]
     missing = TicketRef(vendor_id="0f6c9a4e-0000-4000-8000-000000000000", key="REQ-9999")
     await control.faults(latency_ms=20)
@@ -70,12 +70,23 @@ async def test_a_ticket_edited_meanwhile_fails_alone_in_a_bulk_update(
 
 
 async def create_until_done(connector: RezolveConnector, items: list[CreateItem]) -> list[ItemOutcome]:
-    """What a job does: retry the batch, reconciling once an attempt may have reached Rezolve."""
-    for attempt in range(20):
+    """What the create claims do: retry the unsettled items, reconciling the ones an attempt may
+    have reached Rezolve with (Rezolve's list reads its writes, so no settle time is waited)."""
+    settled: dict[str, ItemOutcome] = {}
+    maybe_sent: set[str] = set()
+    for _ in range(20):
+        todo = [item for item in items if item.key not in settled]
+        if not todo:
+            return [settled[item.key] for item in items]
         try:
-            return await connector.create_tickets(items, reconcile=attempt > 0)
+            outcomes = await connector.create_tickets(todo, reconcile=maybe_sent)
         except VendorRetriable:
             continue
+        for outcome in outcomes:
+            if outcome.unknown:
+                maybe_sent.add(outcome.key)
+            else:
+                settled[outcome.key] = outcome
     raise AssertionError("the batch never completed")
 
 
@@ -115,9 +126,9 @@ async def test_reconciling_adopts_tickets_an_earlier_attempt_created(
     connector: RezolveConnector, control: Control
 ) -> None:
     items = [make_item(1), make_item(2)]
-    [first] = await connector.create_tickets(items[:1], reconcile=False)
+    [first] = await connector.create_tickets(items[:1])
 
-    outcomes = await connector.create_tickets(items, reconcile=True)
+    outcomes = await connector.create_tickets(items, reconcile={item.key for item in items})
 
     assert first.ticket is not None and outcomes[0].ticket is not None
     assert outcomes[0].ticket.vendor_id == first.ticket.vendor_id

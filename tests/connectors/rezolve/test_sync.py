@@ -7,7 +7,7 @@ from ticketbridge.domain.tickets import TicketChanges
 
 
 async def test_every_ticket_comes_once_oldest_change_first(connector: RezolveConnector) -> None:
-    await connector.update_ticket("REQ-0001", TicketChanges(name="Touched last"), expected_version=None)
+    await connector.update_ticket("REQ-0001", TicketChanges(name="Touched last"), expected=None)
 
     pages = [page async for page in connector.iter_tickets(updated_since=None, page_size=3)]
 
@@ -19,7 +19,7 @@ async def test_every_ticket_comes_once_oldest_change_first(connector: RezolveCon
 async def test_only_tickets_changed_since_the_watermark_come(connector: RezolveConnector) -> None:
     untouched = await connector.get_ticket("INC-0002")
     assert untouched.updated_at is not None
-    updated = await connector.update_ticket("REQ-0002", TicketChanges(name="Changed"), expected_version=None)
+    updated = await connector.update_ticket("REQ-0002", TicketChanges(name="Changed"), expected=None)
     assert updated.updated_at is not None and updated.updated_at > untouched.updated_at
 
     pages = [page async for page in connector.iter_tickets(updated_since=updated.updated_at, page_size=10)]

@@ -10,7 +10,7 @@ from ticketbridge.domain.tickets import TicketChanges
 from ticketbridge.sandboxes.rezolve import REQUEST_FIELDS
 from ticketbridge.sandboxes.rezolve.demo import AGENT_ALEX_ID, AGENT_PRIYA_ID
 
-from .support import Control, make_item
+from .support import Control, baseline, make_item
 
 
 async def test_a_created_ticket_reads_back_with_every_field(connector: RezolveConnector) -> None:
@@ -23,7 +23,7 @@ async def test_a_created_ticket_reads_back_with_every_field(connector: RezolveCo
         target_status="In Progress",
     )
 
-    [outcome] = await connector.create_tickets([item], reconcile=False)
+    [outcome] = await connector.create_tickets([item])
 
     assert outcome.succeeded, outcome.error
     ticket = outcome.ticket
@@ -45,7 +45,7 @@ async def test_a_created_ticket_reads_back_with_every_field(connector: RezolveCo
 
 
 async def test_the_description_is_stored_as_richtext_html(connector: RezolveConnector) -> None:
-    [outcome] = await connector.create_tickets([make_item(1, description="Hello *there*")], reconcile=False)
+    [outcome] = await connector.create_tickets([make_item(1, description="Hello *there*")])
     assert outcome.ticket is not None
 
     page = await connector.search_tickets(f"key={outcome.ticket.key}", cursor=None, limit=1)
@@ -58,7 +58,7 @@ async def test_the_description_is_stored_as_richtext_html(connector: RezolveConn
 async def test_a_parent_given_by_internal_id_is_stored_as_its_display_id(connector: RezolveConnector) -> None:
     parent = await connector.get_ticket("REQ-0002")
 
-    [outcome] = await connector.create_tickets([make_item(1, parent_vendor_id=parent.vendor_id)], reconcile=False)
+    [outcome] = await connector.create_tickets([make_item(1, parent_vendor_id=parent.vendor_id)])
 
     assert outcome.ticket is not None and outcome.ticket.parent_vendor_id == "REQ-0002"
 
@@ -69,7 +69,7 @@ async def test_an_update_changes_only_the_given_fields(connector: RezolveConnect
     after = await connector.update_ticket(
         before.vendor_id,
         TicketChanges(name="VPN for Jo", priority_name="critical", assignee_vendor_id=AGENT_PRIYA_ID),
-        expected_version=before.version,
+        expected=baseline(before),
     )
 
     assert (after.name, after.priority_name, after.assignee_vendor_id) == (
@@ -86,7 +86,7 @@ async def test_clearing_sends_rezolve_empty_values(connector: RezolveConnector) 
     after = await connector.update_ticket(
         "REQ-0001",
         TicketChanges(cleared=frozenset({"description", "assignee_vendor_id"})),
-        expected_version=None,
+        expected=None,
     )
 
     assert (after.description, after.assignee_vendor_id) == (None, None)
@@ -97,7 +97,7 @@ async def test_clearing_sends_rezolve_empty_values(connector: RezolveConnector) 
 async def test_an_update_that_changes_nothing_writes_nothing(connector: RezolveConnector, control: Control) -> None:
     before = await connector.get_ticket("REQ-0002")
 
-    after = await connector.update_ticket("REQ-0002", TicketChanges(priority_name="High"), expected_version=None)
+    after = await connector.update_ticket("REQ-0002", TicketChanges(priority_name="High"), expected=None)
 
     assert after.version == before.version
     assert "updateTicket" not in (await control.calls())["calls"]
@@ -106,7 +106,7 @@ async def test_an_update_that_changes_nothing_writes_nothing(connector: RezolveC
 async def test_a_status_several_hops_away_is_reached_through_the_workflow(
     connector: RezolveConnector, control: Control
 ) -> None:
-    after = await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None)
+    after = await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected=None)
 
     assert (after.status_name, after.status_category) == ("Resolved", "done")
     # submitted -> in_progress -> resolved: the sandbox enforces each transition.
@@ -114,10 +114,10 @@ async def test_a_status_several_hops_away_is_reached_through_the_workflow(
 
 
 async def test_a_status_the_workflow_cannot_reach_is_rejected(connector: RezolveConnector) -> None:
-    await connector.update_ticket("REQ-0001", TicketChanges(target_status="cancelled"), expected_version=None)
+    await connector.update_ticket("REQ-0001", TicketChanges(target_status="cancelled"), expected=None)
 
     with pytest.raises(VendorRejected) as caught:
-        await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected_version=None)
+        await connector.update_ticket("REQ-0001", TicketChanges(target_status="Resolved"), expected=None)
 
     assert "status" in caught.value.field_errors
 
@@ -127,7 +127,7 @@ async def test_vendor_validation_errors_name_our_fields(connector: RezolveConnec
         await connector.update_ticket(
             "REQ-0001",
             TicketChanges(assignee_vendor_id="00000000-0000-4000-8000-000000000000"),
-            expected_version=None,
+            expected=None,
         )
 
     assert caught.value.field_errors == {"assigned_user_id": "Unknown user"}
@@ -136,7 +136,7 @@ async def test_vendor_validation_errors_name_our_fields(connector: RezolveConnec
 async def test_a_rejected_item_fails_alone(connector: RezolveConnector) -> None:
     items = [make_item(1), make_item(2, priority_name="Urgent"), make_item(3, project_vendor_id="nope")]
 
-    outcomes = await connector.create_tickets(items, reconcile=False)
+    outcomes = await connector.create_tickets(items)
 
     assert [outcome.succeeded for outcome in outcomes] == [True, False, False]
     assert "priority" in (outcomes[1].error or "")

@@ -4,6 +4,7 @@ once when Rezolve answers 401 to it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
@@ -42,9 +43,8 @@ async def test_a_token_rejected_with_401_is_replaced_once(factory: ConnectorFact
     await first.aclose()
     # The sandbox restarts with a new signing key: the cached token is now refused with 401.
     restarted = create_app(RezolveSandboxConfig(base_url=BASE_URL))
-    second = ConnectorFactory(transport=SandboxTransport(restarted), caches=factory.caches).build(
-        connection, credentials()
-    )
+    # The same factory (so the same caches), now reaching the restarted sandbox.
+    second = dataclasses.replace(factory, transport=SandboxTransport(restarted)).build(connection, credentials())
 
     ticket = await second.get_ticket("REQ-0001")
     await second.aclose()
@@ -64,7 +64,7 @@ async def test_a_permission_failure_is_an_auth_error_without_a_new_token(
     await connector.get_ticket("REQ-0001")  # reading is allowed
 
     with pytest.raises(VendorAuthError) as caught:
-        await connector.create_tickets([make_item(1)], reconcile=False)
+        await connector.create_tickets([make_item(1)])
     await connector.aclose()
 
     assert "USER_PERMISSION_FAILURE" in caught.value.message

@@ -14,7 +14,8 @@ BASE_URL = "http://jira.test"
 
 @pytest.fixture
 def sandbox_config() -> JiraSandboxConfig:
-    return JiraSandboxConfig(base_url=BASE_URL)
+    """No search lag (the default is Jira's 2 s): tests of the lag ask for it."""
+    return JiraSandboxConfig(base_url=BASE_URL, search_lag_ms=0)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 
 from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
 from ticketbridge.connectors.credentials import JiraCredentials
-from ticketbridge.connectors.http import build_client
+from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
 from ticketbridge.connectors.jira.client import JiraClient
 from ticketbridge.connectors.jira.connector import JiraConnector
 from ticketbridge.domain.tenancy import ConnectionRead
@@ -29,6 +29,7 @@ def build(
     credentials: dict[str, Any],
     transport: httpx.AsyncBaseTransport | None,
     cache: MetadataCache,
+    http: VendorHttp = DEFAULT_VENDOR_HTTP,
 ) -> JiraConnector:
     parsed = JiraCredentials.model_validate(credentials)
     auth: httpx.Auth
@@ -37,8 +38,15 @@ def build(
     else:
         assert parsed.email is not None and parsed.api_token is not None
         auth = httpx.BasicAuth(parsed.email, parsed.api_token.get_secret_value())
-    http = build_client(connection.base_url, auth=auth, transport=transport, timeout_secs=30.0)
-    return JiraConnector(client=JiraClient(http), site_url=connection.base_url, cache=cache)
+    options = http.for_connection(connection)
+    client = build_client(
+        connection.base_url,
+        auth=auth,
+        transport=transport,
+        timeout_secs=options.timeout_seconds,
+        before_write=options.before_write,
+    )
+    return JiraConnector(client=JiraClient(client), site_url=connection.base_url, cache=cache, policy=options.retry)
 
 
 SPEC = ConnectorSpec(vendor=Vendor.JIRA, config_model=JiraCredentials, build=build)

@@ -3,7 +3,9 @@
 The Markdown is what `adf_from_markdown` reads back into the same document. Text is escaped only
 where CommonMark would read it as syntax, so `snake_case_name` stays legible. Nodes Markdown has no
 syntax for are kept as text (`@mention`, `:emoji:`, a panel's paragraphs); unknown nodes give their
-text content. Input comes from Jira, so malformed nodes are skipped rather than raised on.
+text content. Input comes from Jira, so malformed nodes are skipped rather than raised on, and
+anything still unexpected (nesting too deep to walk, say) falls back to the document's plain text,
+logged with the error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketbridge.domain.tickets import storable
+from ticketbridge.observability import get_logger
+
+log = get_logger("ticketbridge.connectors.jira.adf")
 Node = dict[str, Any]
 
 #: Node types that sit inside a paragraph; a node whose children include one holds inline content.
@@ -20,18 +26,58 @@ INLINE_TYPES = frozenset(
     {"text", "hardBreak", "mention", "emoji", "date", "status", "inlineCard", "placeholder", "mediaInline"}
 )
 LIST_TYPES = frozenset({"bulletList", "orderedList"})
+#: CommonMark reads at most nine digits as an ordered list's start number.
+MAX_LIST_START = 999_999_999
 
 
 def adf_to_markdown(document: dict[str, Any] | None) -> str:
     """CommonMark (with GFM strikethrough and tables) for `document`; `None` gives ""."""
     if not isinstance(document, dict):
         return ""
-    return _blocks(_children(document) if document.get("type") == "doc" else [document])
+    try:
+        # Storable strings first: NUL is this module's emphasis sentinel (`EM`).
+        clean: Node = storable(document)
+        return _blocks(_children(clean) if _kind(clean) == "doc" else [clean])
+    except Exception as exc:  # vendor input: any failure degrades to text, loudly
+        log.warning("connector.jira.adf_fallback", error=f"{type(exc).__name__}: {exc}"[:300])
+        return _flat_text(document)
 
 
 def adf_plain_text(document: dict[str, Any] | None) -> str:
     """The document's text without formatting, one line per block (for search and display)."""
-    return _plain(document).strip() if isinstance(document, dict) else ""
+    if not isinstance(document, dict):
+        return ""
+    try:
+        text: str = _plain(storable(document)).strip()
+        return text
+    except Exception as exc:
+        log.warning("connector.jira.adf_fallback", error=f"{type(exc).__name__}: {exc}"[:300])
+        return _flat_text(document)
+
+
+def _flat_text(document: Node) -> str:
+    """Every text leaf of `document`, a line per block, walked with a stack (no recursion, so no
+    depth can break it): the fallback when the document cannot be converted."""
+    parts: list[str] = []
+    stack: list[object] = [document]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if _kind(node) == "text":
+            parts.append(_text(node))
+        elif _kind(node) not in INLINE_TYPES and parts and parts[-1] != "\n":
+            parts.append("\n")
+        content = node.get("content")
+        if isinstance(content, list):
+            stack.extend(reversed(content))
+    return "".join(parts).replace(EM, "").strip()
+
+
+def _kind(node: Node) -> str:
+    """The node's `type`, or "" when it is missing or not a string (`{"type": []}` is not hashable)."""
+    kind = node.get("type")
+    return kind if isinstance(kind, str) else ""
 
 
 def _children(node: Node) -> list[Node]:
@@ -46,7 +92,7 @@ def _attrs(node: Node) -> dict[str, Any]:
 
 def _atom_text(node: Node) -> str:
     """What an inline node other than text shows, as text: `@Jane Doe`, `:smile:`, a date."""
-    kind, values = node.get("type"), _attrs(node)
+    kind, values = _kind(node), _attrs(node)
     if kind == "hardBreak":
         return "\n"
     if kind == "mention":
@@ -60,7 +106,7 @@ def _atom_text(node: Node) -> str:
         return str(values.get("url") or "")
     if "text" in values:
         return str(values["text"])
-    return "".join(_atom_text(child) if child.get("type") != "text" else _text(child) for child in _children(node))
+    return "".join(_atom_text(child) if _kind(child) != "text" else _text(child) for child in _children(node))
 
 
 def _text(node: Node) -> str:
@@ -77,7 +123,7 @@ def _date(timestamp: object) -> str:
 
 
 def _has_inline_content(node: Node) -> bool:
-    return any(child.get("type") in INLINE_TYPES for child in _children(node))
+    return any(_kind(child) in INLINE_TYPES for child in _children(node))
 
 
 def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
@@ -86,7 +132,7 @@ def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
     alternate = False
     for node in nodes:
         # Two lists in a row would read back as one unless the second uses other markers.
-        alternate = not alternate if previous is not None and previous.get("type") == node.get("type") else False
+        alternate = not alternate if previous is not None and _kind(previous) == _kind(node) else False
         text = _block(node, alternate=alternate)
         if not text:
             continue
@@ -101,14 +147,14 @@ def _blocks(nodes: list[Node], *, in_list_item: bool = False) -> str:
 def _can_follow_tightly(previous: Node | None, node: Node, text: str) -> bool:
     # `- item` then `  - sub` on the next line: a list may interrupt a paragraph only if it is a
     # bullet list or starts at 1, and its first item is not empty; otherwise a blank line is needed.
-    if previous is None or previous.get("type") != "paragraph" or node.get("type") not in LIST_TYPES:
+    if previous is None or _kind(previous) != "paragraph" or _kind(node) not in LIST_TYPES:
         return False
     first_item_empty = " " not in text.split("\n", 1)[0]
-    return not first_item_empty and (node.get("type") == "bulletList" or _attrs(node).get("order", 1) == 1)
+    return not first_item_empty and (_kind(node) == "bulletList" or _attrs(node).get("order", 1) == 1)
 
 
 def _block(node: Node, *, alternate: bool) -> str:
-    kind = node.get("type")
+    kind = _kind(node)
     if kind == "paragraph":
         return _inline(_children(node))
     if kind == "heading":
@@ -149,9 +195,9 @@ def _heading(node: Node) -> str:
 
 
 def _list(node: Node, *, alternate: bool) -> str:
-    ordered = node.get("type") == "orderedList"
+    ordered = _kind(node) == "orderedList"
     start = _attrs(node).get("order", 1)
-    start = start if isinstance(start, int) and start >= 0 else 1
+    start = start if isinstance(start, int) and 0 <= start <= MAX_LIST_START else 1
     lines: list[str] = []
     for number, item in enumerate(_children(node), start=start):
         marker = (f"{number})" if alternate else f"{number}.") if ordered else ("*" if alternate else "-")
@@ -160,7 +206,7 @@ def _list(node: Node, *, alternate: bool) -> str:
 
 
 def _item_marker(item: Node) -> str:
-    return "- [x]" if _attrs(item).get("state") in {"DONE", "DECIDED"} else "- [ ]"
+    return "- [x]" if str(_attrs(item).get("state")) in {"DONE", "DECIDED"} else "- [ ]"
 
 
 def _hang(marker: str, body: str) -> str:
@@ -220,9 +266,9 @@ def _cell(cell: Node) -> str:
 
 
 def _plain(node: Node) -> str:
-    if node.get("type") == "text":
+    if _kind(node) == "text":
         return _text(node)
-    if node.get("type") in INLINE_TYPES:
+    if _kind(node) in INLINE_TYPES:
         return _atom_text(node)
     if _has_inline_content(node):
         return "".join(_plain(child) for child in _children(node))
@@ -275,9 +321,9 @@ def _leaves(nodes: list[Node]) -> list[_Leaf | None]:
     """Text leaves, `None` standing for a line break; inline atoms become plain text."""
     leaves: list[_Leaf | None] = []
     for node in nodes:
-        if node.get("type") == "text":
+        if _kind(node) == "text":
             leaves += _split_lines(_text(node), _marks(node))
-        elif node.get("type") == "inlineCard" and _attrs(node).get("url"):
+        elif _kind(node) == "inlineCard" and _attrs(node).get("url"):
             url = str(_attrs(node)["url"])
             leaves.append(_Leaf(url, frozenset({_Mark("link", url)})))
         else:
@@ -299,7 +345,7 @@ def _marks(node: Node) -> frozenset[_Mark]:
     marks: set[_Mark] = set()
     raw = node.get("marks")
     for mark in raw if isinstance(raw, list) else []:
-        kind = mark.get("type") if isinstance(mark, dict) else None
+        kind = _kind(mark) if isinstance(mark, dict) else None
         if kind == "link":
             values = _attrs(mark)
             marks.add(_Mark("link", str(values.get("href") or ""), str(values.get("title") or "")))
@@ -389,7 +435,7 @@ def _code_span(code: str, *, table_cell: bool) -> str:
     ticks = "`" * (_longest_run(code, "`") + 1)
     # CommonMark strips one space from each end of a code span that has both, and a backtick
     # at an end would merge with the fence: pad with a space in both cases.
-    padded = code.startswith("`") or code.endswith("`") or (code[0] == code[-1] == " " and code.strip())
+    padded = code.startswith("`") or code.endswith("`") or (code[:1] == code[-1:] == " " and code.strip())
     return f"{ticks} {code} {ticks}" if padded else f"{ticks}{code}{ticks}"
 
 

@@ -23,6 +23,8 @@ Json = dict[str, Any]
 API = "/rest/api/3"
 #: Jira's cap for POST /issue/bulk, and for reconcileIssues in /search/jql.
 BULK_CREATE_LIMIT = 50
+#: POST /issue/bulkfetch takes up to 100 ids or keys.
+BULK_FETCH_LIMIT = 100
 
 
 class JiraClient:
@@ -47,6 +49,12 @@ class JiraClient:
     async def get_issue(self, key: str, fields: str = "*all") -> Json:
         """GET /issue/{issueIdOrKey} (getIssue)."""
         return await self._json("GET", f"{API}/issue/{key}", params={"fields": fields})
+
+    async def bulk_fetch_issues(self, ids_or_keys: list[str], *, fields: list[str]) -> Json:
+        """POST /issue/bulkfetch (bulkFetchIssues): up to 100; the ones that do not exist or cannot be
+        seen come back in `issueErrors`, not as a failure."""
+        body = {"issueIdsOrKeys": ids_or_keys, "fields": fields}
+        return await self._json("POST", f"{API}/issue/bulkfetch", json=body)
 
     async def edit_issue(self, key: str, body: Json) -> None:
         """PUT /issue/{issueIdOrKey} (editIssue): 204."""

@@ -1,15 +1,26 @@
 """The Jira Cloud connector: the connector protocol on top of `JiraClient`.
 
-Creates go through POST /issue/bulk (50 a call), each carrying a marker label; when an earlier
-attempt may have reached Jira, the markers are searched first and found issues are adopted instead of
-created again. Bulk updates use the bulk transition and bulk edit APIs and follow their tasks.
+Creates go through POST /issue/bulk (50 a call), each carrying a marker label. Exactly once under
+Jira's eventually consistent search rests on three facts:
+
+- A create whose answer is lost is never retried here, and never settled by an immediate label
+  search: right after a create, JQL often does not find the issue yet (the index lags writes), so an
+  empty answer proves nothing. The item comes back `unknown` and its caller (the create claim,
+  `services/create_claims.py`) keeps its identifier claimed.
+- The caller asks for a marker search only `marker_settle_seconds` after the unconfirmed attempt
+  (a deferred job step, never a sleeping worker). By then the index has the issue if it exists, so
+  "not found" means "not created" and creating is safe.
+- Issues whose id is known are read with `reconcileIssues`, which Jira documents as read-after-write
+  consistent, so the read-back after a create never depends on the index.
+
+Bulk updates use the bulk transition and bulk edit APIs and follow their tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any, TypeVar
@@ -19,13 +30,20 @@ from ticketbridge.connectors.base import MetadataCache, ProjectPage
 from ticketbridge.connectors.errors import VendorError, VendorOutcomeUnknown, VendorRejected, VersionConflict
 from ticketbridge.connectors.http import RetryPolicy, with_retries
 from ticketbridge.connectors.jira import mapping
-from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient, element_error_message
+from ticketbridge.connectors.jira.client import (
+    BULK_CREATE_LIMIT,
+    BULK_FETCH_LIMIT,
+    JiraClient,
+    element_error_message,
+)
 from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
+from ticketbridge.connectors.walk import ChangeFeed, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
     SearchPage,
+    TicketBaseline,
     TicketChanges,
     TicketRef,
     VendorIssueType,
@@ -53,14 +71,25 @@ USER_PAGE_SIZE = 100
 USER_WINDOW = 1000
 #: JQL needs a restriction: this one admits every issue.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: JQL reads dates to the minute.
+JQL_RESOLUTION = timedelta(minutes=1)
+#: Jira documents no bound on its index lag; seconds are usual, so a generous default.
+DEFAULT_MARKER_SETTLE_SECONDS = 15.0
 
 
 class JiraConnector:
     vendor = Vendor.JIRA
 
     def __init__(
-        self, *, client: JiraClient, site_url: str, cache: MetadataCache, policy: RetryPolicy | None = None
+        self,
+        *,
+        client: JiraClient,
+        site_url: str,
+        cache: MetadataCache,
+        policy: RetryPolicy | None = None,
+        marker_settle_seconds: float = DEFAULT_MARKER_SETTLE_SECONDS,
     ) -> None:
+        self.marker_settle_seconds = marker_settle_seconds
         self._client = client
         self._site_url = site_url.rstrip("/")
         self._cache = cache
@@ -74,20 +103,34 @@ class JiraConnector:
 
     # --- create -----------------------------------------------------------------------------
 
-    async def create_tickets(self, items: Sequence[CreateItem], *, reconcile: bool) -> list[ItemOutcome]:
+    async def create_tickets(
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+    ) -> list[ItemOutcome]:
         outcomes: dict[str, ItemOutcome] = {}
-        pending = list(items)
-        if reconcile and pending:
-            adopted = await self._find_by_markers([item.marker for item in pending])
-            for item in pending:
+        to_check = [item for item in items if item.key in reconcile]
+        if to_check:
+            adopted = await self._find_by_markers([item.marker for item in to_check])
+            for item in to_check:
                 if item.marker in adopted:
                     outcomes[item.key] = ItemOutcome(key=item.key, ticket=adopted[item.marker])
-            pending = [item for item in pending if item.key not in outcomes]
+        pending = [item for item in items if item.key not in outcomes]
         for start in range(0, len(pending), BULK_CREATE_LIMIT):
-            outcomes.update(await self._create_chunk(pending[start : start + BULK_CREATE_LIMIT]))
-        created = [outcomes[item.key] for item in items if outcomes[item.key].succeeded]
+            chunk = pending[start : start + BULK_CREATE_LIMIT]
+            try:
+                outcomes.update(await self._create_chunk(chunk))
+            except VendorError as exc:
+                if not outcomes and start == 0:
+                    raise  # nothing can have been written: the whole batch waits
+                # Earlier chunks are written: keep their outcomes, and these items were not sent.
+                message = f"Jira did not take this item now: {exc.message}"
+                outcomes.update({item.key: ItemOutcome(key=item.key, error=message, unknown=True) for item in chunk})
+        written = [outcome for outcome in outcomes.values() if outcome.succeeded]
         await self._reach_target_statuses(items, outcomes)
-        fresh = await self._get_many([outcome.ticket.vendor_id for outcome in created if outcome.ticket])
+        try:
+            fresh = await self._get_many([outcome.ticket.vendor_id for outcome in written if outcome.ticket])
+        except VendorError as exc:  # the creates stand; the next sync brings the full state
+            log.warning("connector.jira.read_back_failed", items=len(written), error=exc.message)
+            fresh = {}
         return [
             outcome.model_copy(update={"ticket": fresh.get(outcome.ticket.vendor_id, outcome.ticket)})
             if outcome.ticket is not None
@@ -96,31 +139,20 @@ class JiraConnector:
         ]
 
     async def _create_chunk(self, chunk: list[CreateItem]) -> dict[str, ItemOutcome]:
-        """One createIssues call; a lost answer is reconciled by marker, then the rest is retried."""
-        outcomes: dict[str, ItemOutcome] = {}
-        remaining = chunk
-        for attempt in range(self._policy.attempts):
-            try:
-                body = await with_retries(
-                    partial(self._client.create_issues, [{"fields": mapping.create_fields(i)} for i in remaining]),
-                    policy=self._policy,
-                    operation="createIssues",
-                    idempotent=False,
-                )
-            except VendorOutcomeUnknown:
-                log.info("connector.jira.create_outcome_unknown", items=len(remaining), attempt=attempt)
-                await asyncio.sleep(self._policy.backoff(attempt))
-                adopted = await self._find_by_markers([item.marker for item in remaining])
-                for item in remaining:
-                    if item.marker in adopted:
-                        outcomes[item.key] = ItemOutcome(key=item.key, ticket=adopted[item.marker])
-                remaining = [item for item in remaining if item.key not in outcomes]
-                if not remaining:
-                    return outcomes
-                continue
-            outcomes.update(self._map_created(remaining, body))
-            return outcomes
-        raise VendorOutcomeUnknown("Jira did not confirm the creation; it will be reconciled by marker")
+        """One createIssues call (retried inline only when Jira answered and so wrote nothing). A lost
+        answer makes every item `unknown`: see the module docstring for why no search follows."""
+        try:
+            body = await with_retries(
+                partial(self._client.create_issues, [{"fields": mapping.create_fields(i)} for i in chunk]),
+                policy=self._policy,
+                operation="createIssues",
+                idempotent=False,
+            )
+        except VendorOutcomeUnknown as exc:
+            log.info("connector.jira.create_outcome_unknown", items=len(chunk))
+            message = f"Jira did not confirm the creation ({exc.message}); it will be reconciled by marker"
+            return {item.key: ItemOutcome(key=item.key, error=message, unknown=True) for item in chunk}
+        return self._map_created(chunk, body)
 
     def _map_created(self, items: list[CreateItem], body: dict[str, Any]) -> dict[str, ItemOutcome]:
         errors = {int(e["failedElementNumber"]): e for e in body.get("errors") or [] if "failedElementNumber" in e}
@@ -236,49 +268,45 @@ class JiraConnector:
     async def iter_tickets(
         self, *, updated_since: datetime | None, page_size: int
     ) -> AsyncIterator[list[VendorTicket]]:
-        """Oldest change first, to the minute (JQL's precision), with nothing skipped.
-
-        A page token offsets into a result list that shifts when an issue before it changes, so
-        tokens are never followed. Each page is a fresh query from the minute its predecessor
-        ended in, skipping what was already yielded there. A minute holding more than a page is
-        walked by issue id instead (`id > last`: ids never move), then the walk goes on from the
-        next minute. Memory holds at most a page of (id, version) pairs."""
-        since = _minute(updated_since) if updated_since else EPOCH
+        """Oldest change first, with nothing skipped: the shared keyset walk (`connectors.walk`) over
+        JQL, whose dates are read to the minute in the searching user's time zone. Page tokens are
+        never followed (they offset into a list that shifts); a minute holding more than a page is
+        walked by issue id (`id > last`)."""
         zone = await self._jql_zone()
-        at_boundary: set[tuple[str, str]] = set()  # yielded from the minute `since`
-        for _ in range(MAX_SEARCH_PAGES):
-            jql = f'updated >= "{since.astimezone(zone):%Y-%m-%d %H:%M}" ORDER BY updated ASC, id ASC'
-            page = await self.search_tickets(jql, cursor=None, limit=page_size)
-            fresh = [t for t in page.items if (t.vendor_id, t.version) not in at_boundary]
-            if fresh:
-                yield fresh
-            if page.next_cursor is None or not page.items:
-                return
-            last = _minute(page.items[-1].updated_at)
-            if last > since:
-                since = last
-                at_boundary = {(t.vendor_id, t.version) for t in page.items if _minute(t.updated_at) == last}
-                continue
-            at_boundary.update((t.vendor_id, t.version) for t in page.items)
-            async for rest in self._walk_minute(since, zone, page_size, at_boundary):
-                yield rest
-            since, at_boundary = since + timedelta(minutes=1), set()
 
-    async def _walk_minute(
-        self, minute: datetime, zone: tzinfo, page_size: int, yielded: set[tuple[str, str]]
-    ) -> AsyncIterator[list[VendorTicket]]:
-        """Every issue last changed within `minute`, by id, less those already `yielded`."""
-        start, end = minute.astimezone(zone), (minute + timedelta(minutes=1)).astimezone(zone)
-        window = f'updated >= "{start:%Y-%m-%d %H:%M}" AND updated < "{end:%Y-%m-%d %H:%M}"'
-        after = 0
-        for _ in range(MAX_SEARCH_PAGES):
-            page = await self.search_tickets(f"{window} AND id > {after} ORDER BY id ASC", cursor=None, limit=page_size)
-            fresh = [t for t in page.items if (t.vendor_id, t.version) not in yielded]
-            if fresh:
-                yield fresh
-            if page.next_cursor is None or not page.items:
-                return
-            after = int(page.items[-1].vendor_id)
+        def at(moment: datetime) -> str:
+            return f'"{moment.astimezone(zone):%Y-%m-%d %H:%M}"'
+
+        async def since(moment: datetime | None, limit: int) -> Page[VendorTicket]:
+            jql = f"updated >= {at(moment or EPOCH)} ORDER BY updated ASC, id ASC"
+            page = await self.search_tickets(jql, cursor=None, limit=limit)
+            return page.items, page.next_cursor is not None
+
+        async def window(start: datetime, end: datetime, after: VendorTicket | None, limit: int) -> Page[VendorTicket]:
+            last_id = int(after.vendor_id) if after else 0
+            jql = f"updated >= {at(start)} AND updated < {at(end)} AND id > {last_id} ORDER BY id ASC"
+            page = await self.search_tickets(jql, cursor=None, limit=limit)
+            return page.items, page.next_cursor is not None
+
+        feed = ChangeFeed(
+            since=since,
+            window=window,
+            changed_at=lambda ticket: ticket.updated_at,
+            identity=lambda ticket: (ticket.vendor_id, ticket.version),
+            resolution=JQL_RESOLUTION,
+        )
+        async for page in walk_changes(feed, since=updated_since, page_size=page_size, max_pages=MAX_SEARCH_PAGES):
+            yield page
+
+    async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:
+        """Asks Jira directly (bulkfetch, 100 a call): the ids among `vendor_ids` whose issue exists.
+        A missing or invisible issue is listed in `issueErrors`, not failed."""
+        found: set[str] = set()
+        for start in range(0, len(vendor_ids), BULK_FETCH_LIMIT):
+            chunk = list(vendor_ids[start : start + BULK_FETCH_LIMIT])
+            body = await self._read(partial(self._client.bulk_fetch_issues, chunk, fields=["id"]), "bulkFetchIssues")
+            found.update(str(issue["id"]) for issue in body.get("issues") or [] if "id" in issue)
+        return found & set(vendor_ids)
 
     async def _jql_zone(self) -> tzinfo:
         """Jira reads JQL dates in the searching user's time zone, which /myself names."""
@@ -379,10 +407,12 @@ class JiraConnector:
     # --- update -----------------------------------------------------------------------------
 
     async def update_ticket(
-        self, vendor_ref: str, changes: TicketChanges, *, expected_version: str | None
+        self, vendor_ref: str, changes: TicketChanges, *, expected: TicketBaseline | None
     ) -> VendorTicket:
+        """With `expected`, Jira's `updated` must still be `expected.version`: Jira has no
+        conditional edit, so this is a best-effort check (read, compare, then write)."""
         current = await self.get_ticket(vendor_ref)
-        if expected_version is not None and current.version != expected_version:
+        if expected is not None and current.version != expected.version:
             raise VersionConflict("The ticket changed in Jira since that version.", current_version=current.version)
         body = mapping.edit_body(changes)
         if body:
@@ -563,21 +593,11 @@ class JiraConnector:
         return ids[name.lower()]
 
     async def _cached(self, name: str, load: Callable[[], Awaitable[dict[str, str]]]) -> dict[str, str]:
-        entry = self._cache.entries.get(("metadata", name))
-        if entry is None or time.monotonic() - entry[0] > METADATA_TTL_SECONDS:
-            entry = (time.monotonic(), await load())
-            self._cache.entries[("metadata", name)] = entry
-        value: dict[str, str] = entry[1]
-        return value
+        """Site metadata from the connection's cache; concurrent misses share one load."""
+        return await self._cache.cached(("metadata", name), load, ttl_seconds=METADATA_TTL_SECONDS)
 
     async def _read(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
         return await with_retries(call, policy=self._policy, operation=operation, idempotent=True)
 
     async def _write(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
         return await with_retries(call, policy=self._policy, operation=operation, idempotent=False)
-
-
-def _minute(moment: datetime | None) -> datetime:
-    """The minute a JQL date names (whole-minute zone offsets keep minutes aligned in any zone)."""
-    assert moment is not None
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)

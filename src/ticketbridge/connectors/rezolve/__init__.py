@@ -8,7 +8,7 @@ import httpx
 
 from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
 from ticketbridge.connectors.credentials import RezolveCredentials
-from ticketbridge.connectors.http import build_client
+from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
 from ticketbridge.connectors.rezolve.client import RezolveClient
 from ticketbridge.connectors.rezolve.connector import RezolveConnector
 from ticketbridge.connectors.rezolve.tokens import token_cache_for
@@ -24,14 +24,21 @@ def build(
     credentials: dict[str, Any],
     transport: httpx.AsyncBaseTransport | None,
     cache: MetadataCache,
+    http: VendorHttp = DEFAULT_VENDOR_HTTP,
 ) -> RezolveConnector:
     parsed = RezolveCredentials.model_validate(credentials)
     base_url = connection.base_url.rstrip("/")
     token_url = (parsed.auth_url or base_url).rstrip("/") + TOKEN_PATH.format(realm=parsed.realm)
     secret = parsed.client_secret.get_secret_value()
-    http = build_client(base_url, auth=None, transport=transport, timeout_secs=30.0)
+    options = http.for_connection(connection)
     client = RezolveClient(
-        http,
+        build_client(
+            base_url,
+            auth=None,
+            transport=transport,
+            timeout_secs=options.timeout_seconds,
+            before_write=options.before_write,
+        ),
         tenant_id=parsed.tenant_id,
         realm=parsed.realm,
         token_url=token_url,
@@ -39,7 +46,7 @@ def build(
         client_secret=secret,
         tokens=token_cache_for(cache, token_url=token_url, client_id=parsed.client_id, client_secret=secret),
     )
-    return RezolveConnector(client=client, cache=cache)
+    return RezolveConnector(client=client, cache=cache, policy=options.retry)
 
 
 SPEC = ConnectorSpec(vendor=Vendor.REZOLVE, config_model=RezolveCredentials, build=build)

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from ticketbridge.connectors.base import MetadataCache, ProjectPage
-from ticketbridge.connectors.errors import VendorNotFound, VendorRejected, VersionConflict
+from ticketbridge.connectors.errors import (
+    VendorError,
+    VendorNotFound,
+    VendorOutcomeUnknown,
+    VendorRejected,
+    VersionConflict,
+)
 from ticketbridge.connectors.http import RetryPolicy, with_retries
 from ticketbridge.connectors.rezolve import mapping
 from ticketbridge.connectors.rezolve.client import MAX_PAGE_SIZE, RezolveClient
@@ -23,11 +29,13 @@ from ticketbridge.connectors.rezolve.memory import ConnectionMemory
 from ticketbridge.connectors.rezolve.query import list_body
 from ticketbridge.connectors.rezolve.schema import TicketTypeSchema
 from ticketbridge.connectors.rezolve.writes import TicketWriter
+from ticketbridge.connectors.walk import ChangeFeed, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
     SearchPage,
+    TicketBaseline,
     TicketChanges,
     TicketRef,
     VendorIssueType,
@@ -44,10 +52,15 @@ Json = dict[str, Any]
 MAX_CONCURRENT_ITEMS = 5
 #: Hard cap on pages walked by one iteration (100 a page: a million tickets).
 MAX_PAGES = 10_000
+#: Rezolve's timestamps are to the millisecond (`2025-07-10T12:34:56.789Z`).
+TIMESTAMP_RESOLUTION = timedelta(milliseconds=1)
 
 
 class RezolveConnector:
     vendor = Vendor.REZOLVE
+    #: Rezolve's list reads its own writes (its reference documents no index lag), so a marker search
+    #: right after a create sees it; `writes.py` reconciles inline for the same reason.
+    marker_settle_seconds = 0.0
 
     def __init__(
         self,
@@ -79,9 +92,12 @@ class RezolveConnector:
 
     # --- writes -------------------------------------------------------------------------------
 
-    async def create_tickets(self, items: Sequence[CreateItem], *, reconcile: bool) -> list[ItemOutcome]:
+    async def create_tickets(
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+    ) -> list[ItemOutcome]:
         schemas = await self._schemas()
-        adopted = await self._find_by_markers([item.marker for item in items]) if reconcile and items else {}
+        markers = [item.marker for item in items if item.key in reconcile]
+        adopted = await self._find_by_markers(markers) if markers else {}
 
         async def create(item: CreateItem) -> VendorTicket:
             async with self._slots:
@@ -92,18 +108,39 @@ class RezolveConnector:
                     raw = await self._writer.create(item, schema, parent_object_id=parent)
                 return await self._to_ticket(raw)
 
-        return await self._each(items, create, key=lambda item: item.key)
+        results = await asyncio.gather(*(create(item) for item in items), return_exceptions=True)
+        outcomes: list[ItemOutcome] = []
+        failure: VendorError | None = None
+        maybe_written = False
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, VendorOutcomeUnknown):
+                maybe_written = True
+                outcomes.append(ItemOutcome(key=item.key, error=result.message, unknown=True))
+            elif isinstance(result, VendorRejected):
+                outcomes.append(ItemOutcome(key=item.key, error=result.message))
+            elif isinstance(result, VendorError):
+                failure = failure or result
+                # Not written itself, but reported with the batch's other outcomes, to be retried.
+                outcomes.append(ItemOutcome(key=item.key, error=result.message, unknown=True))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                maybe_written = True
+                outcomes.append(ItemOutcome(key=item.key, ticket=result))
+        if failure is not None and not maybe_written:
+            raise failure  # nothing can have been written: the whole batch waits
+        return outcomes
 
     async def update_ticket(
-        self, vendor_ref: str, changes: TicketChanges, *, expected_version: str | None
+        self, vendor_ref: str, changes: TicketChanges, *, expected: TicketBaseline | None
     ) -> VendorTicket:
-        """Writes only the fields that change. With `expected_version` older than the ticket, the
-        update goes ahead only if none of the fields it writes changed since that version (known
-        when this connection saw that version); otherwise VersionConflict names them. The same rule
-        settles an ETAG_MISMATCH, and a write whose answer was lost is checked by re-reading."""
+        """Writes only the fields that change. With `expected` older than the ticket, the update goes
+        ahead only if none of the fields it writes differ from `expected`'s values (the stored
+        version the caller saw); otherwise VersionConflict names them. The same rule settles an
+        ETAG_MISMATCH, and a write whose answer was lost is checked by re-reading."""
         current = await self._fetch(vendor_ref)
         schema = await self._schema(str(current["ticketTypeId"]))
-        final = await self._writer.update(current, schema, changes, expected_version=expected_version)
+        final = await self._writer.update(current, schema, changes, expected=expected)
         return await self._to_ticket(final)
 
     async def update_tickets(self, refs: Sequence[TicketRef], changes: TicketChanges) -> list[ItemOutcome]:
@@ -111,7 +148,7 @@ class RezolveConnector:
 
         async def update(ref: TicketRef) -> VendorTicket:
             async with self._slots:
-                return await self.update_ticket(ref.key or ref.vendor_id, changes, expected_version=None)
+                return await self.update_ticket(ref.key or ref.vendor_id, changes, expected=None)
 
         return await self._each(refs, update, key=lambda ref: ref.vendor_id)
 
@@ -168,17 +205,57 @@ class RezolveConnector:
     async def iter_tickets(
         self, *, updated_since: datetime | None, page_size: int
     ) -> AsyncIterator[list[VendorTicket]]:
-        body: Json = {"sort": "updatedAt", "searchOrder": "ASC"}
-        if updated_since is not None:
-            since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
-            body["filter"] = _where("updatedAt", "GE", since.isoformat())
-        async for raws in self._pages(body, page_size):
+        """Oldest change first, with nothing skipped: the shared keyset walk over `updatedAt`."""
+        async for raws in self._walk("updatedAt", since=updated_since, page_size=page_size):
             yield [await self._to_ticket(raw) for raw in raws]
 
     async def iter_ticket_ids(self, *, page_size: int) -> AsyncIterator[list[str]]:
-        # Creation order does not move while the walk goes on (updates would reorder by updatedAt).
-        async for raws in self._pages({"sort": "createdAt", "searchOrder": "ASC"}, page_size):
+        """The same keyset walk over `createdAt`, which never changes: a ticket deleted or changed
+        meanwhile moves no other (offsets would shift, and hide a live ticket)."""
+        async for raws in self._walk("createdAt", since=None, page_size=page_size):
             yield [str(raw["id"]) for raw in raws]
+
+    async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:
+        """The ids among `vendor_ids` of tickets that exist now: a list filtered on `id IN`, 100 a call."""
+        found: set[str] = set()
+        for start in range(0, len(vendor_ids), MAX_PAGE_SIZE):
+            chunk = list(vendor_ids[start : start + MAX_PAGE_SIZE])
+            raws, _ = await self._list_page(
+                {"filter": _where("id", "IN", chunk)}, offset=0, limit=min(len(chunk), MAX_PAGE_SIZE)
+            )
+            found.update(str(raw["id"]) for raw in raws)
+        return found & set(vendor_ids)
+
+    async def _walk(self, column: str, *, since: datetime | None, page_size: int) -> AsyncIterator[list[Json]]:
+        """`connectors.walk` over `column` (a time column), ties walked by display ID (`object_id`),
+        which Rezolve also breaks ties with; every query starts at offset 0."""
+        limit = min(page_size, MAX_PAGE_SIZE)
+
+        async def changed_since(moment: datetime | None, size: int) -> Page[Json]:
+            body: Json = {"sort": column, "searchOrder": "ASC"}
+            if moment is not None:
+                body["filter"] = _where(column, "GE", moment.isoformat())
+            return await self._list_page(body, offset=0, limit=size)
+
+        async def window(start: datetime, end: datetime, after: Json | None, size: int) -> Page[Json]:
+            conditions = [
+                {"column": column, "op": "GE", "operand": start.isoformat()},
+                {"column": column, "op": "LT", "operand": end.isoformat()},
+            ]
+            if after is not None:
+                conditions.append({"column": "object_id", "op": "GT", "operand": mapping.object_id_of(after)})
+            body = {"sort": "object_id", "searchOrder": "ASC", "filter": {"op": "AND", "operand": conditions}}
+            return await self._list_page(body, offset=0, limit=size)
+
+        feed = ChangeFeed(
+            since=changed_since,
+            window=window,
+            changed_at=lambda raw: _moment(raw.get(column)),
+            identity=lambda raw: (str(raw["id"]), str(raw.get("etag"))),
+            resolution=TIMESTAMP_RESOLUTION,
+        )
+        async for raws in walk_changes(feed, since=since, page_size=limit, max_pages=MAX_PAGES):
+            yield raws
 
     async def _pages(self, body: Json, page_size: int) -> AsyncIterator[list[Json]]:
         """Offset paging with a hard cap. Offsets shift when tickets change during the walk, so a
@@ -321,6 +398,14 @@ def _schema_for(schemas: dict[str, TicketTypeSchema], item: CreateItem) -> Ticke
 
 def _user_text(user: Json) -> str:
     return " ".join(str(user.get(key) or "") for key in ("firstName", "lastName", "username", "email")).casefold()
+
+
+def _moment(value: Any) -> datetime | None:
+    """A walked ticket's time; one the walk cannot read counts as the epoch (it never stops a walk)."""
+    try:
+        return mapping.parse_timestamp(value)
+    except ValueError:
+        return None
 
 
 def _where(column: str, op: str, operand: Any) -> Json:

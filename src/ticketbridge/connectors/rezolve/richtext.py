@@ -6,6 +6,10 @@ strikethrough, tables, raw HTML off, so a description cannot inject markup). HTM
 also write in Rezolve's editor, is read back with the standard library's parser: the elements
 markdown-it produces become their Markdown, other elements keep only their text. For that dialect
 Markdown -> HTML -> Markdown gives back equivalent Markdown.
+
+HTML comes from the vendor, so reading it never raises: attributes are read defensively, and on
+anything unexpected (nesting too deep to walk, say) the description falls back to its plain text,
+logged with the error so the converter can be fixed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
 
+from ticketbridge.observability import get_logger
+
+log = get_logger("ticketbridge.connectors.rezolve.richtext")
+
 VOID_TAGS = frozenset({"br", "hr", "img", "input", "meta", "link", "wbr"})
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 BLOCK_TAGS = HEADINGS | {"p", "div", "section", "ul", "ol", "li", "pre", "blockquote", "hr", "table"}
@@ -23,6 +31,8 @@ INLINE_WRAPS = {"strong": "**", "b": "**", "em": "*", "i": "*", "s": "~~", "del"
 #: Stands for a hard line break until whitespace has been collapsed.
 BREAK = "\x00"
 ESCAPED = re.compile(r"([\\`*\[\]])|(?<!\w)_|_(?!\w)")
+#: CommonMark reads at most nine digits as an ordered list's start number.
+MAX_LIST_START = 999_999_999
 
 
 def markdown_to_html(markdown: str) -> str:
@@ -35,10 +45,41 @@ def markdown_to_html(markdown: str) -> str:
 
 
 def html_to_markdown(html: str) -> str:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return "\n\n".join(_blocks(builder.root.children)).strip()
+    """Markdown for Rezolve's HTML; never raises (plain text when the HTML cannot be converted)."""
+    # NUL is this module's line-break sentinel, and no store keeps it anyway.
+    html = str(html).replace(BREAK, "")
+    try:
+        builder = _TreeBuilder()
+        builder.feed(html)
+        builder.close()
+        return "\n\n".join(_blocks(builder.root.children)).strip()
+    except Exception as exc:  # vendor input: any failure degrades to text, loudly
+        log.warning("connector.rezolve.richtext_fallback", error=f"{type(exc).__name__}: {exc}"[:300])
+        return html_to_text(html)
+
+
+def html_to_text(html: str) -> str:
+    """The text of `html` without any markup (no tree, no recursion: it cannot fail on nesting)."""
+    collector = _TextCollector()
+    try:
+        collector.feed(html)
+        collector.close()
+    except Exception:  # the parser itself choked: the tags stripped by pattern are text enough
+        return re.sub(r"<[^>]*>", " ", html).strip()
+    return re.sub(r"[^\S\n]+", " ", "".join(collector.parts)).strip()
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in BLOCK_TAGS or tag == "br":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
 
 
 @dataclass(slots=True)
@@ -118,14 +159,24 @@ def _list(element: _Element) -> str:
     items = [c for c in element.children if isinstance(c, _Element) and c.tag == "li"]
     # markdown-it wraps the items of a loose list (blank lines between items) in paragraphs.
     loose = any(isinstance(c, _Element) and c.tag == "p" for item in items for c in item.children)
-    start = element.attrs.get("start", "1")
     rendered: list[str] = []
-    for number, item in enumerate(items, start=int(start) if start.isdigit() else 1):
+    for number, item in enumerate(items, start=_list_start(element.attrs.get("start"))):
         marker = f"{number}. " if element.tag == "ol" else "- "
         first, *rest = ("\n\n" if loose else "\n").join(_blocks(item.children)).splitlines() or [""]
         lines = [marker + first, *(" " * len(marker) + line if line else "" for line in rest)]
         rendered.append("\n".join(lines))
     return ("\n\n" if loose else "\n").join(rendered)
+
+
+def _list_start(value: str | None) -> int:
+    """An `<ol start>` as CommonMark can write it; anything else (`"²"`, `"-3"`, `"1e9"`, ten
+    digits) starts at 1. `str.isdigit` is true for `"²"`, which `int` refuses: ASCII digits only."""
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit():
+        number = int(text)
+        if number <= MAX_LIST_START:
+            return number
+    return 1
 
 
 def _table(element: _Element) -> str:

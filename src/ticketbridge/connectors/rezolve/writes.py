@@ -15,6 +15,11 @@ the ticket again and looks at each field it is writing:
 
 So a change made meanwhile to *other* fields never blocks the update, and a lost answer is never
 mistaken for a conflict even though the old etag no longer matches.
+
+With If-Match the caller saw an older version, and the same rule runs against that version's
+values: Rezolve keeps no history, so they come from the caller (`TicketBaseline`, the ticket as
+stored at that version), compared in normalized form. The answer thus depends on the store only,
+not on which process served the request or what it read before.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from ticketbridge.connectors.rezolve import mapping
 from ticketbridge.connectors.rezolve.client import EtagMismatch, RezolveClient
 from ticketbridge.connectors.rezolve.memory import ConnectionMemory
 from ticketbridge.connectors.rezolve.schema import TicketTypeSchema
-from ticketbridge.domain.tickets import CreateItem, TicketChanges
+from ticketbridge.domain.tickets import CreateItem, TicketBaseline, TicketChanges, VendorTicket
 from ticketbridge.observability import get_logger
 
 log = get_logger("ticketbridge.connectors.rezolve")
@@ -104,9 +109,11 @@ class TicketWriter:
         raise failure
 
     async def update(
-        self, current: Json, schema: TicketTypeSchema, changes: TicketChanges, *, expected_version: str | None
+        self, current: Json, schema: TicketTypeSchema, changes: TicketChanges, *, expected: TicketBaseline | None
     ) -> Json:
-        """Applies `changes` to the ticket read as `current`; returns the ticket as it ends up."""
+        """Applies `changes` to the ticket read as `current`; returns the ticket as it ends up.
+        Raises VersionConflict when `expected` is older than `current` and a field being written
+        changed since (or when a field being written changes while we write)."""
         try:
             values = mapping.field_values(schema, mapping.update_values(changes))
             status_id = schema.field_id("status")
@@ -115,8 +122,8 @@ class TicketWriter:
             raise mapping.with_field_names(exc, schema) from None
         if status_id is not None and hops:
             values[status_id] = hops[0]
-        if expected_version is not None and current["etag"] != expected_version:
-            self._check_since(expected_version, current, values, schema)
+        if expected is not None and current["etag"] != expected.version:
+            self._check_since(expected, current, values, schema)
         state = await self._write(current, values, schema)
         for hop in hops[1:]:
             assert status_id is not None
@@ -139,19 +146,21 @@ class TicketWriter:
             )
         return path
 
-    def _check_since(self, expected_version: str, current: Json, values: Json, schema: TicketTypeSchema) -> None:
-        """The caller read `expected_version` and the ticket has moved on: the update may go ahead
-        only if none of its fields changed since. Unknown versions prove nothing, so they conflict."""
-        before = self._memory.snapshot(expected_version)
-        now: Json = current.get("data") or {}
+    def _check_since(self, expected: TicketBaseline, current: Json, values: Json, schema: TicketTypeSchema) -> None:
+        """The caller saw `expected` and the ticket has moved on: the update may go ahead only if
+        none of its fields changed since. A field already holding the value written is no conflict."""
+        before = _comparable(expected)
+        now = _comparable(mapping.to_vendor_ticket(current, schema, {}))
+        data: Json = current.get("data") or {}
         changed = [
             field_id
             for field_id, value in values.items()
-            if now.get(field_id) != value and (before is None or before.get(field_id) != now.get(field_id))
+            if data.get(field_id) != value
+            and before.get(schema.unified_name(field_id), _UNKNOWN) != now.get(schema.unified_name(field_id))
         ]
         if changed:
             raise VersionConflict(
-                f"{mapping.object_id_of(current)} changed since version {expected_version}.",
+                f"{mapping.object_id_of(current)} changed since version {expected.version}.",
                 fields=[schema.unified_name(field_id) for field_id in changed],
                 current_version=str(current["etag"]),
             )
@@ -205,3 +214,23 @@ class TicketWriter:
                 current_version=str(current["etag"]),
             )
         return {field_id: value for field_id, value in pending.items() if now.get(field_id) != value}
+
+
+#: Stands for a field the baseline does not carry: never equal to a value, so writing it conflicts.
+_UNKNOWN = object()
+
+
+def _comparable(ticket: TicketBaseline | VendorTicket) -> dict[str, Any]:
+    """The fields an update writes, by unified name, normalized alike for a stored baseline and the
+    vendor's ticket now (an empty value is None; status and priority by label, case aside)."""
+
+    def folded(value: str | None) -> str | None:
+        return value.casefold() if value else None
+
+    return {
+        "name": ticket.name or None,
+        "description": ticket.description or None,
+        "status": folded(ticket.status_name),
+        "priority": folded(ticket.priority_name),
+        "assigned_user_id": ticket.assignee_vendor_id or None,
+    }

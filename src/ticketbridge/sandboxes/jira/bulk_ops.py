@@ -97,6 +97,7 @@ def edit_operation(site: Site, user: User, body: Any) -> tuple[list[str], Operat
         changes = _changes_for(site, issue, edits)
         if changes.errors:
             return list(changes.errors.values())
+        site.index.before_write(issue)
         apply_changes(site, user, issue, changes)
         return []
 

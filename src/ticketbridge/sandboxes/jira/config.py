@@ -1,4 +1,4 @@
-"""Settings of one Jira sandbox site: links, persistence, seeding, rate limits, faults, bulk task pace."""
+"""Settings of one Jira sandbox site: links, persistence, seeding, rate limits, faults, search lag, bulk pace."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig
+
+DEFAULT_SEARCH_LAG_MS = 2000
 
 
 class RateLimitConfig(BaseModel):
@@ -32,9 +34,10 @@ class JiraSandboxConfig(BaseModel):
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     in_process: bool = True
-    #: Jira's search index lags behind writes: a created issue stays out of `/search/jql` for this long
-    #: unless its id is in `reconcileIssues`. 0 makes search read-after-write consistent.
-    search_lag_ms: float = Field(0, ge=0)
+    #: Jira's search index lags behind writes: for this long a created issue stays out of `/search/jql`
+    #: and an edited one is found and returned as it was, unless its id is in `reconcileIssues`. Live Jira
+    #: shows most writes "within seconds"; 0 makes search read-after-write consistent (tests ask for it).
+    search_lag_ms: float = Field(DEFAULT_SEARCH_LAG_MS, ge=0, allow_inf_nan=False)
     #: Issues a bulk task processes per step.
     bulk_step_issues: int = Field(10, gt=0)
     #: Wall-clock milliseconds per bulk step; 0 means one step per request the site receives, which

@@ -1,4 +1,5 @@
-"""The `/__sandbox__/` control API (no auth): reset, seed, faults, rate limits, call counts, inspection.
+"""The `/__sandbox__/` control API (no auth): reset, seed, faults, rate limits, search consistency, call
+counts, inspection.
 
 Kept apart from the Jira surface, like moto's `/moto-api/`: tests and benchmarks drive the sandbox
 through it instead of reaching into its state.
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
 from ticketbridge.sandboxes.jira.config import RateLimitConfig
@@ -30,6 +31,14 @@ class ResetRequest(BaseModel):
     seed_demo: bool | None = None
 
 
+class Consistency(BaseModel):
+    """How far `/search/jql` lags behind writes, in milliseconds; 0 is read-after-write consistent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_lag_ms: float = Field(ge=0, strict=True, allow_inf_nan=False)
+
+
 class UiEdit(BaseModel):
     """A change made by a person in the Jira UI: Jira-shaped `fields`, and a status by name or id."""
 
@@ -41,13 +50,13 @@ class UiEdit(BaseModel):
 
 @router.post("/reset")
 async def reset(runtime: RuntimeDep, request: ResetRequest | None = None) -> dict[str, int]:
-    """Fresh site (the demo unless told otherwise), no tasks, no call counts; faults and limits stay."""
+    """Fresh site (the demo unless told otherwise), no tasks, no call counts; faults, limits and the
+    search lag in force stay."""
     seed_demo = runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
-    runtime.site = build_demo_site() if seed_demo else Site()
+    runtime.replace_site(build_demo_site() if seed_demo else Site())
     runtime.queue = new_queue(runtime.config)
     runtime.calls.clear()
     runtime.search_cache.clear()
-    runtime.unindexed.clear()
     runtime.limiter.configure(runtime.limiter.config)
     if runtime.store is not None:
         runtime.store.clear()
@@ -95,6 +104,18 @@ async def get_rate_limits(runtime: RuntimeDep) -> RateLimitConfig:
 async def put_rate_limits(config: RateLimitConfig, runtime: RuntimeDep) -> RateLimitConfig:
     runtime.limiter.configure(config)
     return config
+
+
+@router.get("/consistency")
+async def get_consistency(runtime: RuntimeDep) -> Consistency:
+    return Consistency(search_lag_ms=runtime.search_lag_ms)
+
+
+@router.put("/consistency")
+async def put_consistency(consistency: Consistency, runtime: RuntimeDep) -> Consistency:
+    """Sets the search lag of later writes; 0 also makes every earlier write searchable at once."""
+    runtime.search_lag_ms = consistency.search_lag_ms
+    return consistency
 
 
 @router.get("/calls")
@@ -152,6 +173,7 @@ async def ui_edit(issueIdOrKey: str, edit: UiEdit, runtime: RuntimeDep) -> Respo
         status = found or status
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
+    site.index.before_write(issue)
     if status != issue.status_id:
         issue.status_id, issue.status_changed = status, datetime.now(UTC)
     apply_changes(site, user, issue, changes)

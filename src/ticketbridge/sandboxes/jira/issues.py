@@ -1,4 +1,7 @@
-"""Writes to issues: create, edit, transition, comment, delete. Each raises `JiraError` as Jira answers."""
+"""Writes to issues: create, edit, transition, comment, delete. Each raises `JiraError` as Jira answers.
+
+Every write tells `site.index` before it changes an issue, so that search can lag behind it.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ def create_issue(site: Site, user: User, body: dict[str, Any], changes: Changes)
         parent_id=values.get("parent"),
     )
     _add_comments(site, user, issue, changes.comments, now)
+    site.index.before_write(issue, created=True)
     site.add_issue(issue)
     if body.get("transition") is not None:
         transition = _find_transition(workflow.available(issue.status_id), body["transition"])
@@ -77,6 +81,7 @@ def edit_issue(site: Site, user: User, issue: Issue, body: Any) -> None:
     changes = parse_changes(site, user, body, issue=issue)
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
+    site.index.before_write(issue)
     apply_changes(site, user, issue, changes)
 
 
@@ -87,11 +92,13 @@ def transition_issue(site: Site, user: User, issue: Issue, body: Any) -> None:
     changes = parse_changes(site, user, body, issue=issue, allowed=TRANSITION_FIELDS)
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
+    site.index.before_write(issue)
     _move(issue, transition, datetime.now(UTC))
     apply_changes(site, user, issue, changes)
 
 
 def add_comment(site: Site, user: User, issue: Issue, body: dict[str, Any]) -> Comment:
+    site.index.before_write(issue)
     now = datetime.now(UTC)
     comment = _add_comments(site, user, issue, [body], now)[0]
     issue.updated = now
@@ -100,7 +107,10 @@ def add_comment(site: Site, user: User, issue: Issue, body: dict[str, Any]) -> C
 
 
 def apply_changes(site: Site, user: User, issue: Issue, changes: Changes) -> None:
-    """Applies parsed changes and bumps `updated`, as every Jira write does."""
+    """Applies parsed changes and bumps `updated`, as every Jira write does.
+
+    The caller calls `site.index.before_write(issue)` first (once per write, before any change).
+    """
     now = datetime.now(UTC)
     values = changes.values
     for name, attribute in (
@@ -124,6 +134,7 @@ def apply_changes(site: Site, user: User, issue: Issue, changes: Changes) -> Non
 
 
 def move_to_status(site: Site, issue: Issue, transition: Transition) -> None:
+    site.index.before_write(issue)
     _move(issue, transition, datetime.now(UTC))
     site.reindex(issue)
 

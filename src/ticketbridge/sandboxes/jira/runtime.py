@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -17,6 +16,7 @@ from ticketbridge.sandboxes.jira.ratelimit import RateLimiter
 from ticketbridge.sandboxes.jira.state import Site
 
 SEARCH_CACHE_SIZE = 16
+SearchKey = tuple[str, str, int, int, tuple[int, ...]]
 
 
 @dataclass
@@ -27,28 +27,31 @@ class Runtime:
     queue: BulkQueue
     store: SiteStore | None
     calls: Counter[str] = field(default_factory=Counter)
-    #: (jql, account id, site version) -> matching issue ids in order; pages re-read it.
-    search_cache: OrderedDict[tuple[str, str, int], list[int]] = field(default_factory=OrderedDict)
+    #: (jql, account id, site version, index version, reconciled ids not yet indexed) -> matching issue ids
+    #: in order; pages re-read it.
+    search_cache: OrderedDict[SearchKey, list[int]] = field(default_factory=OrderedDict)
     faults: FaultMiddleware | None = None
-    #: Issue id -> monotonic time at which search starts to see it (see `search_lag_ms`).
-    unindexed: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.site.index.lag_ms = self.config.search_lag_ms
 
     @property
     def base(self) -> str:
         return self.config.base_url.rstrip("/")
 
-    def note_created(self, issue_id: int) -> None:
-        if self.config.search_lag_ms:
-            self.unindexed[issue_id] = time.monotonic() + self.config.search_lag_ms / 1000
+    @property
+    def search_lag_ms(self) -> float:
+        """The search lag in force: the configured one, or what `PUT /__sandbox__/consistency` set."""
+        return self.site.index.lag_ms
 
-    def is_indexed(self, issue_id: int) -> bool:
-        due = self.unindexed.get(issue_id)
-        if due is None:
-            return True
-        if due <= time.monotonic():
-            del self.unindexed[issue_id]
-            return True
-        return False
+    @search_lag_ms.setter
+    def search_lag_ms(self, value: float) -> None:
+        self.site.index.set_lag(value)
+
+    def replace_site(self, site: Site) -> None:
+        """Serves `site` from now on, keeping the search lag in force (a reset does not undo a PUT)."""
+        site.index.lag_ms = self.search_lag_ms
+        self.site = site
 
     def save(self) -> None:
         """Writes the site through to the SQLite file, when the sandbox persists."""

@@ -1,7 +1,10 @@
 """Token-paged JQL search over the site's search index, with results cached per query and site version.
 
 A page token names an offset into one query's result; the result list is cached by (jql, user, site
-version), so walking 100,000 issues page by page filters and sorts them once.
+version, index version), so walking 100,000 issues page by page filters and sorts them once.
+
+Search reads each issue as the index has it (`Site.index`: possibly not at all, or an older version)
+except the issues named in `reconcileIssues`, which it matches and returns as they are now.
 """
 
 from __future__ import annotations
@@ -16,17 +19,22 @@ from datetime import UTC, datetime
 from ticketbridge.sandboxes.jira.errors import JiraError
 from ticketbridge.sandboxes.jira.jql import JqlError, compile_jql
 from ticketbridge.sandboxes.jira.runtime import SEARCH_CACHE_SIZE, Runtime
-from ticketbridge.sandboxes.jira.state import User
+from ticketbridge.sandboxes.jira.state import Issue, Site, User
 
 UNBOUNDED = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
 BAD_TOKEN = "The provided next page token is invalid or expired."
 ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 
-def matching_ids(runtime: Runtime, user: User, jql: str) -> list[int]:
-    """Ids of the issues `user` can see that match `jql`, in the query's order."""
-    site = runtime.site
-    cache_key = (jql, user.account_id, site.version)
+def matching_ids(runtime: Runtime, user: User, jql: str, reconcile: Collection[int] = ()) -> list[int]:
+    """Ids of the issues `user` can see whose indexed version matches `jql`, in the query's order.
+
+    Issues in `reconcile` are matched as they are now, indexed or not (read-after-write).
+    """
+    site, index = runtime.site, runtime.site.index
+    index.settle()
+    fresh = tuple(sorted(i for i in set(reconcile) if not index.is_current(i)))
+    cache_key = (jql, user.account_id, site.version, index.version, fresh)
     cached = runtime.search_cache.get(cache_key)
     if cached is not None:
         runtime.search_cache.move_to_end(cache_key)
@@ -43,8 +51,11 @@ def matching_ids(runtime: Runtime, user: User, jql: str) -> list[int]:
     except JqlError as exc:
         raise JiraError(400, list(exc.messages)) from None
     visible = {p.id for p in site.visible_projects(user.account_id)}
-    docs = (i.doc for i in site.issues.values() if i.project_id in visible and i.doc is not None)
-    ids = [doc.id for doc in query.apply(docs)]
+    issues = (i for i in site.issues.values() if i.project_id in visible)
+    if index.is_behind:
+        current = set(fresh)
+        issues = (v for v in (_version(site, i, current) for i in issues) if v is not None)
+    ids = [doc.id for doc in query.apply(i.doc for i in issues if i.doc is not None)]
     runtime.search_cache[cache_key] = ids
     if len(runtime.search_cache) > SEARCH_CACHE_SIZE:
         runtime.search_cache.popitem(last=False)
@@ -58,17 +69,22 @@ def page(
     token: str | None,
     max_results: int,
     reconcile: Collection[int] = (),
-) -> tuple[list[int], str | None]:
-    """One page of ids and the token of the next page (None on the last page).
+) -> tuple[list[Issue], str | None]:
+    """One page of issues, each in the version to render, and the token of the next page (None on the last).
 
-    Issues the index has not caught up with are left out, unless listed in `reconcile`.
+    Issues the index has not caught up with are left out or seen as they were, unless listed in `reconcile`.
     """
     offset = _offset(jql, token) if token else 0
-    ids = matching_ids(runtime, user, jql)
-    if runtime.unindexed:
-        ids = [i for i in ids if i in reconcile or runtime.is_indexed(i)]
+    reconciled = set(reconcile)
+    ids = matching_ids(runtime, user, jql, reconciled)
     end = offset + max_results
-    return ids[offset:end], _token(jql, end) if end < len(ids) else None
+    site = runtime.site
+    versions = (_version(site, site.issues[i], reconciled) for i in ids[offset:end])
+    return [v for v in versions if v is not None], _token(jql, end) if end < len(ids) else None
+
+
+def _version(site: Site, issue: Issue, reconciled: Collection[int]) -> Issue | None:
+    return issue if issue.id in reconciled else site.index.view(issue)
 
 
 def _fingerprint(jql: str) -> str:

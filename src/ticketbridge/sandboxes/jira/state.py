@@ -2,6 +2,7 @@
 
 Issues are slotted dataclasses and each carries one `SearchDoc` (the JQL module's row type), rebuilt on
 every write, so that a site holds 100,000 issues in little memory and searches never rebuild the index.
+`Site.index` holds the versions search still sees while its lag has not caught up (see index.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ticketbridge.sandboxes.jira.adf import plain_text
+from ticketbridge.sandboxes.jira.index import SearchIndex
 from ticketbridge.sandboxes.jira.jql import SearchDoc
 
 
@@ -168,6 +170,8 @@ class Site:
     #: Issues written or removed since the last save to the SQLite file.
     dirty_issue_ids: set[int] = field(default_factory=set)
     removed_issue_ids: set[int] = field(default_factory=set)
+    #: What search sees of recent writes; not persisted (a restarted site is fully indexed).
+    index: SearchIndex = field(default_factory=SearchIndex, repr=False)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -216,7 +220,9 @@ class Site:
         for child_id in self.subtask_ids.pop(issue.id, []):
             del self.issue_ids_by_key[self.issues.pop(child_id).key]
             self.removed_issue_ids.add(child_id)
+            self.index.forget(child_id)
         self.removed_issue_ids.add(issue.id)
+        self.index.forget(issue.id)
         del self.issues[issue.id]
         del self.issue_ids_by_key[issue.key]
         if issue.parent_id is not None:

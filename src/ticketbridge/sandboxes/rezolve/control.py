@@ -8,6 +8,7 @@ GET    /__sandbox__/calls                     {"calls": {operation: n}, "faults"
 DELETE /__sandbox__/calls                     clear both counters
 GET    /__sandbox__/tickets/count             {"count": n} tickets of a tenant (?tenantId=, default the demo)
 POST   /__sandbox__/tickets/{objectId}/edit   edit as a person in the Rezolve UI (new etag)
+DELETE /__sandbox__/tickets/{objectId}        delete as a person in the Rezolve UI (the API has no delete)
 POST   /__sandbox__/tokens                    mint a token with any claims (expired, other tenant, ...)
 """
 
@@ -116,6 +117,16 @@ async def edit_as_person(object_id: str, edit: PersonEdit, state: StateDep) -> d
             workflow_roles=None,
         )
     return {"object_id": ticket.object_id, "etag": ticket.etag}
+
+
+@router.delete("/tickets/{object_id}", status_code=204)
+async def delete_as_person(object_id: str, state: StateDep, tenantId: str = DEMO_TENANT_ID) -> None:
+    """Deletes a ticket the way a person in the UI would; Rezolve's API documents no delete, but its
+    SSE stream has a `deleted` event, so tickets do disappear."""
+    tenant = _tenant(state, tenantId)
+    with state.writing():
+        if tenant.tickets.pop(object_id, None) is None:
+            raise not_found(f"Ticket not found ({object_id})")
 
 
 @router.post("/tokens")

@@ -39,7 +39,6 @@ async def create(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str,
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
     issue = create_issue(runtime.site, user, body, changes)
-    runtime.note_created(issue.id)
     created = _created(runtime, issue)
     if body.get("transition") is not None:
         created["transition"] = {"status": 200, "errorCollection": {"errorMessages": [], "errors": {}}}
@@ -65,7 +64,6 @@ async def create_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> JSON
             errors.append(_element_error(number, 400, {"errorMessages": [], "errors": changes.errors}))
             continue
         issue = create_issue(runtime.site, user, element, changes)
-        runtime.note_created(issue.id)
         issues.append(_created(runtime, issue))
     return JSONResponse({"issues": issues, "errors": errors}, status_code=201 if issues else 400)
 

@@ -60,8 +60,8 @@ def _search(
     wanted = DEFAULT_MAX_RESULTS if max_results is None else max_results
     if wanted < 0:
         raise JiraError(400, ["maxResults must not be negative."])
-    ids, next_token = page(runtime, user, jql, token, min(wanted, cap), set(reconcile or ()))
-    issues = [issue_json(runtime.base, runtime.site, runtime.site.issues[i], chosen) for i in ids]
+    found, next_token = page(runtime, user, jql, token, min(wanted, cap), reconcile or ())
+    issues = [issue_json(runtime.base, runtime.site, issue, chosen) for issue in found]
     body: dict[str, Any] = {"issues": issues, "isLast": next_token is None}
     if next_token is not None:
         body["nextPageToken"] = next_token

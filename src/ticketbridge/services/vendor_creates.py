@@ -1,0 +1,160 @@
+"""The create step every create path shares: claim, call the vendor at most once, store.
+
+`create_once` takes resolved creates and the claim decisions for their identifiers
+(`create_claims.claim`), and returns one `CreateResult` per entry:
+
+1. `Stored` entries report the stored ticket (or a Conflict when it is another request's).
+2. `Recover` entries read the vendor ticket a confirmed earlier create made; `Create` entries go to
+   the connector in one batch, those with `reconcile` looked up by marker first.
+3. One transaction then records what the vendor said: confirmed creates become WRITTEN claims
+   (never created again, whatever happens next), unconfirmed ones UNKNOWN (reconciled once the
+   search has settled), refused ones are released.
+4. A second transaction stores the tickets under their identifiers and drops their claims. If it
+   fails, the WRITTEN claims survive and `TicketNotStored` tells the caller the vendor has the
+   tickets: the next attempt (or retry of the job) stores them without a vendor write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.errors import VendorNotFound
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.domain.tickets import TicketRead, VendorTicket
+from ticketbridge.errors import TicketNotStored
+from ticketbridge.observability import get_logger
+from ticketbridge.services import create_claims
+from ticketbridge.services.create_claims import Busy, ClaimTerms, Create, Decision, Recover, Stored
+from ticketbridge.services.persist import persist_vendor_tickets
+from ticketbridge.services.ticket_requests import ResolvedCreate
+
+log = get_logger("ticketbridge.services.creates")
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    entry: ResolvedCreate
+    ticket: TicketRead | None = None
+    error: str | None = None
+    warning: str | None = None
+    #: Set when the create cannot be settled now (another writer holds the identifier, or an
+    #: unconfirmed create is not yet visible to search): try again after this many seconds.
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.ticket is not None
+
+
+def same_request(ticket: TicketRead, entry: ResolvedCreate) -> bool:
+    """A stored ticket answers a create with its identifier when it is the same request again."""
+    return ticket.name == entry.item.name and ticket.project_vendor_id == entry.item.project_vendor_id
+
+
+def identifier_taken(ticket: TicketRead, entry: ResolvedCreate) -> str:
+    return f"Identifier {entry.identifier!r} is already used by ticket {ticket.id}."
+
+
+async def create_once(
+    transaction: Transaction,
+    connector: Connector,
+    connection: ConnectionRead,
+    entries: Sequence[ResolvedCreate],
+    decisions: dict[str, Decision],
+    terms: ClaimTerms,
+) -> list[CreateResult]:
+    """Results in the order of `entries`. Raises what the connector raises when nothing of the batch
+    could be written (the claims taken are released first), and TicketNotStored (see above)."""
+    results: dict[int, CreateResult] = {}
+    to_create: list[ResolvedCreate] = []
+    to_recover: list[tuple[ResolvedCreate, str]] = []
+    for entry in entries:
+        decision = decisions[entry.identifier]
+        if isinstance(decision, Stored):
+            ticket = decision.ticket
+            results[entry.request_index] = (
+                CreateResult(entry, ticket=ticket)
+                if same_request(ticket, entry)
+                else CreateResult(entry, error=identifier_taken(ticket, entry))
+            )
+        elif isinstance(decision, Busy):
+            message = f"A create with identifier {entry.identifier!r} is in progress; retry."
+            results[entry.request_index] = CreateResult(entry, error=message, retry_after=decision.retry_after)
+        elif isinstance(decision, Recover):
+            to_recover.append((entry, decision.vendor_ref))
+        else:
+            to_create.append(entry)
+    written: list[tuple[ResolvedCreate, VendorTicket, str | None]] = []
+    unknown: list[ResolvedCreate] = []
+    refused: list[ResolvedCreate] = []
+    for entry, vendor_ref in to_recover:
+        try:
+            written.append((entry, await connector.get_ticket(vendor_ref), None))
+        except VendorNotFound:
+            message = f"The vendor ticket {vendor_ref} created for identifier {entry.identifier!r} no longer exists."
+            results[entry.request_index] = CreateResult(entry, error=message)
+            refused.append(entry)
+    if to_create:
+        reconcile = {entry.item.key for entry in to_create if _reconciles(decisions[entry.identifier])}
+        try:
+            outcomes = await connector.create_tickets([entry.item for entry in to_create], reconcile=reconcile)
+        except BaseException:
+            async with transaction() as db:
+                await create_claims.release(db, connection, [entry.identifier for entry in to_create], terms)
+            raise
+        for entry, outcome in zip(to_create, outcomes, strict=True):
+            if outcome.ticket is not None:
+                written.append((entry, outcome.ticket, outcome.warning))
+            elif outcome.unknown:
+                unknown.append(entry)
+                results[entry.request_index] = CreateResult(
+                    entry,
+                    error=f"The vendor did not confirm this create ({outcome.error}); retry with the same identifier.",
+                    retry_after=max(connector.marker_settle_seconds, create_claims.IN_PROGRESS_RETRY_SECONDS),
+                )
+            else:
+                refused.append(entry)
+                results[entry.request_index] = CreateResult(entry, error=outcome.error or "The vendor refused it.")
+    async with transaction() as db:
+        await create_claims.mark_written(
+            db, connection, {entry.identifier: ticket.vendor_id for entry, ticket, _ in written}, terms
+        )
+        await create_claims.mark_unknown(db, connection, [entry.identifier for entry in unknown], terms)
+        await create_claims.release(db, connection, [entry.identifier for entry in refused], terms)
+    if written:
+        stored = await _store(transaction, connection, written)
+        for (entry, _, warning), ticket in zip(written, stored, strict=True):
+            results[entry.request_index] = CreateResult(entry, ticket=ticket, warning=warning)
+    return [results[entry.request_index] for entry in entries]
+
+
+def _reconciles(decision: Decision) -> bool:
+    return isinstance(decision, Create) and decision.reconcile
+
+
+async def _store(
+    transaction: Transaction,
+    connection: ConnectionRead,
+    written: list[tuple[ResolvedCreate, VendorTicket, str | None]],
+) -> list[TicketRead]:
+    try:
+        async with transaction() as db:
+            stored = await persist_vendor_tickets(
+                db, connection, [(ticket, entry.identifier) for entry, ticket, _ in written]
+            )
+            await create_claims.settle_stored(db, connection, [entry.identifier for entry, _, _ in written])
+    except SQLAlchemyError as exc:
+        keys = ", ".join(ticket.key for _, ticket, _ in written)
+        log.error("tickets.store_after_create_failed", connection_id=str(connection.id), vendor_keys=keys)
+        raise TicketNotStored(
+            f"{connection.vendor} has the ticket(s) {keys}, but storing them failed; retry the same request "
+            "(the vendor is not written again) or wait for the next sync."
+        ) from exc
+    return stored
