@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketbridge.store.base import Base, new_id, utcnow
@@ -291,9 +291,7 @@ class CreateClaimRow(Base):
 
     __tablename__ = "create_claims"
 
-    connection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
-    )
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     identifier: Mapped[str] = mapped_column(String(255), primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     #: Who holds the claim: `job:<id>` for a job, `request:<uuid>` for an API request.
@@ -309,3 +307,50 @@ class CreateClaimRow(Base):
     reconcile_after: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKeyRow(Base):
+    """A POST made with an Idempotency-Key: its first answer, replayed to repeats for 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    #: Who may replay it: the organization and the connection the API key addressed.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The addressed connection's id as text, or "" for requests without a connection.
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: SHA-256 of the method, path and body: the same key with another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    #: IN_PROGRESS while the first request runs, DONE once its answer is stored.
+    state: Mapped[str] = mapped_column(String(20))
+    #: An IN_PROGRESS row past this time belongs to a request whose process died: it may run again.
+    locked_until: Mapped[datetime]
+    status_code: Mapped[int | None]
+    response_headers: Mapped[dict[str, Any]]
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
+class ConnectionAuditRow(Base):
+    """One change to a connection: who, when, which fields; never the values."""
+
+    __tablename__ = "connection_audit"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    #: Who made the change, e.g. "admin-api" or "cli".
+    actor: Mapped[str] = mapped_column(String(200))
+    #: created, updated, paused, resumed, deleted, credentials_rotated, ...
+    action: Mapped[str] = mapped_column(String(40))
+    #: Names of the fields the change touched (never their values).
+    fields: Mapped[list[Any]]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_connection_audit_connection_created", "connection_id", "created_at"),)
