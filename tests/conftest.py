@@ -98,6 +98,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         "data_dir": data_dir,
         "worker_enabled": False,
         "auto_migrate": False,
+        # The sandboxes answer at http://jira.test and http://rezolve.test: not loopback, so opt in.
+        "allow_http_vendors": True,
         **overrides,
     }
     return Settings.model_validate(values)

@@ -11,7 +11,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from ticketbridge.api import admin, connection, health, itsm, jobs, passthrough, tickets
 from ticketbridge.api.errors import install_error_handlers
+from ticketbridge.api.idempotency import IdempotencyMiddleware, document_idempotency_key
 from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from ticketbridge.api.ratelimit import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware, document_rate_limits
 from ticketbridge.config import Settings
 from ticketbridge.errors import NotMigrated
 from ticketbridge.jobs.models import JobType
@@ -30,12 +32,16 @@ log = get_logger("ticketbridge.app")
 #: headers a client acts on (concurrency, tracing, back-off, created resources).
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["X-API-KEY", "X-CONNECTION-ID", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"]
-CORS_EXPOSE_HEADERS = ["ETag", "X-Request-ID", "Retry-After", "Location"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Request-ID", "Retry-After", "Location", "Idempotent-Replayed", *RATE_LIMIT_HEADERS]
 
 DESCRIPTION = """One HTTP API to create, update and bulk-write tickets in your customers' ITSM tools.
 
 Every `/v1` data request carries `X-API-KEY` (your organization's key) and `X-CONNECTION-ID`
 (the connection to a vendor site). Every error is an `ErrorResponse`.
+
+Requests are rate limited per API key and, more loosely, per organization: every limited answer carries
+`X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds), `RateLimit-Policy`
+and `RateLimit`; a refused one is a 429 `TOO_MANY_REQUESTS` with `Retry-After`.
 """
 
 
@@ -74,6 +80,7 @@ def create_app(
     """Builds the app. Pass `runtime` to share an engine (tests, the demo); otherwise the lifespan
     builds one from `settings` and disposes of it at shutdown. With `settings.worker_enabled`, the
     lifespan also runs a job worker over `job_handlers(runtime)` (the embedded mode)."""
+    limiter = RateLimiter.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +93,7 @@ def create_app(
             async with _worker(current, job_handlers):
                 yield
         finally:
+            await limiter.close()
             if owned:
                 await current.close()
 
@@ -109,6 +117,12 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(jobs.metrics_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside the size limit: a body too large for it passes through, for the limiter to refuse.
+    app.add_middleware(IdempotencyMiddleware, max_body_bytes=settings.max_body_bytes)
+    document_idempotency_key(app)
+    # Outside idempotency, so a refused request is neither stored nor replayed.
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    document_rate_limits(app)
     if settings.cors_origins or settings.cors_origin_regex:
         # Browsers send no cookies here (the key is a header), so credentials stay disallowed.
         app.add_middleware(

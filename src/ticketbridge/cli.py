@@ -20,6 +20,8 @@ from ticketbridge.errors import TicketbridgeError
 from ticketbridge.observability import configure_logging
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
+from ticketbridge.services.credential_rotation import DEFAULT_BATCH_SIZE, rotate_credentials
+from ticketbridge.services.vendor_sites import SitePolicy
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
 
@@ -32,11 +34,13 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 orgs_app = typer.Typer(no_args_is_help=True, help="Organizations.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 connections_app = typer.Typer(no_args_is_help=True, help="Vendor connections.")
+secrets_app = typer.Typer(no_args_is_help=True, help="Encryption keys of the stored vendor credentials.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run a vendor sandbox standalone.")
 app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(connections_app, name="connections")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(sandbox_app, name="sandbox")
 
 T = TypeVar("T")
@@ -211,7 +215,13 @@ async def _create_connection(runtime: Runtime, data: connections_service.Connect
     from ticketbridge.api.models.admin import ConnectionModel
 
     async with runtime.sessionmaker() as db, db.begin():
-        connection = await connections_service.create_connection(db, runtime.cipher, data)
+        connection = await connections_service.create_connection(
+            db,
+            runtime.cipher,
+            data,
+            sites=SitePolicy.from_settings(runtime.settings),
+            actor=connections_service.CLI_ACTOR,
+        )
     return ConnectionModel.of(connection).model_dump(mode="json")
 
 
@@ -239,7 +249,9 @@ async def _update_connection(
     runtime: Runtime, connection_id: uuid.UUID, patch: connections_service.ConnectionPatch
 ) -> str:
     async with runtime.sessionmaker() as db, db.begin():
-        connection = await connections_service.update_connection(db, runtime.cipher, connection_id, patch)
+        connection = await connections_service.update_connection(
+            db, runtime.cipher, connection_id, patch, actor=connections_service.CLI_ACTOR
+        )
     return connection.state.value
 
 
@@ -285,3 +297,30 @@ def connections_sync(connection_id: uuid.UUID) -> None:
 
     job_id = _in_transaction(_settings(), lambda db: sync_service.request_sync(db, connection_id, trigger="cli"))
     _echo_json({"connection_id": str(connection_id), "job_id": str(job_id)})
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Re-encrypt every stored credential under the first key of TICKETBRIDGE_SECRETS_KEY, online.
+
+    Put the new key first (TICKETBRIDGE_SECRETS_KEY=new,old) in every process, run this, and remove
+    the old key once it reports no failures. Idempotent; exits 1 when some credentials failed.
+    """
+    report = _with_runtime(
+        _settings(),
+        lambda runtime: rotate_credentials(
+            runtime.sessionmaker, runtime.cipher, actor=connections_service.CLI_ACTOR, batch_size=batch_size
+        ),
+    )
+    _echo_json(
+        {
+            "rotated": report.rotated,
+            "already_current": report.already_current,
+            "failed": [str(connection_id) for connection_id in report.failed],
+        }
+    )
+    if report.failed:
+        typer.echo("error: no configured key decrypts the credentials of the connections in `failed`", err=True)
+        raise typer.Exit(code=1)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ticketbridge.enums import Vendor
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/ticketbridge.db"
 #: What `ticketbridge demo` allows besides TICKETBRIDGE_CORS_ORIGINS: any local development server
@@ -18,6 +22,8 @@ LOCAL_DEV_ORIGIN_REGEX = r"http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?"
 #: to the caller, and a job defers for it instead of holding a worker.
 VENDOR_RETRY_WAIT_MAX_SECONDS = 10.0
 DEFAULT_VENDOR_TIMEOUT_SECONDS = 8.0
+#: A host name or IPv4 address, `*.` and a domain, or an IPv6 address (without brackets).
+_HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
 
 
 class LogFormat(StrEnum):
@@ -68,9 +74,25 @@ class Settings(BaseSettings):
     #: sets LOCAL_DEV_ORIGIN_REGEX when it is unset.
     cors_origin_regex: str | None = None
     admin_token: SecretStr | None = None
+    #: Vendor base URLs may use plain http for any host (e.g. sandboxes on another machine). Off, http is
+    #: accepted only for loopback hosts (127.0.0.0/8, ::1, localhost, *.localhost); https everywhere else.
+    allow_http_vendors: bool = False
+    #: Per vendor, the hosts its connections may point at, as JSON: {"JIRA": ["*.atlassian.net"]}. A
+    #: pattern is a host name or IP address, or `*.` and a domain (any host under it, not the domain
+    #: itself). A vendor left out (or an empty object) may point anywhere; loopback hosts are not exempt.
+    vendor_hosts: dict[Vendor, list[str]] = Field(default_factory=dict)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     #: Embedded mode migrates on start; set false to require `ticketbridge db upgrade` first.
     auto_migrate: bool | None = None
+    #: Inbound rate limits in the `limits` notation: "200/10seconds" is at most 200 requests in any
+    #: 10 s (a moving window). One per API key (and per admin token), a looser one per organization,
+    #: across its keys. Empty or 0 disables one. The README's "Rate limits" justifies the defaults.
+    rate_limit_per_key: str | None = "200/10seconds"
+    rate_limit_per_organization: str | None = "600/10seconds"
+    #: Redis shared by the API processes (the rate limits' counters); unset, each process counts alone.
+    redis_url: str | None = None
+    #: Prefixes every key this service writes to Redis, so several deployments can share one server.
+    redis_key_prefix: str = "ticketbridge"
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -78,6 +100,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("vendor_hosts")
+    @classmethod
+    def _check_host_patterns(cls, value: dict[Vendor, list[str]]) -> dict[Vendor, list[str]]:
+        for patterns in value.values():
+            for pattern in patterns:
+                if not _HOST_PATTERN.fullmatch(pattern):
+                    raise ValueError(f"{pattern!r} is not a host name, an IP address, or `*.` and a domain")
+        return {vendor: [pattern.lower() for pattern in patterns] for vendor, patterns in value.items()}
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_organization")
+    @classmethod
+    def _check_rate_limit(cls, value: str | None) -> str | None:
+        if value is None or value.strip() in ("", "0"):
+            return None
+        parsed = list(limits.parse_many(value))  # ValueError on anything but the notation
+        if len(parsed) != 1 or parsed[0].amount < 1:
+            raise ValueError(f"{value!r} is not one limit of at least 1 request, such as '200/10seconds'")
+        return value.strip()
 
     @model_validator(mode="after")
     def _vendor_calls_fit_the_lease(self) -> Settings:

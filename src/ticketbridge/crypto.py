@@ -24,7 +24,9 @@ class CredentialCipher:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one Fernet key is required")
-        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        fernets = [Fernet(key.encode()) for key in keys]
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, data: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(data).encode()).decode()
@@ -36,8 +38,21 @@ class CredentialCipher:
             raise ValueError("credentials cannot be decrypted with the configured keys") from exc
         return result
 
+    def is_current(self, token: str) -> bool:
+        """Whether the token is encrypted under the first key already (nothing to rotate)."""
+        try:
+            self._primary.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def rotate(self, token: str) -> str:
-        return self._fernet.rotate(token.encode()).decode()
+        """The same plaintext under the first key (its original timestamp kept); ValueError when no
+        configured key decrypts it."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("credentials cannot be decrypted with the configured keys") from exc
 
 
 def load_cipher(settings: Settings) -> CredentialCipher:
@@ -72,3 +87,8 @@ def hash_api_key(key: str) -> str:
 
 def display_prefix(key: str) -> str:
     return key[:API_KEY_DISPLAY_CHARS]
+
+
+def token_fingerprint(token: str) -> str:
+    """Eight hex characters of the token's SHA-256: tells tokens apart in an audit log, reveals nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]

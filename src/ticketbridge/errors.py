@@ -3,11 +3,14 @@
     TicketbridgeError
      ├── NotFound            the object does not exist, or belongs to another tenant
      ├── Unauthenticated     missing, unknown or revoked credentials
+     │    └── AdminUnauthenticated  the same for the admin token
      ├── Conflict            the request clashes with the current state (paused connection, duplicate)
-     │    └── CreateInProgress     another request or job is creating a ticket with this identifier
+     │    ├── CreateInProgress     another request or job is creating a ticket with this identifier
+     │    └── IdempotencyInProgress  the first request with this Idempotency-Key still runs
      ├── PreconditionFailed  If-Match did not match the current version
      ├── InvalidRequest      the input is wrong; `details` lists each problem
-     │    └── VendorRefused        the vendor refused the input (its message is kept)
+     │    ├── VendorRefused        the vendor refused the input (its message is kept)
+     │    └── IdempotencyKeyReused  the Idempotency-Key was used with another request
      ├── BadVendorQuery      a vendor-native query (JQL) the vendor cannot parse
      ├── VendorAuthFailed    the vendor rejected the connection's credentials
      ├── RateLimited         the vendor throttles us; retry after `retry_after_seconds`
@@ -50,6 +53,10 @@ class Unauthenticated(TicketbridgeError):
     code = "UNAUTHENTICATED"
 
 
+class AdminUnauthenticated(Unauthenticated):
+    """A valid admin token is required (Authorization: Bearer <admin_token>)."""
+
+
 class Conflict(TicketbridgeError):
     """The request conflicts with the current state of the object."""
 
@@ -64,6 +71,13 @@ class CreateInProgress(Conflict):
     def __init__(self, message: str | None = None, *, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this Idempotency-Key is still running; retry once it has finished."""
+
+    code = "IDEMPOTENCY_IN_PROGRESS"
+    retry_after_seconds: float | None = 1.0
 
 
 class PreconditionFailed(TicketbridgeError):
@@ -82,6 +96,12 @@ class VendorRefused(InvalidRequest):
     """The vendor refused the request."""
 
     code = "VENDOR_REJECTED"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """This Idempotency-Key was already used with another request (method, path or body)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class BadVendorQuery(TicketbridgeError):

@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from typing import TextIO
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 from ticketbridge.config import LogFormat, Settings
 
@@ -25,13 +26,17 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Routes structlog and the standard library's loggers (uvicorn, alembic) to one stream
     (standard error unless given)."""
     level = logging.getLevelName(settings.log_level.upper())
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+    # Tracebacks never carry local variables: credentials and request bodies live in them.
+    renderers: list[structlog.typing.Processor] = (
+        [
+            # The exception's type, message and frames as JSON, in place of a bare `exc_info: true`.
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False, use_rich=False)),
+            structlog.processors.JSONRenderer(),
+        ]
         if settings.effective_log_format is LogFormat.JSON
-        # Plain tracebacks: the rich formatter would print local variables, credentials among them.
-        else structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
-        )
+        else [
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        ]
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -50,7 +55,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
         )
     )
     root = logging.getLogger()

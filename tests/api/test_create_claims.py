@@ -306,3 +306,22 @@ async def test_claims_are_per_connection(client: httpx.AsyncClient, runtime: Run
 
     assert [answer.status_code for answer in answers] == [200, 200]
     assert await issue_count(jira_sandbox) == before + 2
+
+
+async def test_a_failed_local_write_is_stored_by_the_next_sync_under_its_identifier(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    tenant = await make_tenant(client)
+    before = await issue_count(jira_sandbox)
+    with failing_ticket_inserts(runtime, times=1):
+        first = await client.post("/v1/itsm/tickets", json=ticket_body("sync-1"), headers=tenant.headers)
+    assert first.status_code == 503, first.text
+
+    synced = await client.post(f"/v1/admin/connections/{tenant.connection_id}/sync", headers=admin_headers)
+    assert synced.status_code == 202, synced.text
+    await run_jobs_to_end(runtime)
+
+    by_identifier = await client.get("/v1/itsm/tickets/by-identifier/sync-1", headers=tenant.headers)
+    assert by_identifier.status_code == 200, by_identifier.text
+    assert await issue_count(jira_sandbox) == before + 1
+    assert await claims_left(runtime) == 0

@@ -106,9 +106,9 @@ async def test_a_job_with_a_failed_item_is_failed_with_leens_breakdown(
         "succeeded": 2,
         "failed": 1,
         "results": [
-            {"success": True, "error": None, "request_index": 0, "identifier": "ID-0"},
-            {"success": False, "error": REJECTED, "request_index": 1, "identifier": "ID-1"},
-            {"success": True, "error": None, "request_index": 2, "identifier": "ID-2"},
+            {"success": True, "error": None, "code": None, "request_index": 0, "identifier": "ID-0"},
+            {"success": False, "error": REJECTED, "code": "VENDOR_REJECTED", "request_index": 1, "identifier": "ID-1"},
+            {"success": True, "error": None, "code": None, "request_index": 2, "identifier": "ID-2"},
         ],
     }
     assert body["results"][1] == {
@@ -118,6 +118,7 @@ async def test_a_job_with_a_failed_item_is_failed_with_leens_breakdown(
         "vendor_ticket_id": None,
         "identifier": "ID-1",
         "error": REJECTED,
+        "code": "VENDOR_REJECTED",
     }
 
 

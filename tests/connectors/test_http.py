@@ -96,7 +96,7 @@ async def test_an_attempt_that_outlives_its_timeout_is_cut_and_a_write_is_not_re
         await asyncio.sleep(5)
 
     started = time.monotonic()
-    with pytest.raises(VendorOutcomeUnknown, match="no complete answer within 0.05 s"):
+    with pytest.raises(VendorOutcomeUnknown, match=r"no complete answer within 0\.05 s"):
         await with_retries(hang, policy=RetryPolicy(attempt_timeout=0.05, budget=1.0), operation="w", idempotent=False)
     assert calls == 1 and time.monotonic() - started < 1.0
 

@@ -100,8 +100,8 @@ async def test_a_run_records_every_item_and_the_ledger_decides_the_status(
         "succeeded": 1,
         "failed": 1,
         "results": [
-            {"success": True, "error": None, "request_index": 0, "identifier": "A"},
-            {"success": False, "error": REJECTED, "request_index": 1, "identifier": "B"},
+            {"success": True, "error": None, "code": None, "request_index": 0, "identifier": "A"},
+            {"success": False, "error": REJECTED, "code": "VENDOR_REJECTED", "request_index": 1, "identifier": "B"},
         ],
     }
     assert a_ref is not None and effect_files(effects_dir, mixed.id, "b") == []

@@ -41,13 +41,19 @@ async def test_a_job_that_keeps_failing_ends_failed_after_its_attempts(jobs_runt
     assert failed.status is JobStatus.FAILED and failed.attempt == 3
     assert failed.failure_reason is not None
     reason = json.loads(failed.failure_reason)
-    expected_error = "Gave up after 3 attempts; last error: ConnectionError: vendor unreachable"
+    # An unexpected exception is ours: its text goes to the log (tests/jobs/test_failure_reasons.py).
+    expected_error = (
+        f"Gave up after 3 attempts; last error: The job failed on our side; it has been logged under job {job.id}."
+    )
     assert reason == {
         "total": 1,
         "succeeded": 0,
         "failed": 1,
-        "results": [{"success": False, "error": expected_error, "request_index": 0, "ticket_id": "t1"}],
+        "results": [
+            {"success": False, "error": expected_error, "code": "INTERNAL_ERROR", "request_index": 0, "ticket_id": "t1"}
+        ],
         "error": expected_error,
+        "code": "INTERNAL_ERROR",
     }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from ticketbridge.api.deps import AdminDep, DbSession, RuntimeDep
 from ticketbridge.api.models.admin import (
     ApiKeyCreatedModel,
     ApiKeyCreateRequest,
     ApiKeyModel,
+    ConnectionAuditModel,
     ConnectionCreateRequest,
     ConnectionModel,
     ConnectionUpdateRequest,
@@ -21,11 +22,31 @@ from ticketbridge.api.models.admin import (
 )
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.api.models.jobs import JobResponseModel
+from ticketbridge.crypto import token_fingerprint
+from ticketbridge.observability import request_id_var
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
 from ticketbridge.services import sync as sync_service
+from ticketbridge.services.vendor_sites import SitePolicy
+from ticketbridge.state import Runtime
 
 router = APIRouter(prefix="/v1/admin", tags=["Admin"], dependencies=[AdminDep], responses=error_responses(401, 500))
+
+
+def get_admin_actor(runtime: RuntimeDep) -> connections_service.Actor:
+    """The audit log's "who": no name comes with the admin token, so its fingerprint stands for it."""
+    token = runtime.settings.admin_token
+    assert token is not None  # require_admin, the router's dependency, ran first
+    return connections_service.Actor(
+        name=f"admin-token:{token_fingerprint(token.get_secret_value())}", request_id=request_id_var.get()
+    )
+
+
+AdminActor = Annotated[connections_service.Actor, Depends(get_admin_actor)]
+
+
+def _sites(runtime: Runtime) -> SitePolicy:
+    return SitePolicy.from_settings(runtime.settings)
 
 
 @router.post(
@@ -66,9 +87,14 @@ async def revoke_api_key(key_id: uuid.UUID, db: DbSession) -> ApiKeyModel:
     operation_id="create_connection",
     responses=error_responses(404, 413, 422),
 )
-async def create_connection(body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep) -> ConnectionModel:
-    data = connections_service.ConnectionCreate.model_validate(body.model_dump())
-    return ConnectionModel.of(await connections_service.create_connection(db, runtime.cipher, data))
+async def create_connection(
+    body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep, actor: AdminActor
+) -> ConnectionModel:
+    data = connections_service.ConnectionCreate.model_validate(body.model_dump(exclude_unset=True))
+    connection = await connections_service.create_connection(
+        db, runtime.cipher, data, sites=_sites(runtime), actor=actor
+    )
+    return ConnectionModel.of(connection)
 
 
 @router.get("/connections", operation_id="list_connections", responses=error_responses(422))
@@ -90,10 +116,30 @@ async def get_connection(connection_id: uuid.UUID, db: DbSession) -> ConnectionM
     responses=error_responses(404, 409, 413, 422),
 )
 async def update_connection(
-    connection_id: uuid.UUID, body: ConnectionUpdateRequest, db: DbSession, runtime: RuntimeDep
+    connection_id: uuid.UUID, body: ConnectionUpdateRequest, db: DbSession, runtime: RuntimeDep, actor: AdminActor
 ) -> ConnectionModel:
+    """Changes only the fields given; none may be null. A new `base_url` must come with `credentials`
+    (422 naming `credentials` otherwise): stored credentials are never sent to another site. Every
+    change is written to the connection's audit log."""
     patch = connections_service.ConnectionPatch.model_validate(body.model_dump(exclude_unset=True))
-    return ConnectionModel.of(await connections_service.update_connection(db, runtime.cipher, connection_id, patch))
+    connection = await connections_service.update_connection(
+        db, runtime.cipher, connection_id, patch, sites=_sites(runtime), actor=actor
+    )
+    return ConnectionModel.of(connection)
+
+
+@router.get(
+    "/connections/{connection_id}/audit",
+    operation_id="list_connection_audit",
+    responses=error_responses(404, 422),
+)
+async def list_connection_audit(
+    connection_id: uuid.UUID, db: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> ItemList[ConnectionAuditModel]:
+    """The connection's changes, newest first: who (the admin token's fingerprint, or "cli"), when,
+    the request id, and the names of the fields changed; never their values."""
+    changes = await connections_service.list_changes(db, connection_id, limit=limit)
+    return ItemList(items=[ConnectionAuditModel.of(change) for change in changes])
 
 
 @router.post(

@@ -16,7 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead
-from ticketbridge.errors import InvalidRequest, Unauthenticated
+from ticketbridge.errors import AdminUnauthenticated, InvalidRequest
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
 from ticketbridge.state import Runtime
@@ -91,10 +91,10 @@ async def require_admin(
 ) -> None:
     expected = runtime.settings.admin_token
     if expected is None:
-        raise Unauthenticated("The admin API is disabled: set TICKETBRIDGE_ADMIN_TOKEN to enable it.")
+        raise AdminUnauthenticated("The admin API is disabled: set TICKETBRIDGE_ADMIN_TOKEN to enable it.")
     given = credentials.credentials if credentials is not None else ""
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise Unauthenticated("A valid admin token is required (Authorization: Bearer <admin_token>).")
+        raise AdminUnauthenticated()
 
 
 AdminDep = Depends(require_admin)

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from ticketbridge.api.deps import ConnectionDep, DbSession
 from ticketbridge.api.models.errors import error_responses
@@ -23,6 +22,7 @@ from ticketbridge.api.models.lists import (
     ITSMUserRespModel,
 )
 from ticketbridge.api.models.tickets import ScopedITSMTicketRespModel
+from ticketbridge.domain.inputs import MAX_OFFSET, MAX_SHORT_TEXT, BoundedDateTime, SafeStr
 from ticketbridge.services import listing
 from ticketbridge.services.normalize import ticket_etag
 from ticketbridge.store.listing import DirectoryFilters, TicketFilters
@@ -30,8 +30,17 @@ from ticketbridge.store.listing import DirectoryFilters, TicketFilters
 router = APIRouter(prefix="/v1/itsm", tags=["ITSM"], responses=error_responses(401, 404, 409, 422, 500))
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
-Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor or previous_cursor of a page")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip (without cursor); cursors are stable, offsets not")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=500, pattern="^[A-Za-z0-9_-]+$", description="next_cursor or previous_cursor of a page"),
+]
+Offset = Annotated[
+    int,
+    Query(ge=0, le=MAX_OFFSET, description="Rows to skip (without cursor); cursors are stable, offsets not"),
+]
+UpdatedSince = Annotated[
+    BoundedDateTime | None, Query(description="Rows stored or changed at or after this time (RFC 3339)")
+]
 
 
 class UserStatus(StrEnum):
@@ -44,16 +53,20 @@ class UserStatus(StrEnum):
 async def list_tickets(
     connection: ConnectionDep,
     db: DbSession,
-    status: Annotated[str | None, Query(description="Normalized status, e.g. IN_PROGRESS")] = None,
-    priority: Annotated[str | None, Query(description="Normalized priority, e.g. HIGH")] = None,
+    status: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Normalized status, e.g. IN_PROGRESS")
+    ] = None,
+    priority: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Normalized priority, e.g. HIGH")
+    ] = None,
     project_id: uuid.UUID | None = None,
     assigned_user_id: uuid.UUID | None = None,
-    type: Annotated[str | None, Query(description="Ticket type name, e.g. Bug")] = None,
-    identifier: str | None = None,
-    updated_since: Annotated[
-        AwareDatetime | None, Query(description="Rows stored or changed at or after this time")
+    type: Annotated[SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Ticket type name, e.g. Bug")] = None,
+    identifier: Annotated[SafeStr | None, Query(max_length=MAX_SHORT_TEXT)] = None,
+    updated_since: UpdatedSince = None,
+    name: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Name contains (case-insensitive)")
     ] = None,
-    name: Annotated[str | None, Query(description="Name contains (case-insensitive)")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     offset: Offset = 0,
@@ -81,8 +94,10 @@ async def list_tickets(
 async def list_projects(
     connection: ConnectionDep,
     db: DbSession,
-    name: Annotated[str | None, Query(description="Name contains (case-insensitive)")] = None,
-    updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince")] = None,
+    name: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Name contains (case-insensitive)")
+    ] = None,
+    updated_since: Annotated[BoundedDateTime | None, Query(alias="updatedSince")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     offset: Offset = 0,
@@ -100,14 +115,18 @@ async def list_projects(
 async def list_users(
     connection: ConnectionDep,
     db: DbSession,
-    name: Annotated[str | None, Query(description="Name contains (case-insensitive)")] = None,
-    email: Annotated[str | None, Query(description="Email contains (case-insensitive)")] = None,
+    name: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Name contains (case-insensitive)")
+    ] = None,
+    email: Annotated[
+        SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Email contains (case-insensitive)")
+    ] = None,
     status: UserStatus | None = None,
     project_id: Annotated[
         uuid.UUID | None,
         Query(alias="projectId", description="Users assigned to or reporting a ticket of this project"),
     ] = None,
-    updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince")] = None,
+    updated_since: Annotated[BoundedDateTime | None, Query(alias="updatedSince")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     offset: Offset = 0,

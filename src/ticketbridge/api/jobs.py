@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ticketbridge.api.deps import ConnectionDep, DbSession, RuntimeDep
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.api.models.jobs import JobListModel, JobModel, JobResponseModel
+from ticketbridge.domain.inputs import SafeStr
 from ticketbridge.jobs.models import Job, JobStatus
 from ticketbridge.services import jobs as jobs_service
 from ticketbridge.store.base import utcnow
@@ -39,9 +40,9 @@ async def list_jobs(
     db: DbSession,
     connection: ConnectionDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
-    job_type: Annotated[str | None, Query(max_length=40)] = None,
+    job_type: Annotated[SafeStr | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern="^[A-Za-z0-9_-]+$")] = None,
 ) -> JobListModel:
     """The connection's jobs, newest first, one page at a time."""
     page = await jobs_service.list_jobs(

@@ -19,6 +19,7 @@ from ticketbridge.api.models.passthrough import (
     PassthroughUserListModel,
     PassthroughUserModel,
 )
+from ticketbridge.domain.inputs import MAX_OFFSET, MAX_SHORT_TEXT, SafeStr
 from ticketbridge.services import passthrough
 
 router = APIRouter(
@@ -27,7 +28,8 @@ router = APIRouter(
     responses=error_responses(401, 404, 409, 422, 429, 500, 502, 503),
 )
 ProjectKey = Annotated[
-    str, Path(max_length=200, description="vendor_id of a project (Jira project key, Rezolve team id)")
+    SafeStr,
+    Path(max_length=MAX_SHORT_TEXT, description="vendor_id of a project (Jira project key, Rezolve team id)"),
 ]
 
 
@@ -36,7 +38,7 @@ async def list_projects(
     connection: ConnectionDep,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     include_issue_types: Annotated[bool, Query(description="Embed each project's issue types")] = False,
 ) -> PassthroughProjectListModel:
     page = await passthrough.list_projects(
@@ -73,7 +75,7 @@ async def list_assignable_users(
     connection: ConnectionDep,
     runtime: RuntimeDep,
     query: Annotated[
-        str | None, Query(max_length=200, description="Name or email (Jira: prefix; Rezolve: contains)")
+        SafeStr | None, Query(max_length=200, description="Name or email (Jira: prefix; Rezolve: contains)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PassthroughUserListModel:
@@ -93,7 +95,7 @@ async def search_tickets(
     connection: ConnectionDep,
     runtime: RuntimeDep,
     jql: Annotated[
-        str,
+        SafeStr,
         Query(
             min_length=1,
             max_length=passthrough.MAX_QUERY_LENGTH,
@@ -102,7 +104,8 @@ async def search_tickets(
             "(field=value, !=, <, >, ~ contains; other words are free text).",
         ),
     ],
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    # Vendor page tokens are opaque but printable ASCII (Jira's nextPageToken, Rezolve's offset).
+    cursor: Annotated[str | None, Query(max_length=2000, pattern="^[!-~]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PassthroughTicketSearchRespModel:
     """One page of the vendor's search; a query the vendor refuses answers 400 with its message."""

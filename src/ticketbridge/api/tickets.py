@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from ticketbridge.api.deps import ConnectionDep, DbSession, RuntimeDep
 from ticketbridge.api.models.errors import error_responses
@@ -20,6 +20,7 @@ from ticketbridge.api.models.tickets import (
     ITSMTicketUpdateRequestModel,
     ScopedITSMTicketRespModel,
 )
+from ticketbridge.domain.inputs import MAX_SHORT_TEXT, SafeStr
 from ticketbridge.services import bulk_create, bulk_update
 from ticketbridge.services import tickets as tickets_service
 from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch
@@ -107,7 +108,10 @@ async def bulk_update_tickets(
 
 @router.get("/by-identifier/{identifier}", operation_id="get_ticket_by_identifier")
 async def get_ticket_by_identifier(
-    identifier: str, connection: ConnectionDep, db: DbSession, response: Response
+    identifier: Annotated[SafeStr, Path(max_length=MAX_SHORT_TEXT)],
+    connection: ConnectionDep,
+    db: DbSession,
+    response: Response,
 ) -> ScopedITSMTicketRespModel:
     written = await tickets_service.get_ticket_by_identifier(db, connection, identifier)
     response.headers["ETag"] = written.etag

@@ -101,10 +101,20 @@ class JobContext:
         await self._record(key, db, merge=result, **values)
 
     async def item_failed(
-        self, key: str, *, error: str, result: dict[str, Any] | None = None, db: AsyncSession | None = None
+        self,
+        key: str,
+        *,
+        error: str,
+        code: str = "VENDOR_REJECTED",
+        result: dict[str, Any] | None = None,
+        db: AsyncSession | None = None,
     ) -> None:
-        """Marks `key` failed for good (the vendor rejected it): the job goes on, and ends FAILED."""
-        await self._record(key, db, merge=result, state=ItemState.FAILED, error=error)
+        """Marks `key` failed for good (the vendor rejected it): the job goes on, and ends FAILED.
+
+        The tenant sees `error` and `code` (a stable code such as a domain error's): give a safe
+        message, never an exception's text. Messages are cut to `store.MESSAGE_MAX_CHARS`."""
+        merge = {**(result or {}), store.ERROR_CODE_KEY: code}
+        await self._record(key, db, merge=merge, state=ItemState.FAILED, error=error)
 
     async def _record(
         self, key: str, db: AsyncSession | None, *, merge: dict[str, Any] | None = None, **values: Any

@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.errors import Conflict
-from ticketbridge.jobs.models import ItemResult, ItemState, Job, JobItem, JobItemSpec, JobStatus
+from ticketbridge.jobs.models import Failure, ItemResult, ItemState, Job, JobItem, JobItemSpec, JobStatus
 from ticketbridge.jobs.wakeup import wakeup_of
+from ticketbridge.observability import get_logger
 from ticketbridge.store import jobs as store
 from ticketbridge.store.base import utcnow
+
+log = get_logger("ticketbridge.jobs")
 
 #: A RetryLater run gives its attempt back; this bounds how often a job may be deferred in a row.
 MAX_DEFERRALS = 50
@@ -58,6 +61,8 @@ async def enqueue_job(
     wakeup = wakeup_of(db)
     if wakeup is not None:
         wakeup.notify_on_commit(db)
+    # Within a request, this line ties the job id to the request id (the job's own lines carry only the former).
+    log.info("jobs.enqueued", job_id=str(job.id), job_type=job_type, items=len(items))
     return job
 
 
@@ -137,7 +142,8 @@ async def renew_leases(
 
 
 def failure_breakdown(items: list[JobItem], *, breakdown_key: str) -> dict[str, Any]:
-    """Leen's failure_reason object: counts plus one entry per item, by request index."""
+    """Leen's failure_reason object: counts plus one entry per item, by request index (Leen's
+    fields, and our stable `code` beside each `error`)."""
     results = [ItemResult.of(item) for item in items]
     return {
         "total": len(results),
@@ -147,6 +153,7 @@ def failure_breakdown(items: list[JobItem], *, breakdown_key: str) -> dict[str, 
             {
                 "success": result.success,
                 "error": result.error,
+                "code": result.code,
                 "request_index": result.request_index,
                 breakdown_key: getattr(result, breakdown_key),
             }
@@ -185,23 +192,25 @@ async def give_up(
     job: Job,
     token: uuid.UUID,
     *,
-    error: str,
+    failure: Failure,
     breakdown_key: str,
     now: datetime,
 ) -> bool:
     """Ends a job as FAILED for a reason of its own (attempts or deferrals exhausted): the items
-    still pending fail with that reason, and the breakdown carries it under "error"."""
+    still pending fail with that reason, and the breakdown carries it under "error" and "code".
+    `failure.detail` goes to last_error only."""
+    message = store.bounded(failure.message)
     async with sessionmaker() as db, db.begin():
         await store.hold_lease(db, job.id, token)
-        await store.fail_pending_items(db, job.id, error=error, now=now)
+        await store.fail_pending_items(db, job.id, code=failure.code, error=message, now=now)
         breakdown = failure_breakdown(await store.list_items(db, job.id), breakdown_key=breakdown_key)
         return await store.finish_job(
             db,
             job.id,
             token,
             status=JobStatus.FAILED,
-            failure_reason=json.dumps({**breakdown, "error": error}),
-            last_error=error,
+            failure_reason=json.dumps({**breakdown, "error": message, "code": failure.code}),
+            last_error=failure.detail,
             now=now,
         )
 

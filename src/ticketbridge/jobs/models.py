@@ -116,7 +116,9 @@ class JobItem:
     vendor_ref: str | None
     #: Accumulated result fields: identifier, ticket_id, and whatever the handler adds.
     result: dict[str, Any]
+    #: On FAILED, a short message for the tenant and its stable code; None otherwise.
     error: str | None
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class ItemResult:
     vendor_ticket_id: str | None
     identifier: str | None
     error: str | None
+    code: str | None
 
     @classmethod
     def of(cls, item: JobItem) -> ItemResult:
@@ -140,7 +143,18 @@ class ItemResult:
             vendor_ticket_id=item.vendor_ref,
             identifier=item.result.get("identifier"),
             error=item.error,
+            code=item.code,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a run failed: `code` and `message` are what the tenant sees, `detail` is for operators
+    only (stored as the job's last_error, never shown)."""
+
+    code: str
+    message: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)

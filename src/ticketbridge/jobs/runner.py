@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.config import Settings
+from ticketbridge.errors import ServiceUnavailable, TicketbridgeError
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.context import JobContext, Lease
 from ticketbridge.jobs.metrics import JobMetrics
-from ticketbridge.jobs.models import Job, LeaseLost, RetryLater
+from ticketbridge.jobs.models import Failure, Job, LeaseLost, RetryLater
 from ticketbridge.jobs.registry import JobHandler
 from ticketbridge.observability import get_logger
 
 log = get_logger("ticketbridge.jobs")
+#: The code of a failure on our side; its message names the job, under which the log has the detail.
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 class JobRun:
@@ -72,9 +75,13 @@ class JobRun:
     async def _run(self) -> str:
         max_attempts = self._settings.job_max_attempts
         if self.job.attempt > max_attempts:
-            # Its previous holders vanished (lease expired) or failed: the attempts are spent.
-            last = self.job.last_error or "its worker stopped before finishing (lease expired)"
-            await self._give_up(f"Gave up after {max_attempts} attempts; last error: {last}")
+            # The run of the last attempt vanished (lease expired): the attempts are spent.
+            self._log.error("jobs.worker_lost", last_error=self.job.last_error)
+            message = (
+                f"Gave up after {max_attempts} attempts: its worker stopped before finishing (lease expired); "
+                f"it has been logged under job {self.job.id}."
+            )
+            await self._give_up(Failure(INTERNAL_ERROR, message, f"lease expired; last error: {self.job.last_error}"))
             return "failed"
         context = JobContext(job=self.job, lease=self.lease, sessionmaker=self._sessionmaker, clock=self._clock)
         self._task = asyncio.create_task(self._handler.handle(context))
@@ -102,7 +109,8 @@ class JobRun:
             )
             if status is not None:
                 return status.lower()
-            return await self._attempt_failed("the handler returned with items still pending")
+            self._log.error("jobs.items_left_pending")
+            return await self._attempt_failed(self._internal("the handler returned with items still pending"))
         if isinstance(error, RetryLater):
             return await self._defer(error)
         if isinstance(error, LeaseLost):
@@ -117,22 +125,41 @@ class JobRun:
                 refund_attempt=True,
             )
             return "released" if released else "lease_lost"
-        self._log.warning("jobs.attempt_failed", error=repr(error), exc_info=error)
-        return await self._attempt_failed(f"{type(error).__name__}: {error}")
+        failure = self._failure_of(error)
+        # The traceback, the exception's own text and the job id go to the log, never to the tenant.
+        self._log.warning("jobs.attempt_failed", code=failure.code, exc_info=error)
+        return await self._attempt_failed(failure)
 
-    async def _attempt_failed(self, error: str) -> str:
+    def _failure_of(self, error: BaseException) -> Failure:
+        """A domain or vendor error keeps its code and message, written to be shown; anything else
+        (a database error carrying SQL and parameters, a bug) becomes INTERNAL_ERROR."""
+        detail = f"{type(error).__name__}: {error}"
+        if isinstance(error, TicketbridgeError):
+            return Failure(error.code, error.message, detail)
+        return self._internal(detail)
+
+    def _internal(self, detail: str) -> Failure:
+        message = f"The job failed on our side; it has been logged under job {self.job.id}."
+        return Failure(INTERNAL_ERROR, message, detail)
+
+    async def _attempt_failed(self, failure: Failure) -> str:
         max_attempts = self._settings.job_max_attempts
         if self.job.attempt >= max_attempts:
-            await self._give_up(f"Gave up after {max_attempts} attempts; last error: {error}")
+            message = f"Gave up after {max_attempts} attempts; last error: {failure.message}"
+            await self._give_up(Failure(failure.code, message, failure.detail))
             return "failed"
         delay = engine.backoff_seconds(self.job.attempt, base_seconds=self._settings.job_backoff_seconds)
-        await self._requeue(delay, error, refund_attempt=False, deferral=False)
+        await self._requeue(delay, failure.detail, refund_attempt=False, deferral=False)
         return "retry"
 
     async def _defer(self, retry: RetryLater) -> str:
         deferrals = await engine.deferrals_of(self._sessionmaker, self.job)
         if deferrals >= engine.MAX_DEFERRALS:
-            await self._give_up(f"Still deferred after {deferrals} deferrals; last reason: {retry.reason}")
+            # Services raise RetryLater from the domain error (rate limited, vendor down) that says why.
+            cause = retry.__cause__
+            code = cause.code if isinstance(cause, TicketbridgeError) else ServiceUnavailable.code
+            message = f"Still deferred after {deferrals} deferrals; last reason: {retry.reason}"
+            await self._give_up(Failure(code, message, message))
             return "failed"
         delay = retry.after_seconds
         if delay is None:
@@ -153,12 +180,13 @@ class JobRun:
         if not requeued:
             raise LeaseLost(f"job {self.job.id} was taken over before it could be requeued")
 
-    async def _give_up(self, error: str) -> None:
+    async def _give_up(self, failure: Failure) -> None:
+        self._log.error("jobs.gave_up", code=failure.code, reason=failure.message)
         given_up = await engine.give_up(
             self._sessionmaker,
             self.job,
             self.lease.token,
-            error=error,
+            failure=failure,
             breakdown_key=self._handler.breakdown_key,
             now=self._clock(),
         )

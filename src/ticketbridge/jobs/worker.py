@@ -32,12 +32,13 @@ from ticketbridge.jobs.schedule import run_sync_scheduler
 from ticketbridge.jobs.wakeup import JobWakeup, listen_for_notifications
 from ticketbridge.observability import get_logger
 from ticketbridge.state import Runtime
+from ticketbridge.store import idempotency as idempotency_store
 from ticketbridge.store import migrate
 from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.jobs")
 
-#: How often a worker deletes jobs past their retention.
+#: How often a worker deletes jobs past their retention (and expired Idempotency-Keys).
 SWEEP_INTERVAL_SECONDS = 600.0
 
 
@@ -208,11 +209,16 @@ class Worker:
             swept = await engine.sweep_finished_jobs(
                 self._sessionmaker, retention_days=self._settings.job_retention_days, now=self._clock()
             )
+            # Expired Idempotency-Keys go on the same schedule (the API already ignores them).
+            async with self._sessionmaker.begin() as db:
+                expired_keys = await idempotency_store.delete_expired(db, now=self._clock())
         except Exception:
             self._log.exception("jobs.sweep_failed")
             return
         if swept:
             self._log.info("jobs.swept", count=swept)
+        if expired_keys:
+            self._log.info("idempotency.swept", count=expired_keys)
 
     async def _drain(self) -> None:
         """Lets running jobs finish for up to one lease, then releases the rest to the queue."""

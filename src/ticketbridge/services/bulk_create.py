@@ -107,11 +107,11 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
         connection = await connections_service.get_connection(db, ctx.job.connection_id)
     waits: list[float] = []
     try:
-        async with access.open(connection) as connector:
+        # The lease is checked before each vendor write request, not once per job.
+        async with access.open(connection, before_write=ctx.check_lease) as connector:
             terms = access.claim_terms(connector, create_claims.job_owner(ctx.job.id))
             for start in range(0, len(entries), CLAIM_BATCH):
                 batch = entries[start : start + CLAIM_BATCH]
-                ctx.check_lease()  # before each vendor write, not once per job
                 async with ctx.transaction() as db:
                     decisions = await create_claims.claim(db, connection, [e.identifier for e in batch], terms)
                 results = await create_once(ctx.transaction, connector, connection, batch, decisions, terms)

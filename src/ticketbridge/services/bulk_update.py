@@ -16,6 +16,7 @@ from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketChanges, TicketRef
 from ticketbridge.errors import (
     InvalidRequest,
+    NotFound,
     RateLimited,
     VendorAuthFailed,
     VendorRefused,
@@ -82,7 +83,7 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
         )
     missing = [item for item in pending if uuid.UUID(item.key) not in tickets]
     for item in missing:
-        await ctx.item_failed(item.key, error=f"Ticket {item.key} no longer exists.")
+        await ctx.item_failed(item.key, error=f"Ticket {item.key} no longer exists.", code=NotFound.code)
     present = [tickets[uuid.UUID(item.key)] for item in pending if uuid.UUID(item.key) in tickets]
     if not present:
         return
@@ -97,12 +98,13 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
         for ticket in present:
-            await ctx.item_failed(str(ticket.id), error=exc.message)
+            await ctx.item_failed(str(ticket.id), error=exc.message, code=exc.code)
         return
     async with ctx.transaction() as db:
         for ticket, outcome in zip(present, outcomes, strict=True):
             if outcome.ticket is None or outcome.error:
-                await ctx.item_failed(str(ticket.id), error=outcome.error or "The vendor refused the update.", db=db)
+                refusal = outcome.error or "The vendor refused the update."
+                await ctx.item_failed(str(ticket.id), error=refusal, code=VendorRefused.code, db=db)
                 continue
             stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=None)
             await ctx.item_succeeded(str(stored.id), vendor_ref=stored.vendor_key, db=db)

@@ -1,20 +1,27 @@
-"""Connections: provisioning, state changes, and access on behalf of a tenant."""
+"""Connections: provisioning, state changes (each one written to the audit log), and access on behalf
+of a tenant."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketbridge.connectors.credentials import dump_secret, parse_credentials
+from ticketbridge.connectors.credentials import RezolveCredentials, dump_secret, parse_credentials
 from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead, ConnectionSecrets
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
 from ticketbridge.errors import Conflict, InvalidRequest
+from ticketbridge.services.vendor_sites import PRODUCTION_SITES, SitePolicy
+from ticketbridge.store import audit as audit_store
 from ticketbridge.store import connections as store
 from ticketbridge.store import organizations as organizations_store
+from ticketbridge.store.audit import ConnectionAuditRead
 
 #: Default mappings, vendor name -> normalized value (Leen's, for Jira); a connection may override them.
 DEFAULT_STATUS_MAPPINGS: dict[Vendor, dict[str, str]] = {
@@ -50,69 +57,144 @@ NORMALIZED_STATUSES = frozenset({"OPEN", "TODO", "IN_PROGRESS", "IN_REVIEW", "RE
 NORMALIZED_PRIORITIES = frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNKNOWN"})
 
 
+#: Sync at most every minute and at least every 30 days.
+RefreshIntervalSecs = Annotated[int, Field(ge=60, le=2_592_000, description="From 60 s to 30 days")]
+#: Lowers the vendor request timeout (never raises it): from 10 s to a day.
+TimeoutSecs = Annotated[int, Field(ge=10, le=86_400, description="From 10 s to a day")]
+
+
+class AuditAction(StrEnum):
+    CREATED = "created"  #: provisioned
+    UPDATED = "updated"  #: settings changed (base URL, mappings, intervals), possibly credentials too
+    CREDENTIALS_CHANGED = "credentials_changed"  #: new credentials, and nothing else
+    PAUSED = "paused"  #: state set to PAUSED
+    RESUMED = "resumed"  #: state set to ACTIVE
+    DELETED = "deleted"  #: state set to DELETED
+    CREDENTIALS_ROTATED = "credentials_rotated"  #: re-encrypted under a new secrets key (`secrets rotate`)
+
+
+_STATE_ACTIONS = {
+    ConnectionState.PAUSED: AuditAction.PAUSED,
+    ConnectionState.ACTIVE: AuditAction.RESUMED,
+    ConnectionState.DELETED: AuditAction.DELETED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who changes a connection, as the audit log records it."""
+
+    name: str
+    #: The X-Request-ID of the API request that makes the change.
+    request_id: str | None = None
+
+
+CLI_ACTOR = Actor("cli")
+
+
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organization_id: uuid.UUID
     vendor: Vendor
-    base_url: str = Field(min_length=1, max_length=500)
+    base_url: str
     credentials: dict[str, Any]
     status_mapping: dict[str, str] | None = None
     priority_mapping: dict[str, str] | None = None
-    refresh_interval_secs: int = Field(21600, ge=60)
-    timeout_secs: int = Field(1800, ge=10)
+    refresh_interval_secs: RefreshIntervalSecs = 21600
+    timeout_secs: TimeoutSecs = 1800
 
 
 class ConnectionPatch(BaseModel):
+    """Only the fields set change; none of them may be set to None."""
+
     model_config = ConfigDict(extra="forbid")
 
     state: ConnectionState | None = None
-    base_url: str | None = Field(None, min_length=1, max_length=500)
+    base_url: str | None = None
     credentials: dict[str, Any] | None = None
     status_mapping: dict[str, str] | None = None
     priority_mapping: dict[str, str] | None = None
-    refresh_interval_secs: int | None = Field(None, ge=60)
-    timeout_secs: int | None = Field(None, ge=10)
+    refresh_interval_secs: RefreshIntervalSecs | None = None
+    timeout_secs: TimeoutSecs | None = None
 
 
-async def create_connection(db: AsyncSession, cipher: CredentialCipher, data: ConnectionCreate) -> ConnectionRead:
+async def create_connection(
+    db: AsyncSession,
+    cipher: CredentialCipher,
+    data: ConnectionCreate,
+    *,
+    sites: SitePolicy = PRODUCTION_SITES,
+    actor: Actor = CLI_ACTOR,
+) -> ConnectionRead:
     await organizations_store.get_organization(db, data.organization_id)
-    credentials = parse_credentials(data.vendor, data.credentials)
+    base_url = sites.check(data.vendor, data.base_url)
+    credentials_encrypted = _encrypt_credentials(cipher, sites, data.vendor, data.credentials)
     status_mapping = data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPINGS[data.vendor]
     priority_mapping = (
         data.priority_mapping if data.priority_mapping is not None else DEFAULT_PRIORITY_MAPPINGS[data.vendor]
     )
     _check_mappings(status_mapping, priority_mapping)
-    return await store.create_connection(
+    connection = await store.create_connection(
         db,
         organization_id=data.organization_id,
         vendor=data.vendor,
-        base_url=data.base_url.rstrip("/"),
-        credentials_encrypted=cipher.encrypt(dump_secret(credentials)),
+        base_url=base_url,
+        credentials_encrypted=credentials_encrypted,
         state=ConnectionState.ACTIVE,
         status_mapping=status_mapping,
         priority_mapping=priority_mapping,
         refresh_interval_secs=data.refresh_interval_secs,
         timeout_secs=data.timeout_secs,
     )
+    await _audit(db, connection, actor, AuditAction.CREATED, data.model_fields_set - {"organization_id"})
+    return connection
 
 
 async def update_connection(
-    db: AsyncSession, cipher: CredentialCipher, connection_id: uuid.UUID, patch: ConnectionPatch
+    db: AsyncSession,
+    cipher: CredentialCipher,
+    connection_id: uuid.UUID,
+    patch: ConnectionPatch,
+    *,
+    sites: SitePolicy = PRODUCTION_SITES,
+    actor: Actor = CLI_ACTOR,
 ) -> ConnectionRead:
+    """Changes the fields set in `patch`. A new base_url needs new credentials in the same patch,
+    so stored credentials never follow a site change (InvalidRequest naming `credentials`)."""
     current = await store.get_connection(db, connection_id)
-    values: dict[str, Any] = patch.model_dump(exclude_unset=True, exclude={"credentials"})
-    if any(values.get(name) is None and name in values for name in ("state", "base_url")):
-        raise InvalidRequest("state and base_url cannot be null.")
-    if patch.credentials is not None:
-        credentials = parse_credentials(current.vendor, patch.credentials)
-        values["credentials_encrypted"] = cipher.encrypt(dump_secret(credentials))
+    given = patch.model_dump(exclude_unset=True)
+    nulls = sorted(name for name, value in given.items() if value is None)
+    if nulls:
+        raise InvalidRequest(
+            f"{', '.join(nulls)} cannot be null; leave a field out to keep its value.",
+            details=[{"loc": ["body", name], "msg": "cannot be null", "type": "null_not_allowed"} for name in nulls],
+        )
+    values = {name: value for name, value in given.items() if name != "credentials"}
+    if "base_url" in values:
+        values["base_url"] = sites.check(current.vendor, values["base_url"])
+        if values["base_url"] != current.base_url and patch.credentials is None:
+            raise InvalidRequest(
+                "Changing base_url needs the credentials for the new site in the same request.",
+                details=[
+                    {
+                        "loc": ["body", "credentials"],
+                        "msg": "required when base_url changes: stored credentials are never sent to a new site",
+                        "type": "missing",
+                    }
+                ],
+            )
     if current.state is ConnectionState.DELETED and values.get("state", current.state) != current.state:
         raise Conflict("A deleted connection cannot change state.")
-    _check_mappings(values.get("status_mapping") or {}, values.get("priority_mapping") or {})
-    if "base_url" in values:
-        values["base_url"] = values["base_url"].rstrip("/")
-    return await store.update_connection(db, connection_id, **values)
+    _check_mappings(values.get("status_mapping", {}), values.get("priority_mapping", {}))
+    changed = {name for name, value in values.items() if getattr(current, name) != value}
+    if patch.credentials is not None:
+        values["credentials_encrypted"] = _encrypt_credentials(cipher, sites, current.vendor, patch.credentials)
+        changed.add("credentials")
+    connection = await store.update_connection(db, connection_id, **values)
+    if changed:
+        await _audit(db, connection, actor, _action_for(current, connection, changed), changed)
+    return connection
 
 
 async def list_connections(db: AsyncSession, *, organization_id: uuid.UUID | None) -> list[ConnectionRead]:
@@ -138,6 +220,12 @@ async def load_secrets(db: AsyncSession, cipher: CredentialCipher, connection: C
     return ConnectionSecrets(connection=connection, credentials=cipher.decrypt(token))
 
 
+async def list_changes(db: AsyncSession, connection_id: uuid.UUID, *, limit: int) -> list[ConnectionAuditRead]:
+    """The connection's audit log, newest first; NotFound for an unknown connection."""
+    await store.get_connection(db, connection_id)
+    return await audit_store.list_changes(db, connection_id, limit=limit)
+
+
 async def record_health(
     db: AsyncSession, connection_id: uuid.UUID, health: HealthName, description: str | None = None
 ) -> ConnectionRead:
@@ -156,3 +244,32 @@ def _check_mappings(status_mapping: dict[str, str], priority_mapping: dict[str, 
     ]
     if details:
         raise InvalidRequest("The mappings name unknown normalized values.", details=details)
+
+
+def _encrypt_credentials(cipher: CredentialCipher, sites: SitePolicy, vendor: Vendor, data: dict[str, Any]) -> str:
+    credentials = parse_credentials(vendor, data)
+    if isinstance(credentials, RezolveCredentials) and credentials.auth_url is not None:
+        # The client secret goes to the token URL: it follows the same rules as the base URL.
+        auth_url = sites.check(vendor, credentials.auth_url, loc=("body", "credentials", "auth_url"))
+        credentials = credentials.model_copy(update={"auth_url": auth_url})
+    return cipher.encrypt(dump_secret(credentials))
+
+
+def _action_for(before: ConnectionRead, after: ConnectionRead, changed: set[str]) -> AuditAction:
+    if before.state is not after.state and after.state in _STATE_ACTIONS:
+        return _STATE_ACTIONS[after.state]
+    return AuditAction.CREDENTIALS_CHANGED if changed == {"credentials"} else AuditAction.UPDATED
+
+
+async def _audit(
+    db: AsyncSession, connection: ConnectionRead, actor: Actor, action: AuditAction, fields: Iterable[str]
+) -> None:
+    await audit_store.record_change(
+        db,
+        organization_id=connection.organization_id,
+        connection_id=connection.id,
+        actor=actor.name,
+        action=action,
+        fields=list(fields),
+        request_id=actor.request_id,
+    )

@@ -168,10 +168,18 @@ async def mark_written(db: AsyncSession, connection: ConnectionRead, refs: dict[
 
 
 async def mark_unknown(
-    db: AsyncSession, connection: ConnectionRead, identifiers: Sequence[str], terms: ClaimTerms
+    db: AsyncSession,
+    connection: ConnectionRead,
+    identifiers: Sequence[str],
+    terms: ClaimTerms,
+    *,
+    settle_seconds: float | None = None,
 ) -> None:
+    """Leaves the claims unsettled: a marker search decides once `settle_seconds` (by default the
+    connector's) have passed. 0 is for claims whose last attempt surely wrote nothing."""
+    settle = terms.settle_seconds if settle_seconds is None else settle_seconds
     await claims_store.mark_unknown(
-        db, identifiers, connection_id=connection.id, owner=terms.owner, settle_seconds=terms.settle_seconds
+        db, identifiers, connection_id=connection.id, owner=terms.owner, settle_seconds=settle
     )
 
 
@@ -182,3 +190,12 @@ async def release(db: AsyncSession, connection: ConnectionRead, identifiers: Seq
 async def settle_stored(db: AsyncSession, connection: ConnectionRead, identifiers: Sequence[str]) -> None:
     """Drops the claims of identifiers whose ticket this transaction stores."""
     await claims_store.delete_claims(db, identifiers, connection_id=connection.id)
+
+
+async def adopt_synced(db: AsyncSession, connection: ConnectionRead, vendor_ids: Sequence[str]) -> None:
+    """A sync stored these vendor tickets: those a confirmed create made whose local write failed
+    (WRITTEN claims) take their identifier now, and their claims go."""
+    written = await claims_store.find_written(db, vendor_ids, connection_id=connection.id)
+    for vendor_id, identifier in written.items():
+        await tickets_store.set_identifier(db, vendor_id, identifier, connection_id=connection.id)
+    await claims_store.delete_claims(db, list(written.values()), connection_id=connection.id)

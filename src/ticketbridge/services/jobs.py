@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketbridge.errors import InvalidRequest
+from ticketbridge.domain.inputs import BoundedDateTime
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.models import ItemResult, ItemState, Job, JobItem, JobStatus, Progress
+from ticketbridge.services import cursors
 from ticketbridge.store import jobs as store
+
+#: [created_at, id]
+_CURSOR = TypeAdapter(tuple[BoundedDateTime, uuid.UUID])
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +91,8 @@ async def retry_failed(db: AsyncSession, job: Job) -> Job:
 
 
 def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode([job.created_at.isoformat(), str(job.id)])
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = json.loads(raw)
-        position = (datetime.fromisoformat(created_at), uuid.UUID(job_id))
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequest(
-            "The cursor is invalid.",
-            details=[{"loc": ["query", "cursor"], "msg": "Not a cursor from this API", "type": "value_error"}],
-        ) from exc
-    if position[0].tzinfo is None:
-        raise InvalidRequest("The cursor is invalid.")
-    return position
+    return cursors.decode(cursor, _CURSOR, issued_by="jobs")

@@ -14,24 +14,26 @@ are accepted too, but shift when rows change; prefer cursors.
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.directory import ProjectRead, UserRead
+from ticketbridge.domain.inputs import BoundedDateTime
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketRead
 from ticketbridge.errors import InvalidRequest
+from ticketbridge.services import cursors
 from ticketbridge.store import listing as store
 from ticketbridge.store.listing import DirectoryFilters, Page, Position, TicketFilters, Window
 
 T = TypeVar("T", TicketRead, ProjectRead, UserRead)
 FORWARD, BACKWARD = "a", "b"
+#: [list, direction, updated_at, id]
+_CURSOR = TypeAdapter(tuple[str, Literal["a", "b"], BoundedDateTime, uuid.UUID])
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,27 +122,11 @@ def _window(kind: str, limit: int, cursor: str | None, offset: int) -> Window:
 
 
 def encode_cursor(kind: str, direction: str, position: Position) -> str:
-    raw = json.dumps([kind, direction, position.updated_at.isoformat(), str(position.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode([kind, direction, position.updated_at.isoformat(), str(position.id)])
 
 
 def decode_cursor(kind: str, cursor: str) -> tuple[str, Position]:
-    try:
-        raw: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        named, direction, updated_at, row_id = raw
-        position = Position(updated_at=datetime.fromisoformat(updated_at), id=uuid.UUID(row_id))
-        valid = named == kind and direction in (FORWARD, BACKWARD) and position.updated_at.tzinfo is not None
-    except (ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise InvalidRequest(
-            "The cursor is invalid.",
-            details=[
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": f"Not a cursor of this {kind} list",
-                    "type": "value_error",
-                }
-            ],
-        )
-    return direction, position
+    named, direction, updated_at, row_id = cursors.decode(cursor, _CURSOR, issued_by=kind)
+    if named != kind:
+        raise cursors.invalid(kind, f"it belongs to the {named[:20]!r} list")
+    return direction, Position(updated_at=updated_at, id=row_id)

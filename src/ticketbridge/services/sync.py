@@ -61,6 +61,7 @@ from ticketbridge.jobs.models import JobType, LeaseLost, RetryLater
 from ticketbridge.jobs.schedule import SYNC_ITEM_KEY, enqueue_sync_job
 from ticketbridge.observability import get_logger
 from ticketbridge.services import connections as connections_service
+from ticketbridge.services import create_claims
 from ticketbridge.services.normalize import ticket_values
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import connections as connections_store
@@ -354,6 +355,7 @@ class _PageStore:
             organization_id=self._connection.organization_id,
             connection_id=self._connection.id,
         )
+        await create_claims.adopt_synced(db, self._connection, [ticket.vendor_id for ticket in tickets])
         stored_again = self._skipped.intersection(ticket.vendor_id for ticket in tickets)
         if stored_again:
             await store.forget_skipped(db, self._connection.id, sorted(stored_again))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.connectors.base import Connector
-from ticketbridge.connectors.errors import VendorNotFound
+from ticketbridge.connectors.errors import VendorError, VendorNotFound
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketRead, VendorTicket
 from ticketbridge.errors import TicketNotStored
@@ -103,11 +103,21 @@ async def create_once(
             refused.append(entry)
     if to_create:
         reconcile = {entry.item.key for entry in to_create if _reconciles(decisions[entry.identifier])}
+        identifiers = [entry.identifier for entry in to_create]
         try:
             outcomes = await connector.create_tickets([entry.item for entry in to_create], reconcile=reconcile)
-        except BaseException:
+        except VendorError:
+            # This attempt wrote nothing (the connector raises only then). A fresh claim goes; one
+            # taken over to reconcile stays unsettled, since an earlier attempt may have written.
             async with transaction() as db:
-                await create_claims.release(db, connection, [entry.identifier for entry in to_create], terms)
+                fresh = [entry.identifier for entry in to_create if entry.item.key not in reconcile]
+                await create_claims.release(db, connection, fresh, terms)
+                again = [entry.identifier for entry in to_create if entry.item.key in reconcile]
+                await create_claims.mark_unknown(db, connection, again, terms, settle_seconds=0.0)
+            raise
+        except BaseException:  # cancelled, lease lost, a bug: some may have been written
+            async with transaction() as db:
+                await create_claims.mark_unknown(db, connection, identifiers, terms)
             raise
         for entry, outcome in zip(to_create, outcomes, strict=True):
             if outcome.ticket is not None:

@@ -4,9 +4,9 @@ connection is indistinguishable from a missing one."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ConnectionRead
@@ -14,6 +14,12 @@ from ticketbridge.enums import ConnectionState, HealthName, Vendor
 from ticketbridge.errors import NotFound
 from ticketbridge.store.base import utcnow
 from ticketbridge.store.tables import Connection
+
+
+class StoredCredentials(NamedTuple):
+    connection_id: uuid.UUID
+    organization_id: uuid.UUID
+    token: str
 
 
 def _readable(organization_id: uuid.UUID | None) -> Select[Connection]:
@@ -74,6 +80,28 @@ async def get_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID) 
     if token is None:
         raise NotFound("Connection not found.")
     return token
+
+
+async def lock_credentials_batch(
+    db: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[StoredCredentials]:
+    """The ciphertexts of the next `limit` connections by id after `after`, locked until the
+    transaction ends (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the one
+    writer's lock)."""
+    statement = select(Connection.id, Connection.organization_id, Connection.credentials_encrypted)
+    if after is not None:
+        statement = statement.where(Connection.id > after)
+    result = await db.execute(statement.order_by(Connection.id).limit(limit).with_for_update())
+    return [StoredCredentials(*row) for row in result]
+
+
+async def set_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID, token: str) -> None:
+    """Replaces the ciphertext only: a re-encryption is no change to the connection, so updated_at stays."""
+    await db.execute(
+        update(Connection)
+        .where(Connection.id == connection_id)
+        .values(credentials_encrypted=token, updated_at=Connection.updated_at)
+    )
 
 
 async def list_connections(db: AsyncSession, *, organization_id: uuid.UUID | None = None) -> list[ConnectionRead]:

@@ -27,6 +27,20 @@ items = cast(Table, JobItemRow.__table__)
 CLAIM_LOCK_KEY = 0x7469636B6574  # "ticket"
 #: PostgreSQL channel on which an enqueue wakes the workers (delivered at commit, dropped on rollback).
 WAKEUP_CHANNEL = "ticketbridge_jobs"
+#: Every stored error message is cut to this length: a vendor or an exception can say a lot.
+MESSAGE_MAX_CHARS = 1000
+#: The key of an item's `result` that holds its error code (the ledger has no column for it).
+ERROR_CODE_KEY = "error_code"
+
+
+def bounded(message: str) -> str:
+    if len(message) <= MESSAGE_MAX_CHARS:
+        return message
+    return message[: MESSAGE_MAX_CHARS - 1] + "…"
+
+
+def _bounded_or_none(message: str | None) -> str | None:
+    return None if message is None else bounded(message)
 
 
 async def insert_job(
@@ -224,7 +238,7 @@ async def finish_job(
         .values(
             status=status,
             failure_reason=failure_reason,
-            last_error=last_error,
+            last_error=_bounded_or_none(last_error),
             finished_at=now,
             lease_token=None,
             lease_owner=None,
@@ -252,7 +266,7 @@ async def requeue_job(
         .values(
             status=JobStatus.QUEUED,
             run_at=run_at,
-            last_error=last_error,
+            last_error=_bounded_or_none(last_error),
             attempts=jobs.c.attempts - (1 if refund_attempt else 0),
             deferrals=jobs.c.deferrals + (1 if deferral else 0),
             lease_token=None,
@@ -272,14 +286,17 @@ async def get_deferrals(db: AsyncSession, job_id: uuid.UUID) -> int:
 
 
 def _item(row: Any) -> JobItem:
+    state = ItemState(row.state)
     return JobItem(
         key=row.key,
         request_index=row.request_index,
         payload=row.payload,
-        state=ItemState(row.state),
+        state=state,
         vendor_ref=row.vendor_ref,
         result=row.result,
         error=row.error,
+        # Only a failed item has a code: one copied into a retry job's `known` means nothing there.
+        code=row.result.get(ERROR_CODE_KEY) if state is ItemState.FAILED else None,
     )
 
 
@@ -314,6 +331,8 @@ async def get_item(db: AsyncSession, job_id: uuid.UUID, key: str) -> JobItem:
 
 async def update_item(db: AsyncSession, job_id: uuid.UUID, key: str, *, now: datetime, **values: Any) -> None:
     """Sets the given item columns (state, vendor_ref, result, error)."""
+    if values.get("error") is not None:
+        values["error"] = bounded(values["error"])
     result = await db.execute(
         update(items)
         .where(items.c.job_id == job_id, items.c.key == key)
@@ -324,12 +343,15 @@ async def update_item(db: AsyncSession, job_id: uuid.UUID, key: str, *, now: dat
         raise NotFound(f"Job {job_id} has no item {key!r}.")
 
 
-async def fail_pending_items(db: AsyncSession, job_id: uuid.UUID, *, error: str, now: datetime) -> None:
-    await db.execute(
-        update(items)
-        .where(items.c.job_id == job_id, items.c.state == ItemState.PENDING)
-        .values(state=ItemState.FAILED, error=error, updated_at=now)
+async def fail_pending_items(db: AsyncSession, job_id: uuid.UUID, *, code: str, error: str, now: datetime) -> None:
+    pending = await db.execute(
+        select(items.c.key, items.c.result).where(items.c.job_id == job_id, items.c.state == ItemState.PENDING)
     )
+    # One statement per item (a job has at most a few dozen): the code merges into each own result.
+    for key, result in pending.all():
+        await update_item(
+            db, job_id, key, now=now, state=ItemState.FAILED, error=error, result={**result, ERROR_CODE_KEY: code}
+        )
 
 
 # --- reads on behalf of a tenant ---

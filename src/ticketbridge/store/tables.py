@@ -314,21 +314,22 @@ class IdempotencyKeyRow(Base):
 
     __tablename__ = "idempotency_keys"
 
-    #: Who may replay it: the organization and the connection the API key addressed.
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    #: The addressed connection's id as text, or "" for requests without a connection.
-    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Who may replay it: "<organization id>/<connection id>" for data requests, "admin" for /v1/admin.
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: The scope's organization (none for the admin scope): its keys go with it.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     #: SHA-256 of the method, path and body: the same key with another request is refused.
     request_hash: Mapped[str] = mapped_column(String(64))
     #: IN_PROGRESS while the first request runs, DONE once its answer is stored.
     state: Mapped[str] = mapped_column(String(20))
+    #: The running request's token: only it may store the answer (a fence after a takeover).
+    lock_token: Mapped[str] = mapped_column(String(32))
     #: An IN_PROGRESS row past this time belongs to a request whose process died: it may run again.
     locked_until: Mapped[datetime]
     status_code: Mapped[int | None]
-    response_headers: Mapped[dict[str, Any]]
+    #: The answer's headers as [name, value] pairs, in order (latin-1, as on the wire).
+    response_headers: Mapped[list[Any]]
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

@@ -4,22 +4,54 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
+from ticketbridge.domain.inputs import RequestModel, SafeStr, check_text
 from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead, OrganizationRead
 from ticketbridge.enums import ConnectionState, HealthName, ResolutionOwner, Vendor
+from ticketbridge.services.connections import AuditAction, RefreshIntervalSecs, TimeoutSecs
+from ticketbridge.store.audit import ConnectionAuditRead
 
 ItemT = TypeVar("ItemT")
+
+BASE_URL_DESCRIPTION = (
+    "Jira site URL or Rezolve API URL: absolute https (http only for loopback hosts unless "
+    "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
+    "query or fragment"
+)
+CREDENTIALS_DESCRIPTION = (
+    "JIRA: {email, api_token} or {oauth_token}. REZOLVE: {tenant_id, realm, client_id, client_secret, auth_url?}."
+)
+
+
+def _check_nested_text(value: Any) -> Any:
+    """check_text for every key and string nested in a JSON value (its message repeats no value:
+    credentials pass through here)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            _check_nested_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_nested_text(item)
+    else:
+        check_text(value)
+    return value
+
+
+#: Vendor name (at most 200 characters) -> normalized value.
+Mapping = dict[Annotated[SafeStr, Field(min_length=1, max_length=200)], SafeStr]
+Credentials = Annotated[dict[str, Any], AfterValidator(_check_nested_text)]
 
 
 class ItemList(BaseModel, Generic[ItemT]):
     items: list[ItemT]
 
 
-class OrganizationCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrganizationCreateRequest(RequestModel):
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -33,8 +65,7 @@ class OrganizationModel(BaseModel):
         return cls.model_validate(org.model_dump())
 
 
-class ApiKeyCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApiKeyCreateRequest(RequestModel):
     name: str = Field("default", min_length=1, max_length=200)
 
 
@@ -56,32 +87,45 @@ class ApiKeyCreatedModel(ApiKeyModel):
     api_key: str = Field(description="The key itself. It is shown once and cannot be retrieved again.")
 
 
-class ConnectionCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConnectionCreateRequest(RequestModel):
     organization_id: uuid.UUID
     vendor: Vendor
-    base_url: str = Field(min_length=1, max_length=500, description="Jira site URL or Rezolve API URL")
-    credentials: dict[str, Any] = Field(
-        description="JIRA: {email, api_token} or {oauth_token}. "
-        "REZOLVE: {tenant_id, realm, client_id, client_secret, auth_url?}."
-    )
-    status_mapping: dict[str, str] | None = Field(None, description="Vendor status name -> normalized status")
-    priority_mapping: dict[str, str] | None = Field(None, description="Vendor priority -> normalized priority")
-    refresh_interval_secs: int = Field(21600, ge=60)
-    timeout_secs: int = Field(1800, ge=10)
+    base_url: str = Field(min_length=1, max_length=500, description=BASE_URL_DESCRIPTION)
+    credentials: Credentials = Field(description=CREDENTIALS_DESCRIPTION)
+    status_mapping: Mapping | None = Field(None, description="Vendor status name -> normalized status")
+    priority_mapping: Mapping | None = Field(None, description="Vendor priority -> normalized priority")
+    refresh_interval_secs: RefreshIntervalSecs = 21600
+    timeout_secs: TimeoutSecs = 1800
 
 
-class ConnectionUpdateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConnectionUpdateRequest(RequestModel):
+    """Only the fields given change, and none may be null. A new `base_url` needs `credentials` in
+    the same request: stored credentials are never sent to a new site."""
 
-    state: ConnectionState | None = None
-    base_url: str | None = Field(None, min_length=1, max_length=500)
-    credentials: dict[str, Any] | None = None
-    status_mapping: dict[str, str] | None = None
-    priority_mapping: dict[str, str] | None = None
-    refresh_interval_secs: int | None = Field(None, ge=60)
-    timeout_secs: int | None = Field(None, ge=10)
+    # SkipJsonSchema: None is only "not given"; an explicit null is refused (422 naming the field).
+    state: ConnectionState | SkipJsonSchema[None] = None
+    base_url: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=500, description=BASE_URL_DESCRIPTION)
+    credentials: Credentials | SkipJsonSchema[None] = Field(None, description=CREDENTIALS_DESCRIPTION)
+    status_mapping: Mapping | SkipJsonSchema[None] = None
+    priority_mapping: Mapping | SkipJsonSchema[None] = None
+    refresh_interval_secs: RefreshIntervalSecs | SkipJsonSchema[None] = None
+    timeout_secs: TimeoutSecs | SkipJsonSchema[None] = None
+
+
+class ConnectionAuditModel(BaseModel):
+    """One change to a connection. `fields` names what changed; values are never recorded."""
+
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    actor: str = Field(description='"admin-token:<first 8 hex of its SHA-256>" for the admin API, "cli" for the CLI')
+    action: AuditAction
+    fields: list[str]
+    request_id: str | None = Field(description="The X-Request-ID of the admin request that made the change")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, change: ConnectionAuditRead) -> ConnectionAuditModel:
+        return cls.model_validate(change.model_dump())
 
 
 class ConnectionHealthModel(BaseModel):

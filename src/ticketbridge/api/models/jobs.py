@@ -37,6 +37,11 @@ class JobItemResultModel(BaseModel):
     vendor_ticket_id: str | None = Field(description="The vendor's ticket reference, e.g. a Jira key")
     identifier: str | None = Field(description="The create request's tracking identifier")
     error: str | None
+    code: str | None = Field(
+        default=None,
+        description="The failure's stable code beside `error`, e.g. VENDOR_REJECTED, VENDOR_UNAUTHORIZED, "
+        "NOT_FOUND, INTERNAL_ERROR; null on success",
+    )
 
 
 class JobModel(BaseModel):
@@ -49,8 +54,9 @@ class JobModel(BaseModel):
     progress: JobProgressModel
     failure_reason: str | None = Field(
         description="On FAILED, a JSON object as text: total, succeeded, failed and results[] "
-        "(success, error, request_index, and identifier for creates or ticket_id for updates); "
-        "when the job gave up as a whole, also `error`. Null otherwise."
+        "(success, error, code, request_index, and identifier for creates or ticket_id for updates); "
+        "when the job gave up as a whole, also `error` and `code`. Messages are short and at most "
+        "1,000 characters; the details are logged under the job id. Null otherwise."
     )
     results: list[JobItemResultModel] = Field(
         description="Per-item outcomes of the items processed so far, by request_index; complete once "

@@ -9,13 +9,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticketbridge.api.models.jobs import JobItemResultModel
+from ticketbridge.domain.inputs import MAX_DESCRIPTION, MAX_SHORT_TEXT, RequestModel
 from ticketbridge.domain.tickets import TicketRead
 
 
-class ITSMTicketCreateRequestModel(BaseModel):
-    model_config = ConfigDict(title="ITSM Ticket Create Request", extra="forbid")
+class ITSMTicketCreateRequestModel(RequestModel):
+    model_config = ConfigDict(title="ITSM Ticket Create Request")
 
-    name: str = Field(title="Name", description="Name/Title of the Ticket", min_length=1)
+    name: str = Field(title="Name", description="Name/Title of the Ticket", min_length=1, max_length=MAX_SHORT_TEXT)
     project_id: uuid.UUID | None = Field(
         None,
         title="Project Id",
@@ -25,22 +26,30 @@ class ITSMTicketCreateRequestModel(BaseModel):
         None,
         title="Project Vendor Id",
         description="Vendor's project identifier (e.g., Jira project key 'PROJ'). Alternative to project_id.",
+        max_length=MAX_SHORT_TEXT,
     )
-    type: str | None = Field(None, title="Type", description="Type of the Ticket (e.g., Task, Bug, Story)")
+    type: str | None = Field(
+        None, title="Type", description="Type of the Ticket (e.g., Task, Bug, Story)", max_length=MAX_SHORT_TEXT
+    )
     type_vendor_id: str | None = Field(
         None,
         title="Type Vendor Id",
         description="Vendor issue type ID (e.g., Jira issue type ID). Alternative to type — at least one must "
         "be provided. Preferred over type when both are given.",
+        max_length=MAX_SHORT_TEXT,
     )
     type_id: str | None = Field(
         None,
         title="Type Id",
         description="Deprecated: use type_vendor_id instead. Vendor issue type ID.",
         deprecated=True,
+        max_length=MAX_SHORT_TEXT,
     )
     description: str | None = Field(
-        None, title="Description", description="Description of the Ticket (Markdown; sent to Jira as ADF)"
+        None,
+        title="Description",
+        description="Description of the Ticket (Markdown; sent to Jira as ADF)",
+        max_length=MAX_DESCRIPTION,
     )
     status: str | None = Field(
         None,
@@ -48,8 +57,11 @@ class ITSMTicketCreateRequestModel(BaseModel):
         description="Status of the Ticket. Note: Jira does not support setting status at creation time — tickets "
         "are always created with the workflow's default status. ticketbridge then moves the ticket to this "
         "status through the workflow's transitions, and says in `warnings` when it could not.",
+        max_length=MAX_SHORT_TEXT,
     )
-    priority: str | None = Field(None, title="Priority", description="Priority of the Ticket")
+    priority: str | None = Field(
+        None, title="Priority", description="Priority of the Ticket", max_length=MAX_SHORT_TEXT
+    )
     assigned_user_id: uuid.UUID | None = Field(
         None,
         title="Assigned User Id",
@@ -59,6 +71,7 @@ class ITSMTicketCreateRequestModel(BaseModel):
         None,
         title="Assigned User Vendor Id",
         description="Vendor's user identifier (e.g., Jira accountId). Alternative to assigned_user_id.",
+        max_length=MAX_SHORT_TEXT,
     )
     parent_ticket_id: uuid.UUID | None = Field(
         None, title="Parent Ticket Id", description="Parent Ticket ID (for sub-tasks)"
@@ -67,37 +80,46 @@ class ITSMTicketCreateRequestModel(BaseModel):
         None,
         title="Parent Ticket Vendor Id",
         description="Vendor's ticket identifier (e.g., Jira issue key 'PROJ-123'). Alternative to parent_ticket_id.",
+        max_length=MAX_SHORT_TEXT,
     )
     identifier: str | None = Field(
         None,
         title="Identifier",
         description="User-provided tracking identifier (auto-generated from project-type-hash if not provided). "
         "Unique per connection: repeating a request with the same identifier returns the ticket already made.",
+        min_length=1,
+        max_length=MAX_SHORT_TEXT,
     )
 
 
-class ITSMTicketUpdateRequestModel(BaseModel):
-    model_config = ConfigDict(title="ITSM Ticket Update Request", extra="forbid")
+class ITSMTicketUpdateRequestModel(RequestModel):
+    model_config = ConfigDict(title="ITSM Ticket Update Request")
 
-    status: str | None = Field(None, title="Status", description="Status of the Ticket")
-    priority: str | None = Field(None, title="Priority", description="Priority of the Ticket")
+    status: str | None = Field(None, title="Status", description="Status of the Ticket", max_length=MAX_SHORT_TEXT)
+    priority: str | None = Field(
+        None, title="Priority", description="Priority of the Ticket", max_length=MAX_SHORT_TEXT
+    )
     assigned_user_id: uuid.UUID | None = Field(
         None, title="Assigned User Id", description="User ID assigned to the Ticket"
     )
-    name: str | None = Field(None, title="Name", description="Name/Title of the Ticket")
-    description: str | None = Field(None, title="Description", description="Description of the Ticket")
+    name: str | None = Field(
+        None, title="Name", description="Name/Title of the Ticket", min_length=1, max_length=MAX_SHORT_TEXT
+    )
+    description: str | None = Field(
+        None, title="Description", description="Description of the Ticket", max_length=MAX_DESCRIPTION
+    )
 
 
-class ITSMTicketBulkCreateRequestModel(BaseModel):
-    model_config = ConfigDict(title="ITSM Ticket Bulk Create Request", extra="forbid")
+class ITSMTicketBulkCreateRequestModel(RequestModel):
+    model_config = ConfigDict(title="ITSM Ticket Bulk Create Request")
 
     tickets: list[ITSMTicketCreateRequestModel] = Field(
         title="Tickets", description="List of tickets to create (1-50 items)", min_length=1, max_length=50
     )
 
 
-class ITSMTicketBulkUpdateRequestModel(BaseModel):
-    model_config = ConfigDict(title="ITSM Ticket Bulk Update Request", extra="forbid")
+class ITSMTicketBulkUpdateRequestModel(RequestModel):
+    model_config = ConfigDict(title="ITSM Ticket Bulk Update Request")
 
     ticket_ids: list[uuid.UUID] = Field(
         title="Ticket Ids",

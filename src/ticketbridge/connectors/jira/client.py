@@ -6,6 +6,7 @@ Payloads stay plain JSON here; translation to our model lives in `mapping.py`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from ticketbridge.connectors.errors import (
     VendorRetriable,
 )
 from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors.paths import KeyKind, checked, segment
 
 Json = dict[str, Any]
 API = "/rest/api/3"
@@ -25,6 +27,11 @@ API = "/rest/api/3"
 BULK_CREATE_LIMIT = 50
 #: POST /issue/bulkfetch takes up to 100 ids or keys.
 BULK_FETCH_LIMIT = 100
+#: Jira's own key patterns: "an uppercase letter followed by one or more uppercase alphanumeric
+#: characters" (project keys), PROJ-123 (issue keys); ids are digits.
+PROJECT_ID_OR_KEY = KeyKind("Jira project key or id", "project_key", re.compile(r"[A-Z][A-Z0-9_]+|[0-9]+"))
+ISSUE_ID_OR_KEY = KeyKind("Jira issue key or id", "vendor_id", re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+|[0-9]+"))
+TASK_ID = KeyKind("Jira task id", "task_id", re.compile(r"[0-9]+"))
 
 
 class JiraClient:
@@ -48,7 +55,7 @@ class JiraClient:
 
     async def get_issue(self, key: str, fields: str = "*all") -> Json:
         """GET /issue/{issueIdOrKey} (getIssue)."""
-        return await self._json("GET", f"{API}/issue/{key}", params={"fields": fields})
+        return await self._json("GET", f"{API}/issue/{segment(key, ISSUE_ID_OR_KEY)}", params={"fields": fields})
 
     async def bulk_fetch_issues(self, ids_or_keys: list[str], *, fields: list[str]) -> Json:
         """POST /issue/bulkfetch (bulkFetchIssues): up to 100; the ones that do not exist or cannot be
@@ -58,18 +65,21 @@ class JiraClient:
 
     async def edit_issue(self, key: str, body: Json) -> None:
         """PUT /issue/{issueIdOrKey} (editIssue): 204."""
-        await self._send("PUT", f"{API}/issue/{key}", json=body, write=True)
+        await self._send("PUT", f"{API}/issue/{segment(key, ISSUE_ID_OR_KEY)}", json=body, write=True)
 
     async def get_transitions(self, key: str) -> list[Json]:
         """GET /issue/{issueIdOrKey}/transitions (getTransitions): from the current status only."""
-        body = await self._json("GET", f"{API}/issue/{key}/transitions")
+        body = await self._json("GET", f"{API}/issue/{segment(key, ISSUE_ID_OR_KEY)}/transitions")
         transitions: list[Json] = body.get("transitions", [])
         return transitions
 
     async def do_transition(self, key: str, transition_id: str) -> None:
         """POST /issue/{issueIdOrKey}/transitions (doTransition): 204."""
         await self._send(
-            "POST", f"{API}/issue/{key}/transitions", json={"transition": {"id": transition_id}}, write=True
+            "POST",
+            f"{API}/issue/{segment(key, ISSUE_ID_OR_KEY)}/transitions",
+            json={"transition": {"id": transition_id}},
+            write=True,
         )
 
     async def search_jql(
@@ -120,7 +130,7 @@ class JiraClient:
 
     async def get_bulk_progress(self, task_id: str) -> Json:
         """GET /bulk/queue/{taskId} (getBulkOperationProgress)."""
-        return await self._json("GET", f"{API}/bulk/queue/{task_id}")
+        return await self._json("GET", f"{API}/bulk/queue/{segment(task_id, TASK_ID)}")
 
     async def search_projects(self, *, start_at: int, max_results: int, expand: str | None = None) -> Json:
         """GET /project/search (searchProjects): offset page bean, at most 100 a page."""
@@ -131,7 +141,8 @@ class JiraClient:
 
     async def create_meta_issue_types(self, project_key: str) -> list[Json]:
         """GET /issue/createmeta/{projectIdOrKey}/issuetypes: the types one can create in a project."""
-        body = await self._json("GET", f"{API}/issue/createmeta/{project_key}/issuetypes", params={"maxResults": 200})
+        path = f"{API}/issue/createmeta/{segment(project_key, PROJECT_ID_OR_KEY)}/issuetypes"
+        body = await self._json("GET", path, params={"maxResults": 200})
         types: list[Json] = body.get("issueTypes") or body.get("createMetaIssueType") or []
         return types
 
@@ -140,7 +151,7 @@ class JiraClient:
     ) -> list[Json]:
         """GET /user/assignable/search (findAssignableUsers): a bare array."""
         params: Json = {
-            "project": project_key,
+            "project": checked(project_key, PROJECT_ID_OR_KEY),
             "maxResults": max_results,
             "query": query or "",
             "startAt": start_at,
@@ -171,6 +182,8 @@ class JiraClient:
     ) -> httpx.Response:
         try:
             response = await self._http.request(method, url, **kwargs)
+        except httpx.InvalidURL as exc:  # never sent; `segment` keeps tenant values out of this
+            raise VendorRejected(f"Cannot build the Jira URL: {exc}") from exc
         except httpx.ConnectError as exc:
             # Never connected, so nothing was written: safe to retry even a write.
             raise VendorRetriable(f"Jira is unreachable: {type(exc).__name__}") from exc

@@ -23,6 +23,7 @@ Rezolve requires it, `type`/`module`. Every response is classified exactly once,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ from ticketbridge.connectors.errors import (
     VendorRetriable,
 )
 from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors.paths import KeyKind, segment
 from ticketbridge.connectors.rezolve.tokens import Token, TokenCache
 
 Json = dict[str, Any]
@@ -44,6 +46,14 @@ TEMPLATE = {"type": "template", "module": "ticketing"}
 #: Rezolve's cap on `top` for ticket/list and `$top` for ticket-type.
 MAX_PAGE_SIZE = 100
 PERMISSION_FAILURE = "USER_PERMISSION_FAILURE"
+#: Path keys as Rezolve forms them: team slugs (`james`), ticket type ids (`16910`), display IDs
+#: (`REQ-0509`, a type prefix and a sequence).
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+TEAM_KEY = KeyKind("Rezolve team key", "project_vendor_id", _SLUG)
+TICKET_TYPE_ID = KeyKind("Rezolve ticket type id", "type_vendor_id", _SLUG)
+OBJECT_ID = KeyKind(
+    "Rezolve display ID (e.g. REQ-0509)", "parent_ticket_vendor_id", re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
+)
 
 
 class EtagMismatch(Exception):
@@ -109,13 +119,12 @@ class RezolveClient:
 
     async def create_ticket(self, team_key: str, ticket_type_id: str, body: Json) -> Json:
         """POST /ticket/create/{teamId}/{itemTypeId}: answers `{id, objectId, etag}`."""
-        return await self._json(
-            "POST", f"{API}/ticket/create/{team_key}/{ticket_type_id}", params=TEMPLATE, json=body, write=True
-        )
+        path = f"{API}/ticket/create/{segment(team_key, TEAM_KEY)}/{segment(ticket_type_id, TICKET_TYPE_ID)}"
+        return await self._json("POST", path, params=TEMPLATE, json=body, write=True)
 
     async def get_ticket(self, object_id: str) -> Json:
         """GET /ticket/{objectId}: by display ID only (an internal UUID is 404); etag at the top level."""
-        return await self._json("GET", f"{API}/ticket/{object_id}", params=TEMPLATE)
+        return await self._json("GET", f"{API}/ticket/{segment(object_id, OBJECT_ID)}", params=TEMPLATE)
 
     async def list_tickets(self, body: Json) -> Json:
         """POST /ticket/list: `search`, `filter`, `sort`, `searchOrder`, offset paging (`top` ≤ 100).
@@ -127,7 +136,7 @@ class RezolveClient:
         new etag. Raises EtagMismatch when the ticket changed since `etag`."""
         body = await self._json(
             "PATCH",
-            f"{API}/ticket/{object_id}/update",
+            f"{API}/ticket/{segment(object_id, OBJECT_ID)}/update",
             params=TEMPLATE,
             json={"etag": etag, "ticketUpdate": ticket_update},
             write=True,
@@ -153,6 +162,8 @@ class RezolveClient:
         headers = {**self._headers, "authorization": f"Bearer {token}"}
         try:
             return await self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.InvalidURL as exc:  # never sent; `segment` keeps tenant values out of this
+            raise VendorRejected(f"Cannot build the Rezolve URL: {exc}") from exc
         except httpx.ConnectError as exc:
             # Never connected, so nothing was written: safe to retry even a write.
             raise VendorRetriable(f"Rezolve is unreachable: {type(exc).__name__}") from exc

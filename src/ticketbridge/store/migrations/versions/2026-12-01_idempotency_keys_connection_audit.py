@@ -22,11 +22,12 @@ JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "pos
 def upgrade() -> None:
     op.create_table(
         "idempotency_keys",
-        sa.Column("organization_id", sa.Uuid(), nullable=False),
-        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=80), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=True),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("lock_token", sa.String(length=32), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_headers", JSON_TYPE, nullable=False),
@@ -39,7 +40,7 @@ def upgrade() -> None:
             name=op.f("fk_idempotency_keys_organization_id_organizations"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("organization_id", "scope", "key", name=op.f("pk_idempotency_keys")),
+        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
     op.create_table(
