@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders import ADMIN, make_tenant
 from tests.conftest import make_settings
 from ticketbridge.config import LogFormat, Settings
 from ticketbridge.observability import configure_logging, get_logger
@@ -88,3 +89,12 @@ def test_console_lines_carry_a_plain_traceback(no_db_settings: Settings) -> None
     assert "test.failed" in text and "Traceback (most recent call last)" in text
     assert "ValueError: the message of the error" in text and "in _fail" in text
     assert "local-secret-value" not in text
+
+
+async def test_an_enqueue_ties_the_job_id_to_the_request_id(client: httpx.AsyncClient, log_stream: io.StringIO) -> None:
+    tenant = await make_tenant(client)
+    accepted = await client.post(f"/v1/admin/connections/{tenant.connection_id}/sync", headers=ADMIN)
+    assert accepted.status_code == 202, accepted.text
+    [enqueued] = json_lines(log_stream, "jobs.enqueued")
+    assert enqueued["job_id"] == accepted.json()["job_id"]
+    assert enqueued["request_id"] == accepted.headers["x-request-id"]

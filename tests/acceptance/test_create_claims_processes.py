@@ -6,14 +6,9 @@ identifiers make exactly one Jira issue per identifier, and no answer is a 5xx."
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +16,9 @@ import httpx
 import pytest
 
 from tests.builders import ADMIN, Tenant
-from tests.conftest import ADMIN_TOKEN, SECRETS_KEY
-from tests.jobs.processes import DEADLINE_SECONDS, REPO_ROOT
+from tests.jobs.processes import DEADLINE_SECONDS
 from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
+from tests.support.processes import api_server, process_env, started
 from ticketbridge.sandboxes import jira
 from ticketbridge.sandboxes.jira import JiraSandboxConfig, create_app
 from ticketbridge.services.ticket_requests import marker_for
@@ -44,69 +39,6 @@ def postgres_url(database_url: str) -> str:
     if not database_url.startswith("postgresql"):
         pytest.skip("distributed mode runs on PostgreSQL")
     return database_url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def process_env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TICKETBRIDGE_DATABASE_URL": database_url,
-        "TICKETBRIDGE_SECRETS_KEY": SECRETS_KEY,
-        "TICKETBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "TICKETBRIDGE_DATA_DIR": str(data_dir),
-        "TICKETBRIDGE_AUTO_MIGRATE": "false",
-        "TICKETBRIDGE_JOB_POLL_INTERVAL_SECONDS": "0.2",
-        "TICKETBRIDGE_LOG_FORMAT": "json",
-    }
-
-
-@asynccontextmanager
-async def started(args: list[str], env: dict[str, str], log_path: Path) -> AsyncIterator[None]:
-    """`python -m ticketbridge ARGS` for the duration of the block, its output in `log_path`."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketbridge", *args], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            yield
-        finally:
-            process.terminate()
-            process.wait(DEADLINE_SECONDS)
-
-
-@asynccontextmanager
-async def two_api_processes(database_url: str, tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]]:
-    env = process_env(database_url, tmp_path)
-    ports = [free_port(), free_port()]
-    async with (
-        started(["serve", "--no-worker", "--port", str(ports[0])], env, tmp_path / "api-0.log"),
-        started(["serve", "--no-worker", "--port", str(ports[1])], env, tmp_path / "api-1.log"),
-    ):
-        clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) for port in ports]
-        try:
-            for http in clients:
-                await wait_healthy(http)
-            yield clients
-        finally:
-            for http in clients:
-                await http.aclose()
-
-
-async def wait_healthy(http: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        try:
-            if (await http.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the API process did not start"
-        await asyncio.sleep(0.1)
 
 
 async def provision(http: httpx.AsyncClient, jira_url: str) -> Tenant:
@@ -148,7 +80,12 @@ async def test_concurrent_duplicates_over_two_api_processes_and_a_worker_write_o
     postgres_url: str, jira_url: str, tmp_path: Path
 ) -> None:
     sandbox(jira_url, "POST", "/reset")
-    async with two_api_processes(postgres_url, tmp_path) as apis:
+    env = process_env(postgres_url, tmp_path)
+    async with (
+        api_server(env, tmp_path / "api-0.log") as first_api,
+        api_server(env, tmp_path / "api-1.log") as second_api,
+    ):
+        apis = [first_api, second_api]
         tenant = await provision(apis[0], jira_url)
         sandbox(jira_url, "PUT", "/faults", json=LATENCY)
 
@@ -166,7 +103,6 @@ async def test_concurrent_duplicates_over_two_api_processes_and_a_worker_write_o
         accepted = await asyncio.gather(
             *(apis[n].post("/v1/itsm/tickets/bulk", json=jobs_body, headers=tenant.headers) for n in range(2))
         )
-        env = process_env(postgres_url, tmp_path)
         async with started(["worker", "--concurrency", "4"], env, tmp_path / "worker.log"):
             finished = [await wait_job(apis[0], tenant, answer.json()["job_id"]) for answer in accepted]
         sandbox(jira_url, "PUT", "/faults", json={})

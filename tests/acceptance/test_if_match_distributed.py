@@ -3,9 +3,8 @@
 Rezolve keeps no history, so "did a field being written change since the version the client saw"
 is answered from the stored row at that version, not from what a process remembers. Here:
 
-- distributed: a separate `ticketbridge worker` process syncs the tickets; a fresh API process (a
-  new Runtime and app in this test process, whose connector memory never saw any version) serves
-  the PATCHes;
+- distributed: a separate `ticketbridge worker` process syncs the tickets; a newly started
+  `ticketbridge serve --no-worker` process, which never saw any version, serves the PATCHes;
 - embedded: one Runtime syncs in process and serves the PATCHes.
 
 In both, a person then edits two tickets in Rezolve: one in a field the PATCH does not write (200,
@@ -14,11 +13,7 @@ the person's edit kept), one in the field it writes (412 naming the field).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +22,9 @@ import pytest
 
 from tests.api.test_bulk import run_jobs
 from tests.builders import ADMIN, Tenant, make_tenant
-from tests.conftest import SECRETS_KEY
-from tests.jobs.processes import DEADLINE_SECONDS, REPO_ROOT, wait_for
+from tests.jobs.processes import wait_for
 from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
+from tests.support.processes import api_server, process_env, started
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
 from ticketbridge.connectors import ConnectorFactory
@@ -56,46 +51,6 @@ def sandbox(rezolve_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{rezolve_url}/__sandbox__") as http:
         http.post("/reset").raise_for_status()
         yield http
-
-
-@asynccontextmanager
-async def api_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """What a newly started `ticketbridge serve` holds: a new Runtime (empty connector caches)."""
-    runtime = Runtime.build(settings)
-    runtime.connectors = ConnectorFactory(transport=None)  # real HTTP to the sandbox
-    app = create_app(settings, runtime=runtime)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
-            yield http
-    finally:
-        await runtime.close()
-
-
-@asynccontextmanager
-async def worker_process(settings: Settings, log_path: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """`ticketbridge worker` (distributed mode) on the same database and secrets key."""
-    env = {
-        **os.environ,
-        "TICKETBRIDGE_DATABASE_URL": settings.database_url,
-        "TICKETBRIDGE_SECRETS_KEY": SECRETS_KEY,
-        "TICKETBRIDGE_DATA_DIR": str(log_path.parent),
-        "TICKETBRIDGE_AUTO_MIGRATE": "false",
-        "TICKETBRIDGE_JOB_POLL_INTERVAL_SECONDS": "0.2",
-        "TICKETBRIDGE_LOG_FORMAT": "json",
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketbridge", "worker", "--concurrency", "1"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(DEADLINE_SECONDS)
 
 
 async def provision(http: httpx.AsyncClient, rezolve_url: str) -> Tenant:
@@ -159,9 +114,10 @@ async def patch_both(http: httpx.AsyncClient, tenant: Tenant, seen: dict[str, di
 async def test_if_match_in_distributed_mode(
     settings: Settings, rezolve_url: str, sandbox: httpx.Client, tmp_path: Path
 ) -> None:
-    async with api_process(settings) as provisioning:
+    env = process_env(settings.database_url, tmp_path)
+    async with api_server(env, tmp_path / "api-0.log") as provisioning:
         tenant = await provision(provisioning, rezolve_url)
-        async with worker_process(settings, tmp_path / "worker.log") as worker:
+        async with started(["worker", "--concurrency", "1"], env, tmp_path / "worker.log") as worker:
             job_id = await request_sync(provisioning, tenant)
 
             async def synced() -> bool:
@@ -172,7 +128,7 @@ async def test_if_match_in_distributed_mode(
     assert "connector_sync" in (tmp_path / "worker.log").read_text().lower()
     person_edits(sandbox)
 
-    async with api_process(settings) as fresh:
+    async with api_server(env, tmp_path / "api-1.log") as fresh:
         await patch_both(fresh, tenant, await stored_by_key(fresh, tenant))
 
 

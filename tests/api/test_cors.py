@@ -46,7 +46,7 @@ async def test_the_demo_exposes_the_headers_a_browser_client_reads() -> None:
         response = await c.get("/healthz", headers={"Origin": "http://localhost:8080"})
     assert response.headers["access-control-allow-origin"] == "http://localhost:8080"
     exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
-    assert {"etag", "x-request-id", "retry-after"} <= exposed
+    assert {"etag", "x-request-id", "retry-after", "idempotent-replayed"} <= exposed
 
 
 @pytest.mark.parametrize(

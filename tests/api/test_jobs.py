@@ -82,7 +82,7 @@ async def test_a_job_reads_queued_then_success_with_every_result(
     assert done["progress"] == {"total": 3, "processed": 3, "succeeded": 3, "failed": 0}
     assert done["started_at"] is not None and done["finished_at"] is not None
     assert [set(result) for result in done["results"]] == [
-        {"request_index", "success", "ticket_id", "vendor_ticket_id", "identifier", "error"}
+        {"request_index", "success", "ticket_id", "vendor_ticket_id", "identifier", "error", "code"}
     ] * 3
     assert [(r["request_index"], r["success"], r["identifier"]) for r in done["results"]] == [
         (0, True, "ID-0"),

@@ -168,7 +168,7 @@ async def _settle(step: Awaitable[None]) -> bool:
     return True
 
 
-PARAMETER = {
+_PARAMETER = {
     "name": HEADER,
     "in": "header",
     "required": False,
@@ -183,7 +183,7 @@ PARAMETER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$", "title": HEADER},
 }
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-RESPONSES = {"409": "Conflict", "422": "Unprocessable Entity"}
+_RESPONSES = {"409": "Conflict", "422": "Unprocessable Entity"}
 
 
 def document_idempotency_key(app: FastAPI) -> None:
@@ -196,8 +196,8 @@ def document_idempotency_key(app: FastAPI) -> None:
                 post = operations.get("post")
                 if post is None or not path.startswith("/v1/"):
                     continue
-                post.setdefault("parameters", []).append(PARAMETER)
-                for status, description in RESPONSES.items():
+                post.setdefault("parameters", []).append(_PARAMETER)
+                for status, description in _RESPONSES.items():
                     post["responses"].setdefault(status, {"description": description, "content": _ERROR})
         assert app.openapi_schema is not None
         return app.openapi_schema

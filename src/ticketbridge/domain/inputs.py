@@ -49,8 +49,10 @@ def check_text(value: Any) -> Any:
 
 
 def _date_time_text(value: Any) -> Any:
-    # Pydantic's lax mode reads "0.5" or "1e20" as a Unix time; the schema promises a date-time.
-    if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+    # Pydantic's lax mode reads 0.5, "0.5" or "1e20" as a Unix time; the schema promises a date-time.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
         raise PydanticCustomError("datetime_format", "Input should be an RFC 3339 date-time with a time zone")
     return value
 

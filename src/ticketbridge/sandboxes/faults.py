@@ -35,6 +35,8 @@ class FaultConfig(BaseModel):
     error_statuses: list[int] = Field(default_factory=lambda: [500, 502, 503])
     rate_limit_rate: float = Field(0, ge=0, le=1)
     retry_after_seconds: int = Field(1, ge=0)
+    #: Share of the injected 503s that carry `Retry-After: retry_after_seconds`, as some of Jira's do.
+    retry_after_503_rate: float = Field(0, ge=0, le=1)
     timeout_rate: float = Field(0, ge=0, le=1)
     drop_rate: float = Field(0, ge=0, le=1)
     lost_response_rate: float = Field(0, ge=0, le=1)
@@ -62,6 +64,8 @@ class SandboxDropped(SandboxConnectionError):
 
 
 ErrorBody = Callable[[int], dict[str, Any]]
+#: Headers of an injected error, from its status and the configured Retry-After seconds.
+ErrorHeaders = Callable[[int, int], dict[str, str]]
 IsExempt = Callable[[Scope], bool]
 
 
@@ -76,10 +80,14 @@ class FaultMiddleware:
         error_body: ErrorBody,
         is_exempt: IsExempt,
         in_process: bool = True,
+        error_headers: ErrorHeaders | None = None,
+        content_type: str = "application/json",
     ) -> None:
         self.app = app
         self.config = config
         self.error_body = error_body
+        self.error_headers = error_headers
+        self.content_type = content_type
         self.is_exempt = is_exempt
         self.in_process = in_process
         self.counts: Counter[str] = Counter()
@@ -112,12 +120,18 @@ class FaultMiddleware:
         if self._draw(cfg.error_rate):
             status = self._random.choice(cfg.error_statuses)
             self.counts[f"status_{status}"] += 1
-            await _send_json(send, status, self.error_body(status), {})
+            headers = self.error_headers(status, cfg.retry_after_seconds) if self.error_headers else {}
+            if status == 503 and self._draw(cfg.retry_after_503_rate):
+                headers = {"retry-after": str(cfg.retry_after_seconds)} | headers
+            await _send_json(send, status, self.error_body(status), headers, self.content_type)
             return
         if self._draw(cfg.rate_limit_rate):
             self.counts["status_429"] += 1
-            headers = {"retry-after": str(cfg.retry_after_seconds)}
-            await _send_json(send, 429, self.error_body(429), headers)
+            if self.error_headers is not None:
+                headers = self.error_headers(429, cfg.retry_after_seconds)
+            else:
+                headers = {"retry-after": str(cfg.retry_after_seconds)}
+            await _send_json(send, 429, self.error_body(429), headers, self.content_type)
             return
         if is_write and self._draw(cfg.lost_response_rate):
             self.counts["lost_response"] += 1
@@ -140,9 +154,11 @@ async def _start_then_break(send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str], content_type: str = "application/json"
+) -> None:
     raw = json.dumps(body).encode()
-    header_list = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    header_list = [(b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode())]
     header_list += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": header_list})
     await send({"type": "http.response.body", "body": raw})

@@ -74,7 +74,10 @@ def _parse(url: str, loc: Sequence[str]) -> tuple[str, str]:
         _refuse(loc, "printable ASCII only, no spaces (IDNA-encode an international host name)")
     if "\\" in url:
         _refuse(loc, "backslashes are not allowed")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        _refuse(loc, "the host is not a valid host name or IP address")
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not parts.netloc:
         _refuse(loc, "an absolute URL is required: https://host[:port][/path]")

@@ -42,6 +42,7 @@ def _check_nested_text(value: Any) -> Any:
     return value
 
 
+BaseUrl = Annotated[str, Field(min_length=1, max_length=500, description=BASE_URL_DESCRIPTION)]
 #: Vendor name (at most 200 characters) -> normalized value.
 Mapping = dict[Annotated[SafeStr, Field(min_length=1, max_length=200)], SafeStr]
 Credentials = Annotated[dict[str, Any], AfterValidator(_check_nested_text)]
@@ -90,7 +91,7 @@ class ApiKeyCreatedModel(ApiKeyModel):
 class ConnectionCreateRequest(RequestModel):
     organization_id: uuid.UUID
     vendor: Vendor
-    base_url: str = Field(min_length=1, max_length=500, description=BASE_URL_DESCRIPTION)
+    base_url: BaseUrl
     credentials: Credentials = Field(description=CREDENTIALS_DESCRIPTION)
     status_mapping: Mapping | None = Field(None, description="Vendor status name -> normalized status")
     priority_mapping: Mapping | None = Field(None, description="Vendor priority -> normalized priority")
@@ -104,7 +105,7 @@ class ConnectionUpdateRequest(RequestModel):
 
     # SkipJsonSchema: None is only "not given"; an explicit null is refused (422 naming the field).
     state: ConnectionState | SkipJsonSchema[None] = None
-    base_url: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=500, description=BASE_URL_DESCRIPTION)
+    base_url: BaseUrl | SkipJsonSchema[None] = None
     credentials: Credentials | SkipJsonSchema[None] = Field(None, description=CREDENTIALS_DESCRIPTION)
     status_mapping: Mapping | SkipJsonSchema[None] = None
     priority_mapping: Mapping | SkipJsonSchema[None] = None

@@ -1,17 +1,20 @@
 """`create_app`: the Jira sandbox as one ASGI app, with fault injection outermost.
 
 Order of the layers a request crosses: FaultMiddleware (drawn per request, `/__sandbox__/` exempt) ->
-gateway path rewrite (`/ex/jira/{cloudId}/rest/...` is served as `/rest/...`) -> FastAPI, whose
-`JiraRoute` counts the call, advances bulk tasks and applies rate limits before the handler runs.
+gateway (`/ex/jira/{cloudId}/...` is served as `/...` for the site's cloudId only; any other id answers
+404) -> API versions (`/rest/api/2` and `/rest/api/latest` are served by the v3 routes, see versions.py)
+-> FastAPI, whose `JiraRoute` counts the call, advances bulk tasks and applies rate limits before the
+handler runs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketbridge.sandboxes.faults import FaultMiddleware
@@ -21,55 +24,78 @@ from ticketbridge.sandboxes.jira.demo import build_demo_site
 from ticketbridge.sandboxes.jira.errors import (
     BulkOperationError,
     JiraError,
+    JiraJSONResponse,
     fault_body,
-    render_bulk_error,
-    render_jira_error,
+    render_exception,
+    render_unserved,
 )
 from ticketbridge.sandboxes.jira.persistence import SiteStore
 from ticketbridge.sandboxes.jira.ratelimit import RateLimiter
 from ticketbridge.sandboxes.jira.routes import bulk, issues, projects, search, site, transitions
-from ticketbridge.sandboxes.jira.runtime import Runtime, new_queue
+from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep, new_queue
 from ticketbridge.sandboxes.jira.state import Site
+from ticketbridge.sandboxes.jira.versions import ApiVersions
 
 API_PREFIX = "/rest/api/3"
 CONTROL_PREFIX = "/__sandbox__"
-GATEWAY = re.compile(r"^/ex/jira/[^/]+(?=/rest/)")
+GATEWAY = re.compile(r"^/ex/jira/(?P<cloud_id>[^/]+)(?P<rest>/.*)?$")
+SITE_NOT_FOUND = "The site was not found: no Jira site has this cloudId."
 
 
 class JiraSandboxApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         runtime: Runtime = self.state.runtime
+        inner = ApiVersions(super().build_middleware_stack(), base_url=lambda: runtime.base)
         runtime.faults = FaultMiddleware(
-            _GatewayPaths(super().build_middleware_stack()),
+            _Gateway(inner, runtime),
             config=runtime.config.faults.model_copy(),
             error_body=fault_body,
             is_exempt=_is_control,
             in_process=runtime.config.in_process,
+            error_headers=runtime.limiter.fault_headers,
+            content_type=JiraJSONResponse.media_type,
         )
         return runtime.faults
 
 
-class _GatewayPaths:
-    """Serves the OAuth gateway form of every path (api.atlassian.com/ex/jira/{cloudId}/...)."""
+class _Gateway:
+    """Serves the OAuth gateway form of every path (api.atlassian.com/ex/jira/{cloudId}/...) for the
+    site's own cloudId; another id answers 404, as the gateway does for a site it does not know."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and GATEWAY.match(scope["path"]):
-            path = GATEWAY.sub("", scope["path"])
-            scope = dict(scope, path=path, raw_path=path.encode())
-        await self.app(scope, receive, send)
+        match = GATEWAY.match(scope["path"]) if scope["type"] == "http" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        if match["cloud_id"] != self.runtime.config.cloud_id or not (match["rest"] or "").startswith("/rest/"):
+            await _not_found(send)
+            return
+        path = match["rest"]
+        await self.app(dict(scope, path=path, raw_path=path.encode()), receive, send)
+
+
+async def _not_found(send: Send) -> None:
+    raw = json.dumps({"errorMessages": [SITE_NOT_FOUND], "errors": {}}).encode()
+    headers = [(b"content-type", JiraJSONResponse.media_type.encode()), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
 
 
 def _is_control(scope: Scope) -> bool:
     return str(scope.get("path", "")).startswith(CONTROL_PREFIX)
 
 
-async def _invalid_parameters(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    messages = [f"Invalid value for '{e['loc'][-1]}': {e['msg']}." for e in exc.errors()]
-    return JSONResponse({"errorMessages": messages, "errors": {}}, status_code=400)
+#: What a Jira site answers outside the REST API: its cloudId (https://<site>/_edge/tenant_info).
+edge_router = APIRouter()
+
+
+@edge_router.get("/_edge/tenant_info")
+async def tenant_info(runtime: RuntimeDep) -> dict[str, str]:
+    return {"cloudId": runtime.config.cloud_id}
 
 
 def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
@@ -80,13 +106,22 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
     site_state = loaded or (build_demo_site() if config.seed_demo else Site())
     runtime = Runtime(config, site_state, RateLimiter(config.rate_limits), new_queue(config), store)
     runtime.save()
-    app = JiraSandboxApp(title="Jira Cloud sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = JiraSandboxApp(
+        title="Jira Cloud sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        default_response_class=JiraJSONResponse,
+    )
     app.state.runtime = runtime
-    for module in (issues, transitions, bulk, search, site, projects):
+    # `projects` first: its `/issue/createmeta` must not be read as `/issue/{issueIdOrKey}`.
+    for module in (projects, issues, transitions, bulk, search, site):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(search.removed_router)
+    app.include_router(edge_router)
     app.include_router(control_router)
-    app.add_exception_handler(JiraError, render_jira_error)
-    app.add_exception_handler(BulkOperationError, render_bulk_error)
-    app.add_exception_handler(RequestValidationError, _invalid_parameters)
+    app.add_exception_handler(JiraError, render_exception)
+    app.add_exception_handler(BulkOperationError, render_exception)
+    app.add_exception_handler(RequestValidationError, render_exception)
+    app.add_exception_handler(HTTPException, render_unserved)
     return app

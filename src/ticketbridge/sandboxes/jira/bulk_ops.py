@@ -38,9 +38,10 @@ def resolve_issues(site: Site, user: User, refs: Iterable[str]) -> tuple[list[in
     return list(found), invalid
 
 
-def check_permission(user: User) -> None:
+def check_permission(user: User, status: int = 403) -> None:
+    """The global bulk-change permission; `status` is what the operation documents for its absence."""
     if not user.bulk_change:
-        raise BulkOperationError(403, "You don't have the global permission to make bulk changes.")
+        raise BulkOperationError(status, "You don't have the global permission to make bulk changes.")
 
 
 def check_size(count: int) -> None:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig
 
 DEFAULT_SEARCH_LAG_MS = 2000
+#: The demo site's cloudId: the only one its `/ex/jira/{cloudId}/...` gateway paths accept.
+DEMO_CLOUD_ID = "4b5a0a0e-5c1f-4d7e-9a39-3f0c6b1d2e7a"
+#: "This token will expire in 7 days" (SearchAndReconcileResults.nextPageToken).
+PAGE_TOKEN_TTL_SECONDS = 7 * 24 * 3600
 
 
 class RateLimitConfig(BaseModel):
-    """Jira Cloud's burst and per-issue write limits (token buckets per endpoint and method)."""
+    """Jira Cloud's three limits, at the values Atlassian documents: burst buckets per endpoint and
+    method, per-issue write windows, and the points-based hourly quota.
 
-    enabled: bool = False
+    On by default (standalone, `make demo`); the test suite's fixtures turn them off explicitly.
+    """
+
+    enabled: bool = True
     #: Steady-state requests per second per endpoint, by method class (Jira's defaults).
     get_per_second: float = Field(100, gt=0)
     post_per_second: float = Field(100, gt=0)
@@ -25,10 +34,19 @@ class RateLimitConfig(BaseModel):
     issue_window_short_seconds: float = Field(2, gt=0)
     issue_writes_long: int = Field(100, gt=0)
     issue_window_long_seconds: float = Field(30, gt=0)
+    #: Points per UTC hour: Tier 1, the "Global Pool" every app starts in (and the Free tenant pool).
+    quota_points_per_hour: int = Field(65_000, gt=0)
+    #: Which pool answers: `global` (jira-quota-global-based) or `tenant` (jira-quota-tenant-based).
+    quota_pool: Literal["global", "tenant"] = "global"
+    #: Whose traffic the quota governs: `oauth` (Bearer: OAuth 2.0, Forge and Connect apps; "API
+    #: token-based traffic is not affected", as documented) or `all`.
+    quota_applies_to: Literal["oauth", "all"] = "oauth"
 
 
 class JiraSandboxConfig(BaseModel):
     base_url: str = "http://127.0.0.1:8100"
+    #: The site's cloudId; `/ex/jira/{cloudId}/...` with any other id answers 404, as the gateway does.
+    cloud_id: str = DEMO_CLOUD_ID
     persist_path: Path | None = None
     seed_demo: bool = True
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
@@ -38,6 +56,8 @@ class JiraSandboxConfig(BaseModel):
     #: and an edited one is found and returned as it was, unless its id is in `reconcileIssues`. Live Jira
     #: shows most writes "within seconds"; 0 makes search read-after-write consistent (tests ask for it).
     search_lag_ms: float = Field(DEFAULT_SEARCH_LAG_MS, ge=0, allow_inf_nan=False)
+    #: How long a `/search/jql` nextPageToken stays valid.
+    page_token_ttl_seconds: float = Field(PAGE_TOKEN_TTL_SECONDS, gt=0, allow_inf_nan=False)
     #: Issues a bulk task processes per step.
     bulk_step_issues: int = Field(10, gt=0)
     #: Wall-clock milliseconds per bulk step; 0 means one step per request the site receives, which

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ticketbridge.sandboxes.jira.adf import NOT_ADF, is_adf
-from ticketbridge.sandboxes.jira.state import Issue, IssueType, Project, Site, User
+from ticketbridge.sandboxes.jira.state import SPRINT_FIELD_ID, CustomField, Issue, IssueType, Project, Site, User
 
 RICH_TEXT = frozenset({"description", "environment"})
+#: Fields holding a list of the project's components or versions, set as `[{"id"}|{"name"}]`.
+PROJECT_LISTS = frozenset({"components", "fixVersions", "versions"})
 SETTABLE = frozenset(
-    {"summary", "issuetype", "project", "priority", "assignee", "reporter", "labels", "duedate", "parent"} | RICH_TEXT
+    {"summary", "issuetype", "project", "priority", "assignee", "reporter", "labels", "duedate", "parent"}
+    | RICH_TEXT
+    | PROJECT_LISTS
+    | {SPRINT_FIELD_ID}
 )
+TEXT_MAX = 255
+NOT_A_STRING = "Operation value must be a string"
+NOT_A_NUMBER = "Operation value must be a number"
+BAD_OPTION = "Could not find valid 'id' or 'value' in the Parent Option object."
+BAD_DATETIME = "Invalid date format. Please enter the date in the format \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\"."
 SUMMARY_MAX = 255
 LABEL_MAX = 255
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -36,6 +47,8 @@ class Changes:
     labels_add: list[str] = field(default_factory=list)
     labels_remove: list[str] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    #: Custom field id -> stored value (None clears it).
+    custom: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,11 +77,20 @@ def parse_changes(
     for name, value in raw.items():
         if name in {"project", "issuetype"} or name in changes.errors:
             continue
+        custom_field = site.custom_fields.get(name) if name != SPRINT_FIELD_ID else None
+        if custom_field is not None and allowed is SETTABLE:
+            if project is None or custom_field.applies_to(project.id):
+                _read_custom(site, custom_field, value, changes)
+            else:
+                changes.errors[name] = cannot_be_set(name)
+            continue
         # Moving an issue under another parent is a separate Jira operation, not an edit.
         if name not in allowed or (issue is not None and name == "parent"):
             changes.errors[name] = cannot_be_set(name)
             continue
         _read_field(site, project, name, value, changes)
+    if project is not None and issue_type is not None:
+        _check_required(site, project, issue_type, issue, changes)
     if issue is None:
         if not isinstance(raw.get("summary"), str) or not raw["summary"].strip():
             changes.errors.setdefault("summary", "You must specify a summary of the issue.")
@@ -177,6 +199,135 @@ def _read_field(site: Site, project: Project | None, name: str, value: Any, chan
                 changes.errors[name] = f"Error parsing date string: {value}"
         case "parent":
             _read_parent(site, project, value, changes)
+        case "components" | "fixVersions" | "versions":
+            _read_project_list(site, project, name, value, changes)
+        case "resolution":
+            ident = _ref(value, "id", "name")
+            resolution = next((r for r in site.resolutions.values() if ident in (r.id, r.name)), None)
+            if resolution is None:
+                changes.errors[name] = "Specify a valid value for resolution"
+            else:
+                changes.values[name] = resolution.id
+        case "customfield_10020":  # Sprint: a sprint id, or null
+            if value is CLEAR:
+                changes.values["sprint"] = ()
+            elif isinstance(value, int) and not isinstance(value, bool) and value in site.sprints:
+                changes.values["sprint"] = (value,)
+            else:
+                changes.errors[name] = f"Sprint with id '{value}' does not exist."
+
+
+def _read_project_list(site: Site, project: Project | None, name: str, value: Any, changes: Changes) -> None:
+    if not isinstance(value, list):
+        changes.errors[name] = f"Field '{name}' must be given as an array."
+        return
+    table: dict[str, Any] = site.components if name == "components" else site.versions
+    kind = "Component" if name == "components" else "Version"
+    ids: list[str] = []
+    for item in value:
+        ident = _ref(item, "id", "name")
+        found = next(
+            (o for o in table.values() if ident in (o.id, o.name) and project is not None and o.project_id == project.id),
+            None,
+        )
+        if found is None:
+            shown = ident if ident is not None else item
+            changes.errors[name] = f"{kind} name '{shown}' is not valid" if _ref(item, "name") and not _ref(item, "id") else f"{kind} id '{shown}' is not valid"
+            return
+        ids.append(found.id)
+    changes.values[name] = tuple(dict.fromkeys(ids))
+
+
+def _read_custom(site: Site, custom_field: CustomField, value: Any, changes: Changes) -> None:
+    """Validates one custom field's value with Jira's messages; stores it in its stored form."""
+    name = custom_field.id
+    if value is CLEAR:
+        changes.custom[name] = None
+        return
+    match custom_field.type:
+        case "text":
+            if not isinstance(value, str):
+                changes.errors[name] = NOT_A_STRING
+            elif len(value) > TEXT_MAX:
+                changes.errors[name] = "The entered text is too long. It exceeds the allowed limit of 255 characters."
+            else:
+                changes.custom[name] = value
+        case "textarea":
+            if is_adf(value):
+                changes.custom[name] = value
+            else:
+                changes.errors[name] = NOT_ADF
+        case "number":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                changes.custom[name] = float(value)
+            else:
+                changes.errors[name] = NOT_A_NUMBER
+        case "select":
+            option = _option(custom_field, value, changes)
+            if option is not None:
+                changes.custom[name] = option
+        case "multiselect":
+            if not isinstance(value, list):
+                changes.errors[name] = BAD_OPTION
+                return
+            chosen = [_option(custom_field, item, changes) for item in value]
+            if name not in changes.errors:
+                changes.custom[name] = tuple(dict.fromkeys(o for o in chosen if o is not None))
+        case "user":
+            user = site.users.get(_ref(value, "accountId") or "")
+            if user is None:
+                changes.errors[name] = "Specified user does not exist or you do not have required permissions"
+            else:
+                changes.custom[name] = user.account_id
+        case "date":
+            if isinstance(value, str) and DATE.fullmatch(value):
+                changes.custom[name] = value
+            else:
+                changes.errors[name] = f"Error parsing date string: {value}"
+        case "datetime":
+            try:
+                moment = datetime.fromisoformat(value.replace("+0000", "+00:00")) if isinstance(value, str) else None
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                changes.errors[name] = BAD_DATETIME
+            else:
+                changes.custom[name] = moment.isoformat()
+        case "labels":
+            probe = Changes()
+            _read_labels(value, probe)
+            if probe.errors:
+                changes.errors[name] = probe.errors["labels"]
+            else:
+                changes.custom[name] = probe.values["labels"]
+
+
+def _option(custom_field: CustomField, value: Any, changes: Changes) -> str | None:
+    name = custom_field.id
+    ident, by_value = _ref(value, "id"), _ref(value, "value")
+    if ident is None and by_value is None:
+        changes.errors[name] = BAD_OPTION
+        return None
+    option = next(
+        (o for o in custom_field.options if (o.id == ident if ident is not None else o.value == by_value)), None
+    )
+    if option is None or option.disabled:
+        changes.errors[name] = f"Option id '{ident}' is not valid" if ident is not None else f"Option value '{by_value}' is not valid"
+        return None
+    return option.id
+
+
+def _check_required(site: Site, project: Project, issue_type: IssueType, issue: Issue | None, changes: Changes) -> None:
+    """A required custom field must be given on create and cannot be cleared on edit: "<Name> is required."."""
+    for custom_field in site.custom_fields.values():
+        if not custom_field.applies_to(project.id) or not custom_field.is_required(project.id, issue_type.id):
+            continue
+        name = custom_field.id
+        if name in changes.errors:
+            continue
+        given = name in changes.custom
+        if (issue is None and (not given or changes.custom[name] is None)) or (given and changes.custom[name] is None):
+            changes.errors[name] = f"{custom_field.name} is required."
 
 
 def _read_user(site: Site, project: Project | None, name: str, value: Any, changes: Changes) -> None:

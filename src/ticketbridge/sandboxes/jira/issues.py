@@ -1,6 +1,8 @@
 """Writes to issues: create, edit, transition, comment, delete. Each raises `JiraError` as Jira answers.
 
-Every write tells `site.index` before it changes an issue, so that search can lag behind it.
+Every write calls `begin_write` once, after validation and before it changes the issue: it tells
+`site.index` (search lags behind the write) and takes the snapshot the write's change group in the
+issue's history is computed from (history.py).
 """
 
 from __future__ import annotations
@@ -10,12 +12,28 @@ from typing import Any
 
 from ticketbridge.sandboxes.jira.errors import JiraError, issue_not_found
 from ticketbridge.sandboxes.jira.fields import Changes, parse_changes
+from ticketbridge.sandboxes.jira.history import Snapshot, record, snapshot
 from ticketbridge.sandboxes.jira.state import Comment, Issue, Site, Transition, User
 
 #: Medium, the default of Jira's default priority scheme.
 DEFAULT_PRIORITY_ID = "3"
 #: Fields on the sandbox's transition screens (Jira refuses any other with "not on the screen").
-TRANSITION_FIELDS = frozenset({"assignee", "labels", "priority", "description"})
+TRANSITION_FIELDS = frozenset({"assignee", "labels", "priority", "description", "resolution"})
+#: The resolution a transition into a done status sets when its screen gives none (Jira's post function).
+DEFAULT_RESOLUTION_ID = "10000"
+
+
+def begin_write(site: Site, issue: Issue) -> Snapshot:
+    """Call once per write, after validation and before the first change: search keeps seeing the
+    issue as it is (for `search_lag_ms`), and the returned snapshot is what `finish_write` diffs."""
+    site.index.before_write(issue)
+    return snapshot(site, issue)
+
+
+def finish_write(site: Site, user: User | None, issue: Issue, before: Snapshot, now: datetime) -> None:
+    """Records the write in the issue's history and rebuilds its search row."""
+    record(site, issue, user.account_id if user else None, before, now)
+    site.reindex(issue)
 
 
 def visible_issue(site: Site, user: User, id_or_key: str) -> Issue:
@@ -64,14 +82,22 @@ def create_issue(site: Site, user: User, body: dict[str, Any], changes: Changes)
         environment=values.get("environment"),
         duedate=values.get("duedate"),
         parent_id=values.get("parent"),
+        component_ids=values.get("components", ()),
+        fix_version_ids=values.get("fixVersions", ()),
+        affected_version_ids=values.get("versions", ()),
+        sprint_ids=values.get("sprint", ()),
+        custom={k: v for k, v in changes.custom.items() if v is not None} or None,
+        # The reporter watches what they report, as Jira's default notification scheme does.
+        watcher_ids=(user.account_id,),
     )
     _add_comments(site, user, issue, changes.comments, now)
     site.index.before_write(issue, created=True)
     site.add_issue(issue)
     if body.get("transition") is not None:
         transition = _find_transition(workflow.available(issue.status_id), body["transition"])
-        _move(issue, transition, now)
-        site.reindex(issue)
+        before = snapshot(site, issue)
+        _move(site, issue, transition, now)
+        finish_write(site, user, issue, before, now)
     return issue
 
 
@@ -81,8 +107,7 @@ def edit_issue(site: Site, user: User, issue: Issue, body: Any) -> None:
     changes = parse_changes(site, user, body, issue=issue)
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
-    site.index.before_write(issue)
-    apply_changes(site, user, issue, changes)
+    apply_changes(site, user, issue, changes, begin_write(site, issue))
 
 
 def transition_issue(site: Site, user: User, issue: Issue, body: Any) -> None:
@@ -92,9 +117,9 @@ def transition_issue(site: Site, user: User, issue: Issue, body: Any) -> None:
     changes = parse_changes(site, user, body, issue=issue, allowed=TRANSITION_FIELDS)
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
-    site.index.before_write(issue)
-    _move(issue, transition, datetime.now(UTC))
-    apply_changes(site, user, issue, changes)
+    before = begin_write(site, issue)
+    _move(site, issue, transition, datetime.now(UTC), changes.values.get("resolution"))
+    apply_changes(site, user, issue, changes, before)
 
 
 def add_comment(site: Site, user: User, issue: Issue, body: dict[str, Any]) -> Comment:
@@ -106,12 +131,14 @@ def add_comment(site: Site, user: User, issue: Issue, body: dict[str, Any]) -> C
     return comment
 
 
-def apply_changes(site: Site, user: User, issue: Issue, changes: Changes) -> None:
-    """Applies parsed changes and bumps `updated`, as every Jira write does.
+def apply_changes(site: Site, user: User, issue: Issue, changes: Changes, before: Snapshot | None = None) -> None:
+    """Applies parsed changes, bumps `updated` as every Jira write does, and records the history.
 
-    The caller calls `site.index.before_write(issue)` first (once per write, before any change).
+    `before` is what `begin_write` answered (the caller calls it once per write, before any change);
+    without it, the history compares with the issue as it is on entry.
     """
     now = datetime.now(UTC)
+    before = before if before is not None else snapshot(site, issue)
     values = changes.values
     for name, attribute in (
         ("summary", "summary"),
@@ -122,21 +149,35 @@ def apply_changes(site: Site, user: User, issue: Issue, changes: Changes) -> Non
         ("description", "description"),
         ("environment", "environment"),
         ("duedate", "duedate"),
+        ("components", "component_ids"),
+        ("fixVersions", "fix_version_ids"),
+        ("versions", "affected_version_ids"),
+        ("sprint", "sprint_ids"),
+        ("resolution", "resolution_id"),
     ):
         if name in values:
             setattr(issue, attribute, values[name])
     labels = list(values.get("labels", issue.labels))
     labels += [label for label in changes.labels_add if label not in labels]
     issue.labels = tuple(label for label in labels if label not in changes.labels_remove)
+    if changes.custom:
+        custom = dict(issue.custom or {}) | changes.custom
+        issue.custom = {k: v for k, v in custom.items() if v is not None} or None
     _add_comments(site, user, issue, changes.comments, now)
     issue.updated = now
-    site.reindex(issue)
+    finish_write(site, user, issue, before, now)
 
 
-def move_to_status(site: Site, issue: Issue, transition: Transition) -> None:
-    site.index.before_write(issue)
-    _move(issue, transition, datetime.now(UTC))
-    site.reindex(issue)
+def move_to_status(site: Site, issue: Issue, transition: Transition, user: User | None = None) -> None:
+    before = begin_write(site, issue)
+    now = datetime.now(UTC)
+    _move(site, issue, transition, now)
+    finish_write(site, user, issue, before, now)
+
+
+def jump_to_status(site: Site, issue: Issue, status_id: str, now: datetime) -> None:
+    """Puts the issue in any status of its workflow (a UI edit), with the resolution that goes with it."""
+    _move(site, issue, Transition(0, "", status_id), now)
 
 
 def transition_id(raw: Any) -> int:
@@ -157,11 +198,20 @@ def _find_transition(available: list[Transition], raw: Any) -> Transition:
     return found
 
 
-def _move(issue: Issue, transition: Transition, now: datetime) -> None:
+def _move(site: Site, issue: Issue, transition: Transition, now: datetime, resolution_id: str | None = None) -> None:
+    """Moves to the transition's status; entering a done status resolves the issue (with the screen's
+    resolution, else Done), leaving the done category clears the resolution, as Jira's workflows do."""
     if issue.status_id != transition.to_status_id:
         issue.status_changed = now
     issue.status_id = transition.to_status_id
     issue.updated = now
+    if site.statuses[issue.status_id].category_key == "done":
+        if issue.resolution_id is None or resolution_id is not None:
+            default = DEFAULT_RESOLUTION_ID if DEFAULT_RESOLUTION_ID in site.resolutions else None
+            issue.resolution_id = resolution_id or default
+            issue.resolved = now if issue.resolution_id else None
+    elif issue.resolution_id is not None:
+        issue.resolution_id, issue.resolved = None, None
 
 
 def _add_comments(site: Site, user: User, issue: Issue, bodies: list[dict[str, Any]], now: datetime) -> list[Comment]:

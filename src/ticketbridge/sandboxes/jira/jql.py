@@ -17,22 +17,30 @@ Semantics kept from Jira:
   phrase"` within the value for words in sequence.
 - Without ORDER BY, results come newest first: `created DESC, key DESC`, as `/search/jql` does.
   Empty values (no assignee, no priority) sort first ascending and last descending.
+- History (`WAS`, `WAS IN`, `WAS NOT`, `WAS NOT IN`, `CHANGED`) works on status, assignee, reporter,
+  priority, resolution and fixVersion, as in Jira, over the change groups each document carries: a
+  value counts from the change that set it (the creation, by the reporter, for the first value) to the
+  change that replaced it. `WAS NOT` is "never had the value" (within the predicates' period).
+- `resolution = Unresolved` is `resolution IS EMPTY`; `parentEpic = E` finds the epic, its children
+  and their sub-tasks; `linkedIssues(K[, type])` the issues linked to K (by that link phrase or type).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, ge, gt, le, lt
 from typing import Any
 
+from ticketbridge.sandboxes.jira.history import ChangeGroup
 from ticketbridge.sandboxes.jira.jql_parser import (
     And,
     Clause,
     Empty,
     Function,
+    HistoryPredicate,
     JqlError,
     Node,
     Not,
@@ -49,7 +57,31 @@ from ticketbridge.sandboxes.jira.jql_parser import (
     text_terms,
 )
 
-__all__ = ["CompiledQuery", "JqlError", "SearchDoc", "compile_jql"]
+__all__ = ["CompiledQuery", "JqlContext", "JqlError", "LinkRef", "SearchDoc", "compile_jql"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRef:
+    """One link of an issue: the other issue, the phrase from each side (lower case) and the type name."""
+
+    other_id: int
+    other_key: str
+    phrase: str  # how this issue relates to the other ("blocks")
+    other_phrase: str  # how the other relates to this one ("is blocked by")
+    type_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class JqlContext:
+    """What a query needs to know of the site besides values: custom fields by lower-cased JQL name
+    (name and `cf[N]`) -> (field id, type), groups (lower-cased) -> members, issue types by kind,
+    and each sprint's state."""
+
+    custom_fields: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    subtask_types: frozenset[str] = frozenset()
+    standard_types: frozenset[str] = frozenset()
+    sprint_states: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -75,6 +107,25 @@ class SearchDoc:
     priority_id: str | None
     created: datetime  # tz-aware UTC
     updated: datetime  # tz-aware UTC
+    resolution_id: str | None = None
+    resolution_name: str | None = None
+    resolved: datetime | None = None
+    duedate: datetime | None = None  # UTC midnight
+    #: (id, name) pairs.
+    components: tuple[tuple[str, str], ...] = ()
+    fix_versions: tuple[tuple[str, str], ...] = ()
+    affected_versions: tuple[tuple[str, str], ...] = ()
+    parent_id: int | None = None
+    parent_key: str | None = None
+    epic_key: str | None = None
+    watcher_ids: tuple[str, ...] = ()
+    has_attachments: bool = False
+    links: tuple[LinkRef, ...] = ()
+    sprint_ids: tuple[int, ...] = ()
+    #: Custom field id -> its value as JQL compares it (see `Site.custom_search_values`).
+    custom: Mapping[str, Any] | None = None
+    rank: int = 0
+    history: tuple[ChangeGroup, ...] = ()
 
 
 Predicate = Callable[[SearchDoc], bool]
@@ -98,6 +149,9 @@ _CATEGORY_ORDER = {"undefined": 0, "new": 1, "indeterminate": 2, "done": 3}
 _MINUTE = timedelta(minutes=1)
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-\d+")
 _ORDERING = frozenset({"<", "<=", ">", ">="})
+_EQUALITY = frozenset({"=", "!=", "in", "not in"})
+_EMPTY_TESTS = frozenset({"is", "is not"})
+_LIST_OPERATORS = frozenset({"in", "not in", "was in", "was not in"})
 _COMPARE: dict[str, Callable[[int, int], bool]] = {"<": lt, "<=": le, ">": gt, ">=": ge}
 _NEGATED = {
     "=": "!=", "!=": "=", "in": "not in", "not in": "in", "is": "is not", "is not": "is",
@@ -185,9 +239,14 @@ SORT_KEYS: dict[str, Callable[[SearchDoc], Any]] = {
     "summary": lambda doc: doc.summary.casefold(),
     "assignee": _optional(attrgetter("assignee_account_id")),
     "reporter": _optional(attrgetter("reporter_account_id")),
+    "rank": attrgetter("rank"),
+    "duedate": lambda doc: (doc.duedate is not None, doc.duedate or datetime.min.replace(tzinfo=UTC)),
+    "resolved": lambda doc: (doc.resolved is not None, doc.resolved or datetime.min.replace(tzinfo=UTC)),
+    "resolution": _optional(lambda doc: doc.resolution_name.casefold() if doc.resolution_name else None),
 }
 _SORT_NAMES = {name.lower(): name for name in SORT_KEYS} | {
     "issuekey": "key", "type": "issuetype", "createddate": "created", "updateddate": "updated",
+    "due": "duedate", "resolutiondate": "resolved",
 }  # fmt: skip
 _DESCENDING_BY_DEFAULT = frozenset({"created", "updated", "priority"})
 
@@ -206,25 +265,84 @@ _FIELDS: dict[str, tuple[frozenset[str], bool]] = {
     "updated": (frozenset({"=", "!=", "in", "not in", "<", "<=", ">", ">="}), False),
     "summary": (frozenset({"~", "!~"}), False),
     "text": (frozenset({"~"}), False),
+    "resolution": (_EQUALITY | _EMPTY_TESTS, True),
+    "duedate": (_EQUALITY | _EMPTY_TESTS | _ORDERING, True),
+    "resolved": (_EQUALITY | _EMPTY_TESTS | _ORDERING, True),
+    "component": (_EQUALITY | _EMPTY_TESTS, True),
+    "fixversion": (_EQUALITY | _EMPTY_TESTS, True),
+    "affectedversion": (_EQUALITY | _EMPTY_TESTS, True),
+    "parent": (_EQUALITY, False),
+    "parentepic": (_EQUALITY, False),
+    "watcher": (_EQUALITY | _EMPTY_TESTS, True),
+    "attachments": (_EMPTY_TESTS, True),
+    "sprint": (_EQUALITY | _EMPTY_TESTS, True),
+    "issuelinktype": (_EQUALITY | _EMPTY_TESTS, True),
 }
 _FIELD_ALIASES = {
     "type": "issuetype", "issue type": "issuetype", "issuekey": "key", "id": "key", "issue": "key",
     "createddate": "created", "updateddate": "updated", "status category": "statuscategory",
+    "due": "duedate", "resolutiondate": "resolved", "components": "component", "fixversions": "fixversion",
+    "fix version": "fixversion", "affectedversions": "affectedversion", "affected version": "affectedversion",
+    "watchers": "watcher", "attachment": "attachments",
 }  # fmt: skip
+#: Operators of each custom field type.
+_CUSTOM_OPERATORS: dict[str, frozenset[str]] = {
+    "text": frozenset({"~", "!~", "is", "is not"}),
+    "textarea": frozenset({"~", "!~", "is", "is not"}),
+    "number": _EQUALITY | _EMPTY_TESTS | _ORDERING,
+    "select": _EQUALITY | _EMPTY_TESTS,
+    "multiselect": _EQUALITY | _EMPTY_TESTS,
+    "user": _EQUALITY | _EMPTY_TESTS,
+    "date": _EQUALITY | _EMPTY_TESTS | _ORDERING,
+    "datetime": _EQUALITY | _EMPTY_TESTS | _ORDERING,
+    "labels": _EQUALITY | _EMPTY_TESTS,
+}
+#: Fields with a history, and the field id their changelog items carry.
+_HISTORY_FIELDS = {
+    "status": "status", "assignee": "assignee", "reporter": "reporter", "priority": "priority",
+    "resolution": "resolution", "fixversion": "fixVersions",
+}  # fmt: skip
+_PREDICATES = {
+    "was": frozenset({"after", "before", "by", "during", "on"}),
+    "changed": frozenset({"after", "before", "by", "during", "on", "from", "to"}),
+}
+_USER_FIELDS = frozenset({"assignee", "reporter", "watcher"})
+_DATE_FIELDS = frozenset({"created", "updated", "duedate", "resolved"})
 #: Where each field's existing values are found in `known_values`.
 _KNOWN_VALUES_KEY = {
     "project": "project", "status": "status", "issuetype": "issuetype", "priority": "priority",
     "statuscategory": "statuscategory", "assignee": "user", "reporter": "user", "key": "key",
+    "watcher": "user", "parent": "key", "parentepic": "key", "resolution": "resolution",
+    "component": "component", "fixversion": "version", "affectedversion": "version", "sprint": "sprint",
 }  # fmt: skip
-_ARITY = {"currentuser": (0, 0), "now": (0, 0)}  # the period functions take an optional increment
+#: (least, most) arguments; the period functions take an optional increment.
+_ARITY = {
+    "currentuser": (0, 0), "now": (0, 0), "membersof": (1, 1), "linkedissues": (1, 2),
+    "standardissuetypes": (0, 0), "subtaskissuetypes": (0, 0),
+    "opensprints": (0, 0), "closedsprints": (0, 0), "futuresprints": (0, 0),
+}  # fmt: skip
 #: Canonical spelling of each supported function, by lower-cased name.
-_FUNCTIONS = {"currentuser": "currentUser", "now": "now"} | {
+_FUNCTIONS = {
+    "currentuser": "currentUser", "now": "now", "membersof": "membersOf", "linkedissues": "linkedIssues",
+    "standardissuetypes": "standardIssueTypes", "subtaskissuetypes": "subTaskIssueTypes",
+    "opensprints": "openSprints", "closedsprints": "closedSprints", "futuresprints": "futureSprints",
+} | {
     f"{edge}of{period}".lower(): f"{edge}Of{period}"
     for edge in ("start", "end")
     for period in ("Day", "Week", "Month", "Year")
-}
-#: The only function returning users; all others return dates.
-_USER_FUNCTIONS = frozenset({"currentuser"})
+}  # fmt: skip
+#: What each non-date function returns; the others return dates.
+_FUNCTION_KINDS = {
+    "currentuser": "user", "membersof": "user", "linkedissues": "issue",
+    "standardissuetypes": "issuetype", "subtaskissuetypes": "issuetype",
+    "opensprints": "sprint", "closedsprints": "sprint", "futuresprints": "sprint",
+}  # fmt: skip
+#: The kind of function value each field takes (fields not listed take none, dates aside).
+_FIELD_FUNCTION_KIND = {
+    "assignee": "user", "reporter": "user", "watcher": "user", "key": "issue", "parent": "issue",
+    "parentepic": "issue", "issuetype": "issuetype", "sprint": "sprint",
+}  # fmt: skip
+_SPRINT_STATES = {"opensprints": "active", "closedsprints": "closed", "futuresprints": "future"}
 
 
 class _Compiler:

@@ -6,6 +6,9 @@ inconsistency: errors about an operand start "Error in JQL Query", all others "E
 Errors at a token carry its "(line L, character C)", 1-based; errors at the end of the query carry none.
 
 Precedence is NOT > AND > OR. `&&`/`&`, `||`/`|` and `!` are accepted as AND, OR and NOT, as in Jira.
+The history operators WAS, WAS NOT, WAS IN, WAS NOT IN and CHANGED take predicates after their operand
+(`status WAS Done BY currentUser() AFTER -1w`, `assignee CHANGED FROM a TO b DURING ("2026-01-01",
+"2026-02-01")`); `cf[10100]` names a custom field by number.
 
 The literals inside values have their own small syntax, also read here: dates and periods
 (`parse_date`), the increments of date functions (`apply_increment`) and the words and phrases of a
@@ -45,6 +48,9 @@ _RESERVED_WORDS_TEXT = """
 """
 RESERVED_WORDS = frozenset(_RESERVED_WORDS_TEXT.split())
 HISTORY_OPERATORS = frozenset({"was", "changed"})
+#: The words that start a predicate of a history clause.
+PREDICATE_WORDS = frozenset({"after", "before", "by", "during", "on", "from", "to"})
+_CUSTOM_FIELD_REF = re.compile(r"cf\[\d+\]", re.IGNORECASE)
 _KEYWORDS = GRAMMAR_WORDS | HISTORY_OPERATORS
 _RESERVED_CHARS = frozenset("{}*/%+^$#@?;[]")
 #: Characters that end an unquoted word.
@@ -104,10 +110,19 @@ Operand = Value | Empty | Function | ValueList
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPredicate:
+    word: str  # lower case: "after", "before", "by", "during", "on", "from", "to"
+    operand: Operand
+
+
+@dataclass(frozen=True, slots=True)
 class Clause:
     field: str  # as written
-    operator: str  # lower case: "=", "!=", "<", "<=", ">", ">=", "~", "!~", "in", "not in", "is", "is not"
-    operand: Operand
+    #: lower case: "=", "!=", "<", "<=", ">", ">=", "~", "!~", "in", "not in", "is", "is not",
+    #: "was", "was not", "was in", "was not in", "changed"
+    operator: str
+    operand: Operand  # an empty ValueList for CHANGED, which takes none
+    predicates: tuple[HistoryPredicate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +190,9 @@ def tokenize(text: str) -> list[Token]:
         elif char == "!":
             tokens.append(Token("bool", "!", "not", i))
             i += 1
+        elif (char in "cC") and (ref := _CUSTOM_FIELD_REF.match(text, i)):
+            tokens.append(Token("word", ref.group(), ref.group().lower(), i))
+            i = ref.end()
         elif char in _RESERVED_CHARS:
             raise error_at(
                 text,
@@ -309,16 +327,36 @@ class _Parser:
     def terminal(self) -> Clause:
         field = self.field_name()
         operator = self.operator(field)
-        return Clause(field, operator, self.operand())
+        if operator == "changed":
+            return Clause(field, operator, ValueList(()), self.predicates())
+        operand = self.operand()
+        if operator.startswith("was"):
+            return Clause(field, operator, operand, self.predicates())
+        return Clause(field, operator, operand)
+
+    def predicates(self) -> tuple[HistoryPredicate, ...]:
+        found: list[HistoryPredicate] = []
+        while (token := self.peek()).kind == "word" and token.text.lower() in PREDICATE_WORDS:
+            self.advance()
+            found.append(HistoryPredicate(token.text.lower(), self.operand()))
+        return tuple(found)
 
     def operator(self, field: str) -> str:
         token = self.advance()
         if token.kind == "op":
             return token.value
         keyword = token.keyword
-        if keyword in HISTORY_OPERATORS:
-            # History is not kept by the sandbox, so WAS and CHANGED cannot be answered truthfully.
-            raise JqlError([f"The operator '{token.text}' is not supported by the sandbox: it keeps no history."])
+        if keyword == "changed":
+            return "changed"
+        if keyword == "was":
+            operator = "was"
+            if self.peek().keyword == "not":
+                self.advance()
+                operator += " not"
+            if self.peek().keyword == "in":
+                self.advance()
+                operator += " in"
+            return operator
         if keyword == "in":
             return "in"
         if keyword == "is":

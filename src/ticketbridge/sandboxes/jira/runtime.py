@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -31,6 +32,8 @@ class Runtime:
     #: in order; pages re-read it.
     search_cache: OrderedDict[SearchKey, list[int]] = field(default_factory=OrderedDict)
     faults: FaultMiddleware | None = None
+    #: Signs `/search/jql` page tokens; one per running sandbox, so another sandbox's tokens are foreign.
+    page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
         self.site.index.lag_ms = self.config.search_lag_ms

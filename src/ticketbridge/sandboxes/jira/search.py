@@ -3,6 +3,10 @@
 A page token names an offset into one query's result; the result list is cached by (jql, user, site
 version, index version), so walking 100,000 issues page by page filters and sorts them once.
 
+Tokens are opaque and signed (HMAC-SHA256 with the sandbox's secret): a token is bound to its query
+(JQL, fields, the user) and expires after `page_token_ttl_seconds` (7 days, as Jira documents). A token
+that was altered, comes from another query, user or sandbox, or has expired answers Jira's 400.
+
 Search reads each issue as the index has it (`Site.index`: possibly not at all, or an older version)
 except the issues named in `reconcileIssues`, which it matches and returns as they are now.
 """
@@ -11,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 
@@ -69,37 +75,65 @@ def page(
     token: str | None,
     max_results: int,
     reconcile: Collection[int] = (),
+    fields: Collection[str] = (),
 ) -> tuple[list[Issue], str | None]:
     """One page of issues, each in the version to render, and the token of the next page (None on the last).
 
     Issues the index has not caught up with are left out or seen as they were, unless listed in `reconcile`.
+    `max_results` 0 answers no issues and no next page.
     """
-    offset = _offset(jql, token) if token else 0
+    binding = token_binding(user, jql, fields)
+    offset = read_token(runtime, binding, token) if token else 0
     reconciled = set(reconcile)
     ids = matching_ids(runtime, user, jql, reconciled)
+    if max_results <= 0:
+        return [], None
     end = offset + max_results
     site = runtime.site
     versions = (_version(site, site.issues[i], reconciled) for i in ids[offset:end])
-    return [v for v in versions if v is not None], _token(jql, end) if end < len(ids) else None
+    next_token = sign_token(runtime, binding, end) if end < len(ids) else None
+    return [v for v in versions if v is not None], next_token
 
 
 def _version(site: Site, issue: Issue, reconciled: Collection[int]) -> Issue | None:
     return issue if issue.id in reconciled else site.index.view(issue)
 
 
-def _fingerprint(jql: str) -> str:
-    return hashlib.sha256(jql.encode()).hexdigest()[:12]
+def token_binding(user: User, jql: str, fields: Collection[str]) -> str:
+    """What a token is bound to: the query (JQL and fields) and the user."""
+    material = json.dumps([user.account_id, jql, sorted(fields)])
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def _token(jql: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([offset, _fingerprint(jql)]).encode()).decode().rstrip("=")
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _offset(jql: str, token: str) -> int:
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(runtime: Runtime, payload: str) -> str:
+    return _b64(hmac.new(runtime.page_token_secret, payload.encode(), hashlib.sha256).digest()[:18])
+
+
+def sign_token(runtime: Runtime, binding: str, offset: int, issued_at: float | None = None) -> str:
+    """A token for the page at `offset` of the query `binding` names, issued at `issued_at` (epoch s)."""
+    issued = int(time.time() if issued_at is None else issued_at)
+    payload = _b64(json.dumps([offset, issued, binding], separators=(",", ":")).encode())
+    return f"{payload}.{_signature(runtime, payload)}"
+
+
+def read_token(runtime: Runtime, binding: str, token: str) -> int:
+    """The offset a token names; Jira's 400 when it is forged, foreign, for another query, or expired."""
+    payload, _, signature = token.partition(".")
+    if not hmac.compare_digest(signature.encode(), _signature(runtime, payload).encode()):
+        raise JiraError(400, [BAD_TOKEN])
     try:
-        offset, fingerprint = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset, issued, bound_to = json.loads(_unb64(payload))
     except (ValueError, TypeError):
         raise JiraError(400, [BAD_TOKEN]) from None
-    if fingerprint != _fingerprint(jql) or not isinstance(offset, int) or offset < 0:
+    expired = time.time() - issued > runtime.config.page_token_ttl_seconds
+    if bound_to != binding or not isinstance(offset, int) or offset < 0 or expired:
         raise JiraError(400, [BAD_TOKEN])
     return offset

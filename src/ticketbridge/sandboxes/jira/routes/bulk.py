@@ -17,7 +17,8 @@ from ticketbridge.sandboxes.jira.bulk_ops import (
     transition_operation,
 )
 from ticketbridge.sandboxes.jira.bulk_tasks import Operation
-from ticketbridge.sandboxes.jira.errors import BulkOperationError, JiraError
+from ticketbridge.sandboxes.jira.errors import BulkOperationError
+from ticketbridge.sandboxes.jira.ratelimit import BURST
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep
@@ -82,7 +83,8 @@ async def submit_transition(body: BodyDep, runtime: RuntimeDep, user: UserDep) -
 
 @router.post("/bulk/issues/fields", operation_id="submitBulkEdit", status_code=201)
 async def submit_edit(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, str]:
-    check_permission(user)
+    # Bulk edit documents no 403: a caller without the permission gets its 400.
+    check_permission(user, status=400)
     refs, operation = edit_operation(runtime.site, user, body)
     check_size(len(refs))
     ids, invalid = resolve_issues(runtime.site, user, refs)
@@ -91,7 +93,9 @@ async def submit_edit(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict
 
 def _submit(runtime: Runtime, user: User, ids: list[int], operation: Operation, invalid: int) -> dict[str, str]:
     if runtime.queue.is_full():
-        raise BulkOperationError(429, TOO_MANY_TASKS, headers={"Retry-After": "1"})
+        # A rate limit ("only 5 concurrent requests ... across all users"): Jira's 429 and its headers.
+        headers = runtime.limiter.refusal_headers(BURST, runtime.queue.max_active, 1)
+        raise BulkOperationError(429, TOO_MANY_TASKS, headers=headers)
     return {"taskId": runtime.queue.submit(user.account_id, ids, operation, invalid).id}
 
 
@@ -99,5 +103,6 @@ def _submit(runtime: Runtime, user: User, ids: list[int], operation: Operation, 
 async def progress(taskId: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
     task = runtime.queue.tasks.get(taskId)
     if task is None:
-        raise JiraError(404, [f"The task with id {taskId} does not exist."])
+        # The operation documents 400 ("the request is invalid"), not 404, for a task id it cannot use.
+        raise BulkOperationError(400, "The task associated with this taskId is not a bulk operation task")
     return task.progress_json()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 
 from ticketbridge.sandboxes.jira.adf import NOT_ADF, is_adf
 from ticketbridge.sandboxes.jira.auth import UserDep
-from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError
+from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.issues import (
     add_comment,
     create_issue,
@@ -26,6 +25,8 @@ from ticketbridge.sandboxes.jira.state import Issue
 router = APIRouter(route_class=JiraRoute)
 BULK_CREATE_MAX = 50
 BULK_FETCH_MAX = 100
+#: The `accountId` that asks for the project's default assignee.
+DEFAULT_ASSIGNEE = "-1"
 FieldsQuery = Annotated[list[str] | None, Query()]
 
 
@@ -46,13 +47,20 @@ async def create(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str,
 
 
 @router.post("/issue/bulk", operation_id="createIssues", status_code=201)
-async def create_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> JSONResponse:
-    """201 when any element was created, 400 (same body) when none was; `failedElementNumber` is 0-based."""
+async def create_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> JiraJSONResponse:
+    """201 when any element was created, 400 (same body) when none was; `failedElementNumber` is 0-based.
+
+    A request Jira refuses whole (no `issueUpdates`, none, more than 50) is still a `CreatedIssues` 400:
+    every element gets the error (`failedElementNumber` 0 when there is none), so that clients mapping
+    errors back to their inputs see each input failed.
+    """
     updates = body.get("issueUpdates") if isinstance(body, dict) else None
-    if not isinstance(updates, list) or not updates:
-        raise JiraError(400, ["Request must contain a non-empty 'issueUpdates' array."])
-    if len(updates) > BULK_CREATE_MAX:
-        raise JiraError(400, [f"Bulk create can only create up to {BULK_CREATE_MAX} issues per request."])
+    refused = _refusal(updates)
+    if refused is not None:
+        count = len(updates) if isinstance(updates, list) and updates else 1
+        errors = [_element_error(n, 400, {"errorMessages": [refused], "errors": {}}) for n in range(count)]
+        return JiraJSONResponse({"issues": [], "errors": errors}, status_code=400)
+    assert isinstance(updates, list)
     issues, errors = [], []
     for number, element in enumerate(updates):
         try:
@@ -65,7 +73,15 @@ async def create_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> JSON
             continue
         issue = create_issue(runtime.site, user, element, changes)
         issues.append(_created(runtime, issue))
-    return JSONResponse({"issues": issues, "errors": errors}, status_code=201 if issues else 400)
+    return JiraJSONResponse({"issues": issues, "errors": errors}, status_code=201 if issues else 400)
+
+
+def _refusal(updates: Any) -> str | None:
+    if not isinstance(updates, list) or not updates:
+        return "Request must contain a non-empty 'issueUpdates' array."
+    if len(updates) > BULK_CREATE_MAX:
+        return f"Bulk create can only create up to {BULK_CREATE_MAX} issues per request."
+    return None
 
 
 def _element_error(number: int, status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,17 +120,20 @@ async def edit(
     issue = visible_issue(runtime.site, user, issueIdOrKey)
     edit_issue(runtime.site, user, issue, body)
     if returnIssue:
-        return JSONResponse(issue_json(runtime.base, runtime.site, issue, select_fields(None, "*all")))
+        return JiraJSONResponse(issue_json(runtime.base, runtime.site, issue, select_fields(None, "*all")))
     return Response(status_code=204)
 
 
 @router.put("/issue/{issueIdOrKey}/assignee", operation_id="assignIssue", status_code=204)
 async def assign(issueIdOrKey: str, body: BodyDep, runtime: RuntimeDep, user: UserDep) -> Response:
-    """`{"accountId": null}` unassigns, as in Jira."""
+    """`{"accountId": null}` unassigns and `"-1"` assigns the project's default assignee, as in Jira."""
     issue = visible_issue(runtime.site, user, issueIdOrKey)
     if not isinstance(body, dict) or "accountId" not in body:
         raise JiraError(400, ["accountId is required."])
     account_id = body["accountId"]
+    if account_id == DEFAULT_ASSIGNEE:
+        # The sandbox's projects all use Jira's default, "Project lead", as the default assignee.
+        account_id = runtime.site.projects[issue.project_id].lead_account_id
     edit_issue(runtime.site, user, issue, {"fields": {"assignee": {"accountId": account_id} if account_id else None}})
     return Response(status_code=204)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from ticketbridge.sandboxes.jira.auth import UserDep
 from ticketbridge.sandboxes.jira.catalog import create_fields
 from ticketbridge.sandboxes.jira.errors import JiraError
-from ticketbridge.sandboxes.jira.render import API, issuetype_json, project_json, status_json
+from ticketbridge.sandboxes.jira.render import API, avatar_urls, issuetype_json, project_json, status_json
 from ticketbridge.sandboxes.jira.routing import JiraRoute
 from ticketbridge.sandboxes.jira.runtime import RuntimeDep
 from ticketbridge.sandboxes.jira.state import Project, Site, User
@@ -18,6 +18,7 @@ from ticketbridge.sandboxes.jira.state import Project, Site, User
 router = APIRouter(route_class=JiraRoute)
 PROJECT_PAGE_MAX = 100
 CREATEMETA_MAX = 200
+ListQuery = Annotated[list[str] | None, Query()]
 
 
 def visible_project(site: Site, user: User, id_or_key: str) -> Project:
@@ -102,6 +103,56 @@ async def project_statuses(projectIdOrKey: str, runtime: RuntimeDep, user: UserD
         }
         for t in project.issuetype_ids
     ]
+
+
+def _list_param(values: list[str] | None) -> set[str]:
+    return {v.strip() for raw in values or () for v in raw.split(",") if v.strip()}
+
+
+@router.get("/issue/createmeta", operation_id="getCreateIssueMeta")
+async def createmeta(
+    runtime: RuntimeDep,
+    user: UserDep,
+    projectIds: ListQuery = None,
+    projectKeys: ListQuery = None,
+    issuetypeIds: ListQuery = None,
+    issuetypeNames: ListQuery = None,
+    expand: str | None = None,
+) -> dict[str, Any]:
+    """The deprecated create metadata of every visible project (or those asked for), without errors for
+    unknown projects or issue types; the create-screen fields with `expand=projects.issuetypes.fields`."""
+    site, base = runtime.site, runtime.base
+    ids, keys = _list_param(projectIds), {k.upper() for k in _list_param(projectKeys)}
+    type_ids, type_names = _list_param(issuetypeIds), _list_param(issuetypeNames)
+    with_fields = "projects.issuetypes.fields" in _expand(expand)
+    projects = []
+    for project in site.visible_projects(user.account_id):
+        if (ids or keys) and project.id not in ids and project.key not in keys:
+            continue
+        types = []
+        for type_id in project.issuetype_ids:
+            issue_type = site.issue_types[type_id]
+            if (type_ids or type_names) and type_id not in type_ids and issue_type.name not in type_names:
+                continue
+            meta = issuetype_json(base, issue_type) | {"expand": "fields"}
+            if with_fields:
+                meta["fields"] = {
+                    f["fieldId"]: {k: v for k, v in f.items() if k != "fieldId"}
+                    for f in create_fields(site, base, issue_type)
+                }
+            types.append(meta)
+        projects.append(
+            {
+                "expand": "issuetypes",
+                "self": f"{base}{API}/project/{project.id}",
+                "id": project.id,
+                "key": project.key,
+                "name": project.name,
+                "avatarUrls": avatar_urls(base, "project", project.id),
+                "issuetypes": types,
+            }
+        )
+    return {"expand": "projects", "projects": projects}
 
 
 @router.get("/issue/createmeta/{projectIdOrKey}/issuetypes", operation_id="getCreateIssueMetaIssueTypes")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from ticketbridge.sandboxes.jira.auth import UserDep
-from ticketbridge.sandboxes.jira.errors import JiraError
+from ticketbridge.sandboxes.jira.errors import JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.render import issue_json, select_fields
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
@@ -55,17 +54,25 @@ def _search(
 ) -> dict[str, Any]:
     if reconcile and len(reconcile) > MAX_RECONCILE:
         raise JiraError(400, [f"reconcileIssues accepts at most {MAX_RECONCILE} issue ids."])
-    chosen = select_fields(fields, "id")
+    chosen = select_fields(_with_default_base(fields), "id")
     cap = MAX_RESULTS_IDS_ONLY if chosen <= {"id", "key"} else MAX_RESULTS_WITH_FIELDS
     wanted = DEFAULT_MAX_RESULTS if max_results is None else max_results
     if wanted < 0:
         raise JiraError(400, ["maxResults must not be negative."])
-    found, next_token = page(runtime, user, jql, token, min(wanted, cap), reconcile or ())
+    found, next_token = page(runtime, user, jql, token, min(wanted, cap), reconcile or (), chosen)
     issues = [issue_json(runtime.base, runtime.site, issue, chosen) for issue in found]
     body: dict[str, Any] = {"issues": issues, "isLast": next_token is None}
     if next_token is not None:
         body["nextPageToken"] = next_token
     return body
+
+
+def _with_default_base(fields: list[str] | None) -> list[str] | None:
+    """`-description` alone means every navigable field but the description, as the document says."""
+    items = [f.strip() for raw in fields or () for f in raw.split(",") if f.strip()]
+    if items and all(f.startswith("-") for f in items):
+        return ["*navigable", *items]
+    return fields
 
 
 @router.get("/search/jql", operation_id="searchAndReconsileIssuesUsingJql")
@@ -107,15 +114,15 @@ async def count(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[str, 
     return {"count": len(matching_ids(runtime, user, jql))}
 
 
-def _removed() -> JSONResponse:
-    return JSONResponse({"errorMessages": [REMOVED], "errors": {}}, status_code=410)
+def _removed() -> JiraJSONResponse:
+    return JiraJSONResponse({"errorMessages": [REMOVED], "errors": {}}, status_code=410)
 
 
 @removed_router.get("/rest/api/{version}/search", operation_id="searchForIssuesUsingJql")
-async def removed_get(version: str) -> JSONResponse:
+async def removed_get(version: str) -> JiraJSONResponse:
     return _removed()
 
 
 @removed_router.post("/rest/api/{version}/search", operation_id="searchForIssuesUsingJqlPost")
-async def removed_post(version: str) -> JSONResponse:
+async def removed_post(version: str) -> JiraJSONResponse:
     return _removed()

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from ticketbridge.sandboxes.jira.auth import UserDep
 from ticketbridge.sandboxes.jira.catalog import FIELDS, field_json
-from ticketbridge.sandboxes.jira.errors import JiraError
+from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError
 from ticketbridge.sandboxes.jira.render import (
     issuetype_json,
     jira_datetime,
@@ -57,6 +57,7 @@ async def assignable_users(
     user: UserDep,
     project: str | None = None,
     issueKey: str | None = None,
+    issueId: str | None = None,
     query: str | None = None,
     accountId: str | None = None,
     startAt: int = 0,
@@ -64,16 +65,21 @@ async def assignable_users(
 ) -> list[dict[str, Any]]:
     """A bare array; `query` is a prefix of the display name or email, like Jira's."""
     site = runtime.site
-    ref = project or issueKey
-    if ref is None:
-        raise JiraError(400, ["One of the following parameters must be provided: project, issueKey, issueId."])
-    if issueKey is not None:
-        issue = site.issue(issueKey)
-        target = site.projects[issue.project_id] if issue else None
+    if issueId is not None and not issueId.isdigit():
+        raise JiraError(400, [f"The issue ID '{issueId}' is not valid."])
+    issue_ref = issueKey or issueId
+    if issue_ref is not None:
+        issue = site.issue(issue_ref)
+        if issue is None or not site.projects[issue.project_id].is_visible_to(user.account_id):
+            raise JiraError(404, [ISSUE_NOT_FOUND])
+        target = site.projects[issue.project_id]
+    elif project is not None:
+        found = site.project(project)
+        if found is None or not found.is_visible_to(user.account_id):
+            raise JiraError(404, [f"No project could be found with key '{project}'."])
+        target = found
     else:
-        target = site.project(ref)
-    if target is None or not target.is_visible_to(user.account_id):
-        raise JiraError(404, [f"No project could be found with key '{ref}'."])
+        raise JiraError(400, ["One of the following parameters must be provided: project, issueKey, issueId."])
     window = list(site.users.values())[startAt : min(startAt + maxResults, USER_WINDOW)]
     needle = (query or "").lower()
     return [
