@@ -124,10 +124,12 @@ async def empty_tables(engine: AsyncEngine) -> None:
 def jira_sandbox() -> FastAPI:
     """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL.
 
-    Its search is read-after-write consistent (no index lag, unlike live Jira and the sandbox's default);
-    a test that wants the lag builds its own sandbox or sets it with `PUT /__sandbox__/consistency`.
+    Its search is read-after-write consistent (no index lag, unlike live Jira and the sandbox's default)
+    and it is unthrottled (the sandbox's default applies Jira's rate limits); a test that wants the lag
+    or the limits builds its own sandbox or sets them with `PUT /__sandbox__/consistency|rate-limits`.
     """
-    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL, search_lag_ms=0))
+    unthrottled = jira.RateLimitConfig(enabled=False)
+    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL, search_lag_ms=0, rate_limits=unthrottled))
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from tests.support.processes import api_server, process_env
 from ticketbridge.store import migrate
 from ticketbridge.store.base import create_engine
 
-pytestmark = pytest.mark.slow
-
 LIMIT = 20
 
 

@@ -422,8 +422,15 @@ async def test_every_change_is_audited_by_field_name_never_by_value(
 async def test_the_audit_of_a_request_carries_its_request_id(client: httpx.AsyncClient) -> None:
     org = await make_organization(client)
     created = await client.post("/v1/admin/connections", json=connection_body(org), headers=ADMIN)
-    [change] = await audit(client, created.json()["id"])
-    assert change["request_id"] == created.headers["X-Request-ID"]
+    longest = "r" * 128  # the longest X-Request-ID the middleware keeps
+    patched = await client.patch(
+        f"/v1/admin/connections/{created.json()['id']}",
+        json={"state": "PAUSED"},
+        headers={**ADMIN, "X-Request-ID": longest},
+    )
+    assert patched.status_code == 200, patched.text
+    changes = await audit(client, created.json()["id"])
+    assert [change["request_id"] for change in changes] == [longest, created.headers["X-Request-ID"]]
 
 
 async def test_the_audit_endpoint_is_admin_only_and_404s_for_unknown_connections(client: httpx.AsyncClient) -> None:

@@ -16,6 +16,14 @@ from ticketbridge.sandboxes.rezolve.models import Team
 
 OTHER_REZOLVE_URL = "http://rezolve-eu.test"
 OTHER_JIRA_URL = "http://jira-eu.test"
+# A new base URL must come with the credentials again (they never follow a site change on their own).
+REZOLVE_CREDENTIALS = {
+    "tenant_id": rezolve.DEMO_TENANT_ID,
+    "realm": rezolve.DEMO_REALM,
+    "client_id": rezolve.DEMO_CLIENT_ID,
+    "client_secret": rezolve.DEMO_CLIENT_SECRET,
+}
+JIRA_CREDENTIALS = {"email": jira.DEMO_EMAIL, "api_token": jira.DEMO_API_TOKEN}
 
 
 @pytest.fixture
@@ -66,10 +74,10 @@ async def test_rezolve_answers_the_new_sites_data_once_its_base_url_changes(clie
     tenant = await rezolve_tenant(client)
     assert await projects(client, tenant) == [("it", "IT"), ("hr", "HR")]  # now cached for 10 minutes
 
-    await change_connection(client, tenant, base_url=OTHER_REZOLVE_URL)
+    await change_connection(client, tenant, base_url=OTHER_REZOLVE_URL, credentials=REZOLVE_CREDENTIALS)
 
     assert await projects(client, tenant) == [("facilities", "Facilities")]
-    await change_connection(client, tenant, base_url=REZOLVE_URL)
+    await change_connection(client, tenant, base_url=REZOLVE_URL, credentials=REZOLVE_CREDENTIALS)
     assert await projects(client, tenant) == [("it", "IT"), ("hr", "HR")]
 
 
@@ -95,6 +103,6 @@ async def test_jira_answers_the_new_sites_data_once_its_base_url_changes(client:
     tenant = await make_tenant(client)
     assert await projects(client, tenant) == [("DEMO", "Demo"), ("OPS", "Operations")]
 
-    await change_connection(client, tenant, base_url=OTHER_JIRA_URL)
+    await change_connection(client, tenant, base_url=OTHER_JIRA_URL, credentials=JIRA_CREDENTIALS)
 
     assert await projects(client, tenant) == [("DEMO", "Demo (EU)"), ("OPS", "Operations (EU)")]

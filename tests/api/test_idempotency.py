@@ -24,6 +24,7 @@ from ticketbridge.store import idempotency as idempotency_store
 from ticketbridge.store.base import utcnow
 
 TICKET = {"name": "SQL injection in /login", "project_vendor_id": "DEMO", "type_vendor_id": BUG}
+SWEPT_KEYS = ("order-42", "second")
 #: Headers each answer makes afresh: its own request id, and the caller's rate-limit budget.
 PER_REQUEST = {"x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit"}
 
@@ -34,6 +35,10 @@ def keyed(tenant: Tenant, key: str = "order-42") -> dict[str, str]:
 
 async def create(client: httpx.AsyncClient, tenant: Tenant, key: str = "order-42", **fields: Any) -> httpx.Response:
     return await client.post("/v1/itsm/tickets", json={**TICKET, **fields}, headers=keyed(tenant, key))
+
+
+def raw(tenant: Tenant) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in tenant.headers.items()]
 
 
 def stored_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
@@ -167,11 +172,11 @@ async def test_keys_must_be_visible_ascii_of_at_most_255_characters(client: http
         answer = await client.post(
             "/v1/itsm/tickets",
             content=body,
-            headers=[*tenant.headers.items(), ("Content-Type", "application/json"), ("Idempotency-Key", bad)],
+            headers=[*raw(tenant), (b"Content-Type", b"application/json"), (b"Idempotency-Key", bad)],
         )
         assert answer.status_code == 422, (bad, answer.text)
         assert answer.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    twice = [*tenant.headers.items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    twice = [*raw(tenant), (b"Idempotency-Key", b"a"), (b"Idempotency-Key", b"b")]
     answer = await client.post("/v1/itsm/tickets", content=body, headers=twice)
     assert answer.status_code == 422
     longest = await create(client, tenant, key="~" * 255)
@@ -220,8 +225,9 @@ async def test_a_key_left_by_a_dead_process_runs_again_once_its_lock_ran_out(
     assert_replay_of(taken_over, await client.post("/v1/itsm/tickets", content=body, headers=headers))
 
 
-async def test_keys_expire_after_24_hours_and_the_worker_sweeps_them(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    KEYS = ("order-42", "second")
+async def test_keys_expire_after_24_hours_and_the_worker_sweeps_them(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     tenant = await make_tenant(client)
     assert (await create(client, tenant)).status_code == 200
     scope = KeyScope.for_connection(uuid.UUID(tenant.organization_id), uuid.UUID(tenant.connection_id))
@@ -245,14 +251,14 @@ async def test_keys_expire_after_24_hours_and_the_worker_sweeps_them(client: htt
 
     async def swept() -> bool:
         async with runtime.sessionmaker.begin() as db:
-            return all([await idempotency_store.lock_record(db, scope.name, key) is None for key in KEYS])
+            return all([await idempotency_store.lock_record(db, scope.name, key) is None for key in SWEPT_KEYS])
 
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     await wait_for(swept, "the worker's first sweep")
     stop.set()
     await running
-    for key in KEYS:
+    for key in SWEPT_KEYS:
         fresh = await create(client, tenant, key=key, name="Another finding")
         assert fresh.status_code == 200 and "idempotent-replayed" not in fresh.headers
 

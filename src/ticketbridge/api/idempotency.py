@@ -80,17 +80,18 @@ class IdempotencyMiddleware:
     async def _run(self, runtime: Runtime, hold: Hold, scope: Scope, receive: Receive, send: Send) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
-        settled = False
+        answered = False
 
         async def capture(message: Message) -> None:
-            nonlocal start, settled
+            nonlocal start, answered
             if message["type"] == "http.response.start":
                 start = message
             elif message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
+                    answered = True
                     answer = StoredResponse(start["status"], list(start.get("headers", [])), b"".join(chunks))
-                    settled = await _settle(idempotency_service.finish(runtime.sessionmaker, hold, answer))
+                    await _settle(idempotency_service.finish(runtime.sessionmaker, hold, answer))
             await send(message)
 
         renewing = asyncio.create_task(idempotency_service.keep_locked(runtime.sessionmaker, hold))
@@ -99,7 +100,7 @@ class IdempotencyMiddleware:
         finally:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)
-            if not settled:  # it raised, or never answered in full: a retry runs again
+            if not answered:  # it raised, or never answered in full: a retry runs again
                 await _settle(idempotency_service.abandon(runtime.sessionmaker, hold))
 
 
@@ -157,15 +158,13 @@ async def _send_replay(answer: StoredResponse, send: Send) -> None:
     await send({"type": "http.response.body", "body": answer.body})
 
 
-async def _settle(step: Awaitable[None]) -> bool:
-    """Runs a finish/abandon step; a database failure there must not break the answer itself (the
-    row then stays IN_PROGRESS until its lock runs out, and the key runs again)."""
+async def _settle(step: Awaitable[None]) -> None:
+    """Runs a finish/abandon step. A database failure there must not break the answer itself: it is
+    logged, and the row stays IN_PROGRESS until its lock runs out (then the key runs again)."""
     try:
         await step
     except Exception:
         log.exception("idempotency.settle_failed")
-        return False
-    return True
 
 
 _PARAMETER = {

@@ -240,7 +240,7 @@ def _policy(name: str, notation: str | None) -> Policy | None:
 
 def _bearer_token(authorization: str) -> str | None:
     scheme, _, token = authorization.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def _headers(usages: list[Usage], now: float) -> dict[str, str]:

@@ -89,10 +89,7 @@ async def claim(
     db: AsyncSession, connection: ConnectionRead, identifiers: Sequence[str], terms: ClaimTerms
 ) -> dict[str, Decision]:
     """Decides, for each identifier, what this writer does (see the module docstring)."""
-    decisions: dict[str, Decision] = {}
-    stored = await tickets_store.find_by_identifiers(db, identifiers, connection_id=connection.id)
-    decisions.update({identifier: Stored(ticket) for identifier, ticket in stored.items()})
-    wanted = [identifier for identifier in dict.fromkeys(identifiers) if identifier not in decisions]
+    wanted = list(dict.fromkeys(identifiers))
     claimed = await claims_store.insert_missing(
         db,
         wanted,
@@ -102,7 +99,13 @@ async def claim(
         ttl_seconds=terms.ttl_seconds,
         settle_seconds=terms.settle_seconds,
     )
-    decisions.update({identifier: Create(reconcile=False) for identifier in claimed})
+    # Looked up after the insert: a writer that stored its ticket and dropped its claim just before
+    # our insert committed first (PostgreSQL's insert waits for it), so this statement sees the ticket.
+    stored = await tickets_store.find_by_identifiers(db, wanted, connection_id=connection.id)
+    decisions: dict[str, Decision] = {identifier: Stored(ticket) for identifier, ticket in stored.items()}
+    await claims_store.release(db, [i for i in claimed if i in stored], connection_id=connection.id, owner=terms.owner)
+    decisions.update({identifier: Create(reconcile=False) for identifier in claimed if identifier not in stored})
+    wanted = [identifier for identifier in wanted if identifier not in stored]
     held = [identifier for identifier in wanted if identifier not in claimed]
     locked = await claims_store.lock_claims(db, held, connection_id=connection.id)
     now = utcnow()

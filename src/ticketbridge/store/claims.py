@@ -181,7 +181,7 @@ async def find_written(db: AsyncSession, vendor_refs: Sequence[str], *, connecti
             CreateClaimRow.vendor_ref.in_(list(vendor_refs)),
         )
     )
-    return {ref: identifier for ref, identifier in rows.tuples() if ref is not None}
+    return {ref: identifier for ref, identifier in rows if ref is not None}
 
 
 async def delete_claims(db: AsyncSession, identifiers: Sequence[str], *, connection_id: uuid.UUID) -> None:

@@ -82,9 +82,7 @@ async def get_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID) 
     return token
 
 
-async def lock_credentials_batch(
-    db: AsyncSession, *, after: uuid.UUID | None, limit: int
-) -> list[StoredCredentials]:
+async def lock_credentials_batch(db: AsyncSession, *, after: uuid.UUID | None, limit: int) -> list[StoredCredentials]:
     """The ciphertexts of the next `limit` connections by id after `after`, locked until the
     transaction ends (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the one
     writer's lock)."""

@@ -345,13 +345,14 @@ class ConnectionAuditRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    #: Who made the change, e.g. "admin-api" or "cli".
+    #: Who made the change: "admin-token:<fingerprint>" or "cli".
     actor: Mapped[str] = mapped_column(String(200))
-    #: created, updated, paused, resumed, deleted, credentials_rotated, ...
+    #: created, updated, credentials_changed, paused, resumed, deleted or credentials_rotated.
     action: Mapped[str] = mapped_column(String(40))
     #: Names of the fields the change touched (never their values).
     fields: Mapped[list[Any]]
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    #: The X-Request-ID of the admin request (the middleware accepts up to 128 characters).
+    request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_connection_audit_connection_created", "connection_id", "created_at"),)

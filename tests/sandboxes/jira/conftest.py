@@ -7,15 +7,16 @@ import pytest
 from fastapi import FastAPI
 
 from ticketbridge.sandboxes.faults import SandboxTransport
-from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, create_app
+from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, RateLimitConfig, create_app
 
 BASE_URL = "http://jira.test"
 
 
 @pytest.fixture
 def sandbox_config() -> JiraSandboxConfig:
-    """No search lag (the default is Jira's 2 s): tests of the lag ask for it."""
-    return JiraSandboxConfig(base_url=BASE_URL, search_lag_ms=0)
+    """No search lag (the default is Jira's 2 s) and no rate limits (on by default, at Jira's values):
+    tests of the lag or the limits ask for them."""
+    return JiraSandboxConfig(base_url=BASE_URL, search_lag_ms=0, rate_limits=RateLimitConfig(enabled=False))
 
 
 @pytest.fixture

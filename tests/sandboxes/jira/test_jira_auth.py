@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from tests.sandboxes.jira.jira_support import API, issue_fields
-from ticketbridge.sandboxes.jira import DEMO_OAUTH_TOKEN, OUTSIDER_API_TOKEN, OUTSIDER_EMAIL
+from ticketbridge.sandboxes.jira import DEMO_CLOUD_ID, DEMO_OAUTH_TOKEN, OUTSIDER_API_TOKEN, OUTSIDER_EMAIL
 
 pytestmark = pytest.mark.anyio
 
@@ -36,10 +36,13 @@ async def test_oauth_bearer_works_directly_and_through_the_gateway_path(anonymou
     headers = {"Authorization": f"Bearer {DEMO_OAUTH_TOKEN}"}
 
     direct = await anonymous.get(f"{API}/myself", headers=headers)
-    gateway = await anonymous.get("/ex/jira/11223344-a1b2/rest/api/3/myself", headers=headers)
+    gateway = await anonymous.get(f"/ex/jira/{DEMO_CLOUD_ID}/rest/api/3/myself", headers=headers)
+    other_site = await anonymous.get("/ex/jira/11223344-a1b2/rest/api/3/myself", headers=headers)
     bad = await anonymous.get(f"{API}/myself", headers={"Authorization": "Bearer nope"})
 
     assert direct.status_code == gateway.status_code == 200
+    assert other_site.status_code == 404
+    assert set(other_site.json()) == {"errorMessages", "errors"}
     assert direct.json()["emailAddress"] == "admin@demo.example"
     assert bad.status_code == 401
 

@@ -176,10 +176,11 @@ async def test_bulk_edit_reports_per_issue_failures(client: httpx.AsyncClient) -
     assert (await client.get(f"{API}/issue/{demo}")).json()["fields"]["issuetype"]["name"] == "Story"
 
 
-async def test_unknown_task_answers_404(client: httpx.AsyncClient) -> None:
+async def test_unknown_task_answers_the_documented_400(client: httpx.AsyncClient) -> None:
     response = await client.get(f"{API}/bulk/queue/424242")
 
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert list(response.json()) == ["errors"]
 
 
 async def test_more_than_1000_issues_are_refused(client: httpx.AsyncClient) -> None:

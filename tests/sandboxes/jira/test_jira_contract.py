@@ -29,10 +29,9 @@ JIRA_DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d)
 
 #: Answers the document does not list, each a deliberate choice (see the sandbox README):
 UNDOCUMENTED = {
-    # Jira's documented "5 concurrent bulk operations" cap; the refusal's status is not documented.
+    # Jira's documented "5 concurrent bulk operations" cap is a rate limit: the rate-limiting page's 429,
+    # which any operation may answer, and which operations do not list.
     ("POST", "/bulk/issues/transition", 429),
-    # An unknown task id: undocumented, Jira answers 404 for unknown resources.
-    ("GET", "/bulk/queue/{taskId}", 404),
     # The search that was removed in 2025 still appears in the document, deprecated, without its 410.
     ("GET", "/search", 410),
 }
@@ -147,8 +146,32 @@ CASES: list[tuple[str, str, str, int, Step]] = [
          "selectedActions": [], "selectedIssueIdsOrKeys": ["DEMO-1"],
          "editedFieldsInput": {"priority": {"priorityId": "2"}}})),
     ("bulk-progress", "GET", "/bulk/queue/{taskId}", 200, _transition_then_progress),
-    ("bulk-progress-404", "GET", "/bulk/queue/{taskId}", 404,
+    ("bulk-progress-400", "GET", "/bulk/queue/{taskId}", 400,
      lambda c: c.get(f"{API}/bulk/queue/1")),
+    ("bulk-progress-401", "GET", "/bulk/queue/{taskId}", 401,
+     lambda c: c.get(f"{API}/bulk/queue/1", auth=("x@y.z", "bad"))),
+    ("bulk-transition-401", "POST", "/bulk/issues/transition", 401,
+     lambda c: c.post(f"{API}/bulk/issues/transition", json={}, auth=("x@y.z", "bad"))),
+    ("bulk-available-401", "GET", "/bulk/issues/transition", 401,
+     lambda c: c.get(f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": "DEMO-1"},
+                     auth=("x@y.z", "bad"))),
+    ("bulk-edit-401", "POST", "/bulk/issues/fields", 401,
+     lambda c: c.post(f"{API}/bulk/issues/fields", json={}, auth=("x@y.z", "bad"))),
+    ("bulk-create-over-50", "POST", "/issue/bulk", 400,
+     lambda c: c.post(f"{API}/issue/bulk", json={"issueUpdates": [{"fields": issue_fields()}] * 51})),
+    ("bulk-create-empty", "POST", "/issue/bulk", 400,
+     lambda c: c.post(f"{API}/issue/bulk", json={"issueUpdates": []})),
+    ("createmeta-deprecated", "GET", "/issue/createmeta", 200,
+     lambda c: c.get(f"{API}/issue/createmeta",
+                     params={"projectKeys": "DEMO", "expand": "projects.issuetypes.fields"})),
+    ("assignable-by-issue-id", "GET", "/user/assignable/search", 200,
+     lambda c: c.get(f"{API}/user/assignable/search", params={"issueId": "10000"})),
+    ("assign-default", "PUT", "/issue/{issueIdOrKey}/assignee", 204,
+     lambda c: c.put(f"{API}/issue/DEMO-1/assignee", json={"accountId": "-1"})),
+    ("search-max-0", "POST", "/search/jql", 200,
+     lambda c: c.post(f"{API}/search/jql", json={"jql": "project = DEMO", "maxResults": 0})),
+    ("search-bad-token", "GET", "/search/jql", 400,
+     lambda c: c.get(f"{API}/search/jql", params={"jql": "project = DEMO", "nextPageToken": "forged"})),
     ("search-post", "POST", "/search/jql", 200,
      lambda c: c.post(f"{API}/search/jql", json={"jql": "project = DEMO", "maxResults": 1, "fields": ALL})),
     ("search-get", "GET", "/search/jql", 200,

@@ -112,7 +112,10 @@ async def test_bulk_create_refuses_more_than_50(client: httpx.AsyncClient) -> No
     response = await client.post(f"{API}/issue/bulk", json={"issueUpdates": updates})
 
     assert response.status_code == 400
-    assert "50" in response.json()["errorMessages"][0]
+    body = response.json()
+    assert body["issues"] == []
+    assert [e["failedElementNumber"] for e in body["errors"]] == list(range(51))
+    assert "50" in body["errors"][0]["elementErrors"]["errorMessages"][0]
     count = (await client.get("/__sandbox__/issues/count", params={"project": "DEMO"})).json()["count"]
     assert count == 3
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ticketbridge.sandboxes.jira.app import create_app
-from ticketbridge.sandboxes.jira.config import JiraSandboxConfig, RateLimitConfig
+from ticketbridge.sandboxes.jira.config import DEMO_CLOUD_ID, JiraSandboxConfig, RateLimitConfig
 from ticketbridge.sandboxes.jira.demo import (
     DEMO_ACCOUNT_ID,
     DEMO_API_TOKEN,
@@ -19,6 +19,7 @@ from ticketbridge.sandboxes.jira.demo import (
 __all__ = [
     "DEMO_ACCOUNT_ID",
     "DEMO_API_TOKEN",
+    "DEMO_CLOUD_ID",
     "DEMO_EMAIL",
     "DEMO_OAUTH_TOKEN",
     "DEMO_PROJECT_KEY",

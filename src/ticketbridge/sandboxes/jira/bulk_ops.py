@@ -9,7 +9,7 @@ from ticketbridge.sandboxes.jira.adf import is_adf
 from ticketbridge.sandboxes.jira.bulk_tasks import Operation
 from ticketbridge.sandboxes.jira.errors import BulkOperationError
 from ticketbridge.sandboxes.jira.fields import Changes
-from ticketbridge.sandboxes.jira.issues import apply_changes, move_to_status
+from ticketbridge.sandboxes.jira.issues import apply_changes, begin_write, move_to_status
 from ticketbridge.sandboxes.jira.state import Issue, Site, User
 
 MAX_ISSUES = 1000
@@ -49,7 +49,9 @@ def check_size(count: int) -> None:
         raise BulkOperationError(400, f"The number of issues must not exceed {MAX_ISSUES}.")
 
 
-def transition_operation(site: Site, transition_id: int) -> Operation:
+def transition_operation(site: Site, transition_id: int, user: User | None = None) -> Operation:
+    """The per-issue work of a bulk transition; `user` (who submitted it) authors the history."""
+
     def run(issue_id: int) -> list[str]:
         issue = site.issues.get(issue_id)
         if issue is None:
@@ -57,7 +59,7 @@ def transition_operation(site: Site, transition_id: int) -> Operation:
         found = next((t for t in site.workflow_of(issue).available(issue.status_id) if t.id == transition_id), None)
         if found is None:
             return [f"The transition {transition_id} is not available for the issue in its current status."]
-        move_to_status(site, issue, found)
+        move_to_status(site, issue, found, user)
         return []
 
     return run
@@ -98,8 +100,7 @@ def edit_operation(site: Site, user: User, body: Any) -> tuple[list[str], Operat
         changes = _changes_for(site, issue, edits)
         if changes.errors:
             return list(changes.errors.values())
-        site.index.before_write(issue)
-        apply_changes(site, user, issue, changes)
+        apply_changes(site, user, issue, changes, begin_write(site, issue))
         return []
 
     return [str(r) for r in refs], run

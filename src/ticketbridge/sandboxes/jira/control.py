@@ -18,7 +18,7 @@ from ticketbridge.sandboxes.jira.config import RateLimitConfig
 from ticketbridge.sandboxes.jira.demo import build_demo_site
 from ticketbridge.sandboxes.jira.errors import JiraError, issue_not_found
 from ticketbridge.sandboxes.jira.fields import parse_changes
-from ticketbridge.sandboxes.jira.issues import apply_changes
+from ticketbridge.sandboxes.jira.issues import apply_changes, begin_write, jump_to_status
 from ticketbridge.sandboxes.jira.render import issue_json, select_fields
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep, new_queue
 from ticketbridge.sandboxes.jira.seeding import SeedError, SeedRequest, seed
@@ -173,10 +173,10 @@ async def ui_edit(issueIdOrKey: str, edit: UiEdit, runtime: RuntimeDep) -> Respo
         status = found or status
     if changes.errors:
         raise JiraError(400, errors=changes.errors)
-    site.index.before_write(issue)
+    before = begin_write(site, issue)
     if status != issue.status_id:
-        issue.status_id, issue.status_changed = status, datetime.now(UTC)
-    apply_changes(site, user, issue, changes)
+        jump_to_status(site, issue, status, datetime.now(UTC))
+    apply_changes(site, user, issue, changes, before)
     runtime.save()
     return Response(status_code=204)
 

@@ -8,8 +8,10 @@ from ticketbridge.sandboxes.jira.adf import paragraph
 from ticketbridge.sandboxes.jira.state import (
     Issue,
     IssueType,
+    LinkType,
     Priority,
     Project,
+    Resolution,
     Site,
     Status,
     Transition,
@@ -59,6 +61,7 @@ def build_demo_site() -> Site:
         ("5", "Lowest", "#999999"),
     ):
         site.priorities[priority_id] = Priority(priority_id, name, f"{name} priority.", color)
+    add_site_defaults(site)
     for user in (
         User(DEMO_ACCOUNT_ID, "Demo Admin", DEMO_EMAIL, DEMO_API_TOKEN, DEMO_OAUTH_TOKEN),
         User(MIA_ACCOUNT_ID, "Mia Krystof", "mia@demo.example"),
@@ -66,6 +69,8 @@ def build_demo_site() -> Site:
         User(OUTSIDER_ACCOUNT_ID, "Olly Outsider", OUTSIDER_EMAIL, OUTSIDER_API_TOKEN, bulk_change=False),
     ):
         site.users[user.account_id] = user
+    site.groups["jira-software-users"] = set(site.users)
+    site.groups["site-admins"] = {DEMO_ACCOUNT_ID}
     # Not all-to-all: reaching Done from To Do takes three hops, as on a typical team workflow.
     site.workflows["software"] = Workflow(
         "software",
@@ -141,6 +146,24 @@ def build_demo_site() -> Site:
             )
         )
     return site
+
+
+def add_site_defaults(site: Site) -> None:
+    """What every Jira Cloud site has from the start: the default resolutions and issue link types."""
+    for resolution in (
+        Resolution("10000", "Done", "Work has been completed on this issue."),
+        Resolution("10001", "Won't Do", "This issue won't be actioned."),
+        Resolution("10002", "Duplicate", "The problem is a duplicate of an existing issue."),
+        Resolution("10003", "Cannot Reproduce", "This issue could not be reproduced at this time."),
+    ):
+        site.resolutions.setdefault(resolution.id, resolution)
+    for link_type in (
+        LinkType("10000", "Blocks", "is blocked by", "blocks"),
+        LinkType("10001", "Cloners", "is cloned by", "clones"),
+        LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+        LinkType("10003", "Relates", "relates to", "relates to"),
+    ):
+        site.link_types.setdefault(link_type.id, link_type)
 
 
 def generate_issues(site: Site, project: Project, count: int) -> list[Issue]:

@@ -82,6 +82,10 @@ class JqlContext:
     subtask_types: frozenset[str] = frozenset()
     standard_types: frozenset[str] = frozenset()
     sprint_states: Mapping[int, str] = field(default_factory=dict)
+    #: Lower-cased sprint name -> id.
+    sprint_names: Mapping[str, int] = field(default_factory=dict)
+    #: Custom field id -> its options' lower-cased values and ids (select and multi-select fields).
+    custom_options: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -169,6 +173,7 @@ def compile_jql(
     current_account_id: str | None,
     now: datetime,
     known_values: Mapping[str, set[str]] | None = None,
+    context: JqlContext | None = None,
 ) -> CompiledQuery:
     """Compile `text`; raises `JqlError` with Jira's messages if it cannot be run.
 
@@ -176,10 +181,11 @@ def compile_jql(
     and "key" to the lower-cased names and ids that exist; a value outside its set is refused as
     Jira refuses it, and a field missing from the map is not checked. "statuscategory" defaults to
     Jira's fixed categories. With None, no value is checked. `currentUser()` matches nothing when
-    `current_account_id` is None (an anonymous caller).
+    `current_account_id` is None (an anonymous caller). `context` tells custom fields, groups, issue
+    type kinds and sprints; without it, none exist.
     """
     query = parse(text)
-    compiler = _Compiler(current_account_id, now, known_values)
+    compiler = _Compiler(current_account_id, now, known_values, context or JqlContext())
     predicate = compiler.predicate(query.where, negated=False) if query.where is not None else None
     order_by = compiler.order_by(query.order_by) if query.order_by else list(DEFAULT_ORDER)
     if compiler.errors:
@@ -347,11 +353,16 @@ _SPRINT_STATES = {"opensprints": "active", "closedsprints": "closed", "futurespr
 
 class _Compiler:
     def __init__(
-        self, current_account_id: str | None, now: datetime, known_values: Mapping[str, set[str]] | None
+        self,
+        current_account_id: str | None,
+        now: datetime,
+        known_values: Mapping[str, set[str]] | None,
+        context: JqlContext,
     ) -> None:
         self.current_account_id = current_account_id
         self.now = now.astimezone(UTC)
         self.known_values = known_values
+        self.context = context
         self.errors: list[str] = []
 
     def order_by(self, keys: tuple[SortKey, ...]) -> list[tuple[str, bool]]:
@@ -383,8 +394,13 @@ class _Compiler:
     def clause(self, clause: Clause, negated: bool) -> Predicate:
         name = clause.field.lower()
         field = _FIELD_ALIASES.get(name, name)
+        if field not in _FIELDS and name in self.context.custom_fields:
+            return self.custom_clause(clause, negated, *self.context.custom_fields[name])
         if field not in _FIELDS:
             raise _Invalid(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
+        if clause.operator == "changed" or clause.operator.startswith("was"):
+            found = self.history_clause(clause, field)
+            return _negation(found) if negated else found
         operators, can_be_empty = _FIELDS[field]
         operator, operand = clause.operator, clause.operand
         _check_shape(clause)  # before the operator, as Jira does: "summary in test" is a shape error
@@ -398,8 +414,8 @@ class _Compiler:
             raise _Invalid(f"The field '{clause.field}' does not support searching for EMPTY values.")
         if negated:
             operator = _NEGATED[operator]
-        if field in ("created", "updated"):
-            return self.date_clause(clause, attrgetter(field), operator)
+        if field in _DATE_FIELDS:
+            return self.date_clause(clause, _DATE_GETTERS[field], operator, can_be_empty)
         if field in ("summary", "text"):
             return _text_clause(clause, self.single_value(clause, field), attrgetter(field), operator)
         if field == "key" and operator in _ORDERING:
@@ -408,9 +424,160 @@ class _Compiler:
             return self.priority_range(clause, self.single_value(clause, field), operator)
         if operator in ("is", "is not"):
             return _equality(operator, _never, _equality_tests(field, set())[1], with_empty=False)
-        values, with_empty = self.values(clause, field)
-        hits, is_empty = _equality_tests(field, values)
-        return _equality(operator, hits, is_empty, with_empty)
+        selection = self.values(clause, field)
+        hits, is_empty = _equality_tests(field, selection.values)
+        if selection.extra:
+            hits = _any_of([hits, *selection.extra])
+        return _equality(operator, hits, is_empty, selection.with_empty)
+
+    def custom_clause(self, clause: Clause, negated: bool, field_id: str, kind: str) -> Predicate:
+        if clause.operator == "changed" or clause.operator.startswith("was"):
+            raise _Invalid(f"The operator '{clause.operator}' is not supported by the '{clause.field}' field.")
+        _check_shape(clause)
+        operator, operand = clause.operator, clause.operand
+        if operator not in _CUSTOM_OPERATORS[kind]:
+            raise _Invalid(f"The operator '{operator}' is not supported by the '{clause.field}' field.")
+        if isinstance(operand, Empty) and operator in _ORDERING:
+            raise _Invalid(
+                f"The operator '{operator}' does not support searching for EMPTY values on the field '{clause.field}'."
+            )
+        if negated:
+            operator = _NEGATED[operator]
+
+        def get(doc: SearchDoc) -> Any:
+            return doc.custom.get(field_id) if doc.custom else None
+
+        def is_empty(doc: SearchDoc) -> bool:
+            return get(doc) in (None, (), "")
+
+        if operator in ("is", "is not"):
+            return _equality(operator, _never, is_empty, with_empty=False)
+        if kind in ("text", "textarea"):
+            return _text_clause(clause, self.single_value(clause, "text"), lambda doc: get(doc) or "", operator)
+        if kind in ("date", "datetime"):
+            return self.date_clause(clause, get, operator, True)
+        if kind == "number":
+            return self.number_clause(clause, get, operator)
+        selection = self.custom_values(clause, field_id, kind)
+        values = selection.values
+
+        def hits(doc: SearchDoc) -> bool:
+            value = get(doc)
+            if value is None:
+                return False
+            if isinstance(value, tuple):
+                return any(v in values for v in value)
+            return value in values
+
+        return _equality(operator, hits, is_empty, selection.with_empty)
+
+    def custom_values(self, clause: Clause, field_id: str, kind: str) -> _Selection:
+        items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
+        selection = _Selection()
+        options = self.context.custom_options.get(field_id)
+        for item in items:
+            if isinstance(item, Empty):
+                selection.with_empty = True
+            elif isinstance(item, Function):
+                self.check_function(item, clause, returns="user" if kind == "user" else None)
+                selection.values |= self.function_values(item, clause, selection)
+            elif kind == "user":
+                selection.values.add(self.checked(clause, "assignee", item.text))
+            else:
+                value = item.text.lower()
+                if options is not None and value not in options:
+                    raise _Invalid(f"The option '{item.text}' for field '{clause.field}' is not valid.")
+                selection.values.add(value)
+        return selection
+
+    def number_clause(self, clause: Clause, get: Callable[[SearchDoc], Any], operator: str) -> Predicate:
+        items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
+        numbers: list[float] = []
+        with_empty = False
+        for item in items:
+            if isinstance(item, Empty):
+                with_empty = True
+                continue
+            if isinstance(item, Function):
+                self.check_function(item, clause, returns=None)
+            assert isinstance(item, Value)
+            try:
+                numbers.append(float(item.text))
+            except ValueError:
+                raise _Invalid(f"The value '{item.text}' does not exist for the field '{clause.field}'.") from None
+        if operator in _ORDERING:
+            compare, bound = _FLOAT_COMPARE[operator], numbers[0]
+            return lambda doc: get(doc) is not None and compare(get(doc), bound)
+        wanted = set(numbers)
+        return _equality(
+            operator, lambda doc: get(doc) in wanted, lambda doc: get(doc) is None, with_empty
+        )
+
+    def history_clause(self, clause: Clause, field: str) -> Predicate:
+        operator = clause.operator
+        if field not in _HISTORY_FIELDS:
+            raise _Invalid(f"The operator '{operator}' is not supported by the '{clause.field}' field.")
+        base = "changed" if operator == "changed" else "was"
+        for found in clause.predicates:
+            if found.word not in _PREDICATES[base]:
+                raise _Invalid(f"The predicate '{found.word.upper()}' is not supported by the '{base.upper()}' operator.")
+        field_id = _HISTORY_FIELDS[field]
+        by: set[str] | None = None
+        windows: list[tuple[datetime, datetime]] = []
+        changed_from = changed_to = None
+        for found in clause.predicates:
+            if found.word == "by":
+                by = (by or set()) | self.values(_as_clause(clause, found), "assignee").values
+            elif found.word in ("from", "to"):
+                chosen = self.values(_as_clause(clause, found), field)
+                changed_from, changed_to = (chosen, changed_to) if found.word == "from" else (changed_from, chosen)
+            else:
+                windows.append(self.window(clause, found))
+        users = field in ("assignee", "reporter")
+        current = _CURRENT[field]
+        if base == "changed":
+            return _changed(field_id, users, by, windows, changed_from, changed_to)
+        if operator in ("was in", "was not in") and not isinstance(clause.operand, ValueList | Function):
+            raise _Invalid(
+                f"Operator '{operator}' does not support the non-list value '{_shown(clause.operand)}' for field '{clause.field}'."
+            )
+        if operator in ("was", "was not") and isinstance(clause.operand, ValueList):
+            raise _Invalid(
+                f"Operator '{operator}' does not support the list value '{_shown(clause.operand)}' for field '{clause.field}'."
+            )
+        selection = self.values(clause, field)
+
+        def was(doc: SearchDoc) -> bool:
+            for state, start, end, author in _timeline(doc, field_id, current(doc)):
+                if not _state_matches(state, selection, users):
+                    continue
+                if by is not None and author not in by:
+                    continue
+                if all(start < high and (end is None or end > low) for low, high in windows):
+                    return True
+            return False
+
+        return was if operator in ("was", "was in") else _negation(was)
+
+    def window(self, clause: Clause, found: HistoryPredicate) -> tuple[datetime, datetime]:
+        """The period a time predicate names, as [low, high)."""
+        earliest, latest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+        if found.word == "during":
+            items = found.operand.items if isinstance(found.operand, ValueList) else ()
+            if len(items) != 2:
+                raise _Invalid(f"The 'DURING' predicate of the field '{clause.field}' takes a list of two dates.")
+            return self.moment(clause, items[0]), _minute_after(self.moment(clause, items[1]))
+        if isinstance(found.operand, ValueList):
+            raise _Invalid(
+                f"The '{found.word.upper()}' predicate does not support the list value '{_shown(found.operand)}' for field '{clause.field}'."
+            )
+        moment = self.moment(clause, found.operand)
+        if found.word == "after":
+            return _minute_after(moment), latest
+        if found.word == "before":
+            return earliest, moment
+        day = moment.replace(hour=0, minute=0)
+        return day, day + timedelta(days=1)
 
     def single_value(self, clause: Clause, field: str) -> Value:
         """The operand of a clause that takes one literal; the shape and EMPTY checks have run."""
@@ -422,33 +589,77 @@ class _Compiler:
         assert isinstance(operand, Value)  # check_function raised for a function
         return operand
 
-    def values(self, clause: Clause, field: str) -> tuple[set[str], bool]:
+    def values(self, clause: Clause, field: str) -> _Selection:
         """The lower-cased values a clause names (functions resolved, checked), and whether EMPTY is one."""
         items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
-        values: set[str] = set()
-        with_empty = False
+        selection = _Selection()
         for item in items:
             if isinstance(item, Empty):
                 if not _FIELDS[field][1]:
                     raise _Invalid(f"The field '{clause.field}' does not support searching for EMPTY values.")
-                with_empty = True
+                selection.with_empty = True
             elif isinstance(item, Function):
-                self.check_function(item, clause, returns="user" if field in ("assignee", "reporter") else None)
-                if self.current_account_id is not None:
-                    values.add(self.current_account_id)
+                self.check_function(item, clause, returns=_FIELD_FUNCTION_KIND.get(field))
+                selection.values |= self.function_values(item, clause, selection)
+            elif field == "resolution" and item.text.lower() == "unresolved":
+                selection.with_empty = True
             else:
-                values.add(self.checked(clause, field, item.text))
-        return values, with_empty
+                value = self.checked(clause, field, item.text)
+                if field == "sprint" and not value.isdigit():
+                    value = str(self.context.sprint_names.get(value, value))
+                selection.values.add(value)
+        return selection
+
+    def function_values(self, function: Function, clause: Clause, selection: _Selection) -> set[str]:
+        """The values a (checked) list or user function stands for; linkedIssues() adds a predicate."""
+        name = function.name.lower()
+        if name == "currentuser":
+            return {self.current_account_id} if self.current_account_id is not None else set()
+        if name == "membersof":
+            members = self.context.groups.get(function.args[0].lower())
+            if members is None:
+                raise _Invalid(
+                    f"Function 'membersOf' can not generate a list of usernames for group '{function.args[0]}'; "
+                    "the group does not exist."
+                )
+            return set(members)
+        if name == "linkedissues":
+            selection.extra.append(self.linked_issues(function))
+            return set()
+        if name == "standardissuetypes":
+            return set(self.context.standard_types)
+        if name == "subtaskissuetypes":
+            return set(self.context.subtask_types)
+        state = _SPRINT_STATES[name]
+        return {str(i) for i, s in self.context.sprint_states.items() if s == state}
+
+    def linked_issues(self, function: Function) -> Predicate:
+        target = function.args[0]
+        known = self.existing("key")
+        if not (_ISSUE_KEY.fullmatch(target) or target.isdigit()) or (
+            known is not None and target.lower() not in known
+        ):
+            raise _Invalid(f"Issue '{target}' could not be found in function 'linkedIssues'.")
+        wanted, phrase = target.lower(), function.args[1].lower() if len(function.args) > 1 else None
+
+        def linked(doc: SearchDoc) -> bool:
+            return any(
+                (ref.other_key.lower() == wanted or str(ref.other_id) == wanted)
+                and (phrase is None or phrase in (ref.other_phrase, ref.type_name))
+                for ref in doc.links
+            )
+
+        return linked
 
     def checked(self, clause: Clause, field: str, text: str) -> str:
-        value = text if field in ("assignee", "reporter") else text.lower()
-        if field == "key" and text.isdigit():  # an issue id
+        value = text if field in _USER_FIELDS else text.lower()
+        if field in ("key", "parent", "parentepic") and text.isdigit():  # an issue id
             return value
-        if field == "key" and not _ISSUE_KEY.fullmatch(text):
+        if field in ("key", "parent", "parentepic") and not _ISSUE_KEY.fullmatch(text):
             raise _Invalid(f"The issue key '{text}' for field '{clause.field}' is invalid.")
         existing = self.existing(field)
         if existing is not None and value.lower() not in existing:
-            if field == "key":
+            if field in ("key", "parent", "parentepic"):
                 raise _Invalid(f"An issue with key '{text}' does not exist for field '{clause.field}'.")
             raise _Invalid(f"The value '{text}' does not exist for the field '{clause.field}'.")
         return value
@@ -462,33 +673,49 @@ class _Compiler:
         return found
 
     def check_function(self, function: Function, clause: Clause, *, returns: str | None) -> None:
-        """Check a function exists, returns what the field holds ("user", "date", None: neither) and arity."""
+        """Check a function exists, returns what the field holds ("user", "date", "issue", "issuetype",
+        "sprint", None: none of those) and its arity."""
         name = function.name.lower()
         if name not in _FUNCTIONS:
             raise _Invalid(f"Unable to find JQL function '{function.name}()'.")
         canonical = _FUNCTIONS[name]
-        if returns != ("user" if name in _USER_FUNCTIONS else "date"):
+        if returns != _FUNCTION_KINDS.get(name, "date"):
             raise _Invalid(f"A value provided by the function '{canonical}' is invalid for the field '{clause.field}'.")
         least, most = _ARITY.get(name, (0, 1))
         if not least <= len(function.args) <= most:
             expected = f"'{most}'" if least == most else f"between '{least}' and '{most}'"
             raise _Invalid(f"Function '{canonical}' expected {expected} arguments but received '{len(function.args)}'.")
 
-    def date_clause(self, clause: Clause, get: Callable[[SearchDoc], datetime], operator: str) -> Predicate:
+    def date_clause(
+        self, clause: Clause, get: Callable[[SearchDoc], datetime | None], operator: str, can_be_empty: bool
+    ) -> Predicate:
+        if operator in ("is", "is not"):
+            return _equality(operator, _never, lambda doc: get(doc) is None, with_empty=False)
         items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
-        moments = [self.moment(clause, item) for item in items]
+        with_empty = can_be_empty and any(isinstance(item, Empty) for item in items)
+        moments = [self.moment(clause, item) for item in items if not (with_empty and isinstance(item, Empty))]
+
+        def known(test: Callable[[datetime], bool]) -> Predicate:
+            def check(doc: SearchDoc) -> bool:
+                value = get(doc)
+                return value is not None and test(value)
+
+            return check
+
         if operator in ("in", "not in", "=", "!="):
-            inside = _any_of([_between(get, moment, _minute_after(moment)) for moment in moments])
-            return inside if operator in ("in", "=") else _negation(inside)
+            inside = known(lambda v: any(m <= v < _minute_after(m) for m in moments))
+            if operator in ("in", "="):
+                return _any_of([inside, lambda doc: get(doc) is None]) if with_empty else inside
+            return known(lambda v: not any(m <= v < _minute_after(m) for m in moments))
         # Whole minutes: "<= 14:00" takes 14:00:59, "> 14:00" starts at 14:01.
         moment, next_minute = moments[0], _minute_after(moments[0])
         if operator == "<":
-            return lambda doc: get(doc) < moment
+            return known(lambda v: v < moment)
         if operator == "<=":
-            return lambda doc: get(doc) < next_minute
+            return known(lambda v: v < next_minute)
         if operator == ">":
-            return lambda doc: get(doc) >= next_minute
-        return lambda doc: get(doc) >= moment
+            return known(lambda v: v >= next_minute)
+        return known(lambda v: v >= moment)
 
     def moment(self, clause: Clause, item: Value | Empty | Function) -> datetime:
         if isinstance(item, Empty):
@@ -543,6 +770,112 @@ class _Compiler:
         return lambda doc: _priority_rank(doc) > 0 and compare(_priority_rank(doc), bound)
 
 
+@dataclass(slots=True)
+class _Selection:
+    """The values a clause names: lower-cased names and ids, whether EMPTY is one of them, and the
+    predicates of functions that name issues by a relation (linkedIssues())."""
+
+    values: set[str] = field(default_factory=set)
+    with_empty: bool = False
+    extra: list[Predicate] = field(default_factory=list)
+
+
+#: A history field's value(s) as (id, name) pairs: what it holds now, as the changelog writes it.
+_Pairs = frozenset[tuple[str | None, str | None]]
+
+
+def _pairs(*pairs: tuple[str | None, str | None]) -> _Pairs:
+    return frozenset(p for p in pairs if p[0] is not None)
+
+
+_CURRENT: dict[str, Callable[[SearchDoc], _Pairs]] = {
+    "status": lambda doc: _pairs((doc.status_id, doc.status_name)),
+    "assignee": lambda doc: _pairs((doc.assignee_account_id, None)),
+    "reporter": lambda doc: _pairs((doc.reporter_account_id, None)),
+    "priority": lambda doc: _pairs((doc.priority_id, doc.priority_name)),
+    "resolution": lambda doc: _pairs((doc.resolution_id, doc.resolution_name)),
+    "fixversion": lambda doc: frozenset(doc.fix_versions),
+}
+_DATE_GETTERS: dict[str, Callable[[SearchDoc], datetime | None]] = {
+    "created": attrgetter("created"),
+    "updated": attrgetter("updated"),
+    "duedate": attrgetter("duedate"),
+    "resolved": attrgetter("resolved"),
+}
+_FLOAT_COMPARE: dict[str, Callable[[float, float], bool]] = {"<": lt, "<=": le, ">": gt, ">=": ge}
+_Period = tuple[_Pairs, datetime, "datetime | None", "str | None"]
+
+
+def _timeline(doc: SearchDoc, field_id: str, current: _Pairs) -> list[_Period]:
+    """Each value the field held, newest first: (value, from, until or None for now, who set it).
+
+    Walks the history backwards from the current value; the first value was set by the reporter at
+    creation (Jira attributes it to the creator)."""
+    periods: list[_Period] = []
+    state, until = current, None
+    for group in reversed(doc.history):
+        items = [item for item in group.items if item.field_id == field_id]
+        if not items:
+            continue
+        periods.append((state, group.created, until, group.author_account_id))
+        before = set(state)
+        for item in items:
+            if item.to is not None or item.to_string is not None:
+                before.discard((item.to, item.to_string))
+                before = {p for p in before if p[0] != item.to}
+            if item.from_ is not None or item.from_string is not None:
+                before.add((item.from_, item.from_string))
+        state, until = frozenset(before), group.created
+    periods.append((state, doc.created, until, doc.reporter_account_id))
+    return periods
+
+
+def _pair_matches(value_id: str | None, text: str | None, selection: _Selection, users: bool) -> bool:
+    if value_id is None and text is None:
+        return selection.with_empty
+    if users:
+        return value_id in selection.values
+    return (value_id or "").lower() in selection.values or (text or "").lower() in selection.values
+
+
+def _state_matches(state: _Pairs, selection: _Selection, users: bool) -> bool:
+    if not state:
+        return selection.with_empty
+    return any(_pair_matches(value_id, text, selection, users) for value_id, text in state)
+
+
+def _changed(
+    field_id: str,
+    users: bool,
+    by: set[str] | None,
+    windows: list[tuple[datetime, datetime]],
+    changed_from: _Selection | None,
+    changed_to: _Selection | None,
+) -> Predicate:
+    def changed(doc: SearchDoc) -> bool:
+        for group in doc.history:
+            if by is not None and group.author_account_id not in by:
+                continue
+            if not all(low <= group.created < high for low, high in windows):
+                continue
+            for item in group.items:
+                if item.field_id != field_id:
+                    continue
+                if changed_from is not None and not _pair_matches(item.from_, item.from_string, changed_from, users):
+                    continue
+                if changed_to is not None and not _pair_matches(item.to, item.to_string, changed_to, users):
+                    continue
+                return True
+        return False
+
+    return changed
+
+
+def _as_clause(clause: Clause, found: HistoryPredicate) -> Clause:
+    """A predicate's operand as a clause of its own, so that its values are read and checked alike."""
+    return Clause(clause.field, "in" if isinstance(found.operand, ValueList) else "=", found.operand)
+
+
 def _check_shape(clause: Clause) -> None:
     """Lists go with IN and NOT IN only, and IS takes only EMPTY."""
     operator, operand = clause.operator, clause.operand
@@ -594,6 +927,38 @@ def _equality_tests(field: str, values: set[str]) -> tuple[Predicate, Predicate 
         return (
             lambda doc: any(label.lower() in values for label in doc.labels),
             lambda doc: not doc.labels,
+        )
+    if field == "resolution":
+        return (
+            lambda doc: doc.resolution_id is not None
+            and (doc.resolution_id in values or (doc.resolution_name or "").lower() in values),
+            lambda doc: doc.resolution_id is None,
+        )
+    if field in ("component", "fixversion", "affectedversion"):
+        get_pairs = attrgetter({"component": "components", "fixversion": "fix_versions"}.get(field, "affected_versions"))
+        return (
+            lambda doc: any(i in values or n.lower() in values for i, n in get_pairs(doc)),
+            lambda doc: not get_pairs(doc),
+        )
+    if field == "parent":
+        return lambda doc: str(doc.parent_id) in values or (doc.parent_key or "").lower() in values, None
+    if field == "parentepic":
+        epic_ids = {value for value in values if value.isdigit()}
+        return (
+            lambda doc: str(doc.id) in epic_ids
+            or any((k or "").lower() in values for k in (doc.key, doc.parent_key, doc.epic_key)),
+            None,
+        )
+    if field == "watcher":
+        return lambda doc: any(w in values for w in doc.watcher_ids), lambda doc: not doc.watcher_ids
+    if field == "attachments":
+        return _never, lambda doc: not doc.has_attachments
+    if field == "sprint":
+        return lambda doc: any(str(s) in values for s in doc.sprint_ids), lambda doc: not doc.sprint_ids
+    if field == "issuelinktype":
+        return (
+            lambda doc: any(ref.phrase in values or ref.type_name in values for ref in doc.links),
+            lambda doc: not doc.links,
         )
     get = attrgetter(f"{field}_account_id")  # assignee, reporter
     return lambda doc: get(doc) in values, lambda doc: get(doc) is None

@@ -53,6 +53,7 @@ def matching_ids(runtime: Runtime, user: User, jql: str, reconcile: Collection[i
             current_account_id=user.account_id,
             now=datetime.now(UTC),
             known_values=site.known_values(user.account_id),
+            context=site.jql_context(),
         )
     except JqlError as exc:
         raise JiraError(400, list(exc.messages)) from None

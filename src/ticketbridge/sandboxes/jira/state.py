@@ -249,6 +249,8 @@ class CustomField:
         return next((o for o in self.options if ref in (o.id, o.value)), None)
 
 
+#: The resolution "Done" of Jira's default resolutions.
+DONE_RESOLUTION_ID = "10000"
 #: The id of Jira Cloud's Sprint field (the same on every site created since 2019).
 SPRINT_FIELD_ID = "customfield_10020"
 
@@ -379,6 +381,10 @@ class Site:
     def add_issue(self, issue: Issue) -> None:
         if not issue.rank:
             issue.rank = issue.id
+        # Issues seeded or generated in a done status are resolved, as the workflow would have done.
+        if issue.resolution_id is None and DONE_RESOLUTION_ID in self.resolutions:
+            if self.statuses[issue.status_id].category_key == "done":
+                issue.resolution_id, issue.resolved = DONE_RESOLUTION_ID, issue.status_changed
         self.issues[issue.id] = issue
         self.issue_ids_by_key[issue.key] = issue.id
         if issue.parent_id is not None:

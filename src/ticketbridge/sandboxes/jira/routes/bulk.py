@@ -76,7 +76,7 @@ async def submit_transition(body: BodyDep, runtime: RuntimeDep, user: UserDep) -
     for refs, transition_id in inputs:
         ids, bad = resolve_issues(runtime.site, user, refs)
         invalid += bad
-        operation = transition_operation(runtime.site, transition_id)
+        operation = transition_operation(runtime.site, transition_id, user)
         plan.update(dict.fromkeys(ids, operation))
     return _submit(runtime, user, list(plan), lambda issue_id: plan[issue_id](issue_id), invalid)
 

@@ -16,7 +16,8 @@ from ticketbridge.sandboxes.jira.issues import (
     validate_create,
     visible_issue,
 )
-from ticketbridge.sandboxes.jira.render import API, comment_json, issue_json, select_fields
+from ticketbridge.sandboxes.jira.catalog import issue_view
+from ticketbridge.sandboxes.jira.render import API, comment_json, issue_json, parse_expand, select_fields
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep
@@ -103,14 +104,18 @@ async def fetch_many(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict[
         if issue is None or not runtime.site.projects[issue.project_id].is_visible_to(user.account_id):
             errors.append({"id": ref, "errorMessage": ISSUE_NOT_FOUND})
         else:
-            issues.append(issue_json(runtime.base, runtime.site, issue, chosen))
+            expand = parse_expand(body.get("expand"))
+            issues.append(issue_view(runtime.base, runtime.site, issue, chosen, expand, user.account_id))
     return {"issues": issues, "issueErrors": errors}
 
 
 @router.get("/issue/{issueIdOrKey}", operation_id="getIssue")
-async def get(issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, fields: FieldsQuery = None) -> dict[str, Any]:
+async def get(
+    issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, fields: FieldsQuery = None, expand: str | None = None
+) -> dict[str, Any]:
     issue = visible_issue(runtime.site, user, issueIdOrKey)
-    return issue_json(runtime.base, runtime.site, issue, select_fields(fields, "*all"))
+    chosen = select_fields(fields, "*all")
+    return issue_view(runtime.base, runtime.site, issue, chosen, parse_expand(expand), user.account_id)
 
 
 @router.put("/issue/{issueIdOrKey}", operation_id="editIssue", status_code=204)

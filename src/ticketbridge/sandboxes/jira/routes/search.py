@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from ticketbridge.sandboxes.jira.auth import UserDep
 from ticketbridge.sandboxes.jira.errors import JiraError, JiraJSONResponse
-from ticketbridge.sandboxes.jira.render import issue_json, select_fields
+from ticketbridge.sandboxes.jira.catalog import issue_view, names_json, schemas_json
+from ticketbridge.sandboxes.jira.render import parse_expand, select_fields
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep
@@ -51,6 +52,7 @@ def _search(
     max_results: int | None,
     fields: list[str] | None,
     reconcile: list[int] | None,
+    expand: str | None = None,
 ) -> dict[str, Any]:
     if reconcile and len(reconcile) > MAX_RECONCILE:
         raise JiraError(400, [f"reconcileIssues accepts at most {MAX_RECONCILE} issue ids."])
@@ -60,10 +62,20 @@ def _search(
     if wanted < 0:
         raise JiraError(400, ["maxResults must not be negative."])
     found, next_token = page(runtime, user, jql, token, min(wanted, cap), reconcile or (), chosen)
-    issues = [issue_json(runtime.base, runtime.site, issue, chosen) for issue in found]
+    expanded = parse_expand(expand)
+    # names and schema come once for the page, not per issue, as in Jira's SearchAndReconcileResults.
+    per_issue = expanded - {"names", "schema"}
+    issues = [
+        issue_view(runtime.base, runtime.site, issue, chosen, per_issue, user.account_id) for issue in found
+    ]
     body: dict[str, Any] = {"issues": issues, "isLast": next_token is None}
     if next_token is not None:
         body["nextPageToken"] = next_token
+    shown = list(dict.fromkeys(f for i in issues for f in i.get("fields") or i.get("versionedRepresentations") or ()))
+    if "names" in expanded:
+        body["names"] = names_json(runtime.site, shown)
+    if "schema" in expanded:
+        body["schema"] = schemas_json(runtime.site, shown)
     return body
 
 
@@ -84,8 +96,9 @@ async def search_get(
     maxResults: int | None = None,
     fields: Annotated[list[str] | None, Query()] = None,
     reconcileIssues: Annotated[list[int] | None, Query()] = None,
+    expand: str | None = None,
 ) -> dict[str, Any]:
-    return _search(runtime, user, jql, nextPageToken, maxResults, fields, reconcileIssues)
+    return _search(runtime, user, jql, nextPageToken, maxResults, fields, reconcileIssues, expand)
 
 
 @router.post("/search/jql", operation_id="searchAndReconsileIssuesUsingJqlPost")
@@ -103,7 +116,10 @@ async def search_post(body: BodyDep, runtime: RuntimeDep, user: UserDep) -> dict
         raise JiraError(400, ["fields must be an array of strings."])
     if not (reconcile is None or (isinstance(reconcile, list) and all(type(i) is int for i in reconcile))):
         raise JiraError(400, ["reconcileIssues must be an array of issue ids."])
-    return _search(runtime, user, jql, token, max_results, fields, reconcile)
+    expand = body.get("expand")
+    if not (expand is None or isinstance(expand, str)):
+        raise JiraError(400, ["expand must be a comma-separated string."])
+    return _search(runtime, user, jql, token, max_results, fields, reconcile, expand)
 
 
 @router.post("/search/approximate-count", operation_id="countIssues")

@@ -1,0 +1,110 @@
+"""What every scenario gets: the run's sizes, its directory, the sandbox, the deployments, helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.deployment import Deployment, Tenant
+from bench.sandbox import SandboxControl
+from ticketbridge.connectors.jira.adf import markdown_to_adf
+
+PROJECT = "DEMO"
+ISSUE_TYPE = "Task"
+DESCRIPTION = (
+    "The nightly export failed on **db-7** after the disk filled up.\n\n"
+    "Steps seen so far:\n\n"
+    "- the backup job started at 02:00\n"
+    "- `/var/lib/export` reached 100 %\n"
+    "- the job retried three times, then gave up\n\n"
+    "See the [runbook](https://runbooks.example.com/export) before re-running it."
+)
+JOB_DEADLINE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    write_repetitions: int  #: scenarios 1 and 2
+    single_repetitions: int  #: scenario 3
+    job_repetitions: int  #: scenario 5, per database
+    load_seconds: float  #: one measured window of scenarios 6 and 7
+    load_repetitions: int
+    stored_tickets: int  #: scenario 6
+    sync_issues: int  #: scenario 8
+    sync_repetitions: int
+    rate_limited_jobs: int  #: scenario 9
+    rate_limited_repetitions: int
+
+
+FULL = Sizes(20, 30, 10, 8.0, 3, 10_000, 20_000, 3, 40, 2)
+QUICK = Sizes(6, 10, 4, 3.0, 2, 10_000, 5_000, 2, 10, 1)
+
+
+@dataclass
+class Context:
+    sizes: Sizes
+    directory: Path
+    sandbox: SandboxControl
+    sqlite: Deployment
+    postgres: Deployment | None
+    postgres_reason: str | None  #: why `postgres` is None
+
+    @property
+    def jira_url(self) -> str:
+        return self.sandbox.url
+
+
+def tickets(count: int, *, description: bool) -> list[dict[str, Any]]:
+    """`count` tickets with names never used before (so no identifier repeats across repetitions)."""
+    tag = uuid.uuid4().hex[:10]
+    return [
+        {
+            "name": f"bench {tag} {index}",
+            "project_vendor_id": PROJECT,
+            "type": ISSUE_TYPE,
+            **({"description": DESCRIPTION} if description else {}),
+        }
+        for index in range(count)
+    ]
+
+
+_ADF = markdown_to_adf(DESCRIPTION)
+
+
+def issue_fields(ticket: dict[str, Any]) -> dict[str, Any]:
+    """The same ticket as Jira fields, the description already ADF (the baseline does no conversion)."""
+    fields: dict[str, Any] = {
+        "project": {"key": PROJECT},
+        "summary": ticket["name"],
+        "issuetype": {"name": ISSUE_TYPE},
+    }
+    if "description" in ticket:
+        fields["description"] = _ADF
+    return fields
+
+
+async def wait_for_job(api: httpx.AsyncClient, tenant: Tenant, job_id: str, *, poll_seconds: float) -> dict[str, Any]:
+    """Polls GET /v1/jobs/{id} every `poll_seconds` until it finishes (bounded); answers the job."""
+    deadline = time.monotonic() + JOB_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        time_left = deadline - time.monotonic()
+        await asyncio.sleep(max(0.0, min(poll_seconds, time_left)))
+        response = await api.get(f"/v1/jobs/{job_id}", headers=tenant.headers)
+        response.raise_for_status()
+        job: dict[str, Any] = response.json()
+        if job["status"] in ("SUCCESS", "FAILED"):
+            return job
+    raise RuntimeError(f"job {job_id} did not finish within {JOB_DEADLINE_SECONDS:g} s")
+
+
+def expect(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    if response.status_code != status:
+        raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
+    return body
