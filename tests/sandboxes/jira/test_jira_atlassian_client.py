@@ -1,7 +1,8 @@
 """Both PyPI clients in their default configurations against the sandbox served by uvicorn.
 
-`atlassian-python-api`'s `Jira(cloud=True)` talks to `/rest/api/latest` (v2 on Cloud) and the `jira`
-client to `/rest/api/2` unless told otherwise: descriptions and comments are plain strings there.
+`atlassian-python-api`'s `Jira(cloud=True)` and the `jira` client talk to `/rest/api/2` unless told
+otherwise (the `jira` client's assign uses `/rest/api/latest`, v2 on Cloud; atlassian-python-api's search
+uses `/rest/api/3/search/jql`): descriptions and comments are plain strings there.
 The sandbox runs with its defaults (Jira's rate limits on) except for the search lag.
 """
 
@@ -57,7 +58,7 @@ def test_atlassian_client_creates_reads_updates_and_comments_in_plain_text(atlas
 
     issue = atlassian.issue(created["key"])
 
-    assert created["self"].endswith(f"/rest/api/latest/issue/{created['id']}")
+    assert created["self"].endswith(f"/rest/api/2/issue/{created['id']}")
     assert issue["fields"]["summary"] == "Renamed"
     assert issue["fields"]["description"] == "Now this"
     assert [c["body"] for c in issue["fields"]["comment"]["comments"]] == ["A plain comment"]
