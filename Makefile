@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE := $(LOCK_TOOLS)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: demo demo-reset test lint bench lock check-python
+.PHONY: demo demo-reset test fuzz lint bench lock check-python
 
 # Fails fast, before anything is created, on an interpreter the project does not run on.
 check-python:
@@ -38,6 +38,12 @@ demo-reset:
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest
+
+# The long schemathesis run (tests/api/test_fuzz.py, SQLite and PostgreSQL): FUZZ_EXAMPLES cases per
+# operation, new ones each run; `make test` runs the same test bounded and deterministic.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(INSTALLED)
+	TICKETBRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest tests/api/test_fuzz.py
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check src tests bench

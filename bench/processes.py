@@ -63,7 +63,7 @@ class Process:
 
 @contextlib.asynccontextmanager
 async def started(
-    args: list[str], *, env: dict[str, str], log_path: Path, url: str, ready_path: str
+    args: list[str], *, env: dict[str, str] | None, log_path: Path, url: str, ready_path: str
 ) -> AsyncIterator[Process]:
     """`args` for the duration of the block, once GET `url + ready_path` answers 200 (bounded wait)."""
     with log_path.open("wb") as log:

@@ -31,6 +31,10 @@ class SandboxControl:
         await self._send("PUT", "/faults", {"latency_ms": latency_ms})
         await self._send("PUT", "/rate-limits", rate_limits or {"enabled": False})
 
+    async def reset(self) -> None:
+        """A fresh demo site (issues and call counts cleared; faults, limits and search lag kept)."""
+        await self._send("POST", "/reset", {"seed_demo": True})
+
     async def calls(self) -> Counter[str]:
         return Counter(await self._send("GET", "/calls"))
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bench.context import Context, expect, issue_fields, tickets
+from bench.context import Context, expect, fresh_tenant, issue_fields, tickets
 from bench.measure import Calls, Result, interleave
 from bench.sandbox import bare_jira, calls_delta
 
@@ -55,9 +55,9 @@ def counted(
 
 
 async def _bulk(context: Context, *, description: bool, latency_ms: float, name: str, target: str) -> Result:
-    await context.sandbox.configure(latency_ms=latency_ms)
     deployment = context.sqlite
-    tenant = await deployment.tenant(context.jira_url, name=name)
+    tenant = await fresh_tenant(context, deployment, name)
+    await context.sandbox.configure(latency_ms=latency_ms)
     counter = CallCounter()
     cpu_seconds: list[float] = []
     async with httpx.AsyncClient(base_url=deployment.api.url, timeout=120) as api, bare_jira(context.jira_url) as bare:
@@ -126,10 +126,10 @@ async def bulk_sync_overhead(context: Context) -> Result:
 
 
 async def single_create(context: Context) -> Result:
-    await context.sandbox.configure(latency_ms=LATENCY_MS)
     deployment = context.sqlite
     name = "3. single POST /v1/itsm/tickets, 100 ms vendor"
-    tenant = await deployment.tenant(context.jira_url, name="single")
+    tenant = await fresh_tenant(context, deployment, "single")
+    await context.sandbox.configure(latency_ms=LATENCY_MS)
     counter = CallCounter()
     async with httpx.AsyncClient(base_url=deployment.api.url, timeout=60) as api, bare_jira(context.jira_url) as bare:
 

@@ -48,7 +48,7 @@ async def handle_effect(ctx: JobContext) -> None:
     record = float(ctx.job.payload.get("record_seconds", 0))
     for item in await ctx.pending_items():
         if item.payload.get("reject"):
-            await ctx.item_failed(item.key, error=REJECTED)
+            await ctx.item_failed(item.key, error=REJECTED, code="VENDOR_REJECTED")
             continue
         ref = item.vendor_ref or _find_effect(effects_dir, ctx.job.id, item.key)
         if ref is None:

@@ -109,7 +109,7 @@ async def test_each_failed_item_has_its_code_and_a_bounded_message(jobs_runtime:
     job = await enqueue(jobs_runtime, tenant, items=specs)
 
     async def mixed(ctx: JobContext) -> None:
-        await ctx.item_failed("a", error="Jira: " + "summary is too long; " * 200)
+        await ctx.item_failed("a", error="Jira: " + "summary is too long; " * 200, code="VENDOR_REJECTED")
         await ctx.item_failed("b", error="Identifier 'b' is already used by another ticket.", code="IDENTIFIER_TAKEN")
         await ctx.item_succeeded("c", vendor_ref="ACME-3")
 

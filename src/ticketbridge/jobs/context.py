@@ -105,7 +105,7 @@ class JobContext:
         key: str,
         *,
         error: str,
-        code: str = "VENDOR_REJECTED",
+        code: str,
         result: dict[str, Any] | None = None,
         db: AsyncSession | None = None,
     ) -> None:

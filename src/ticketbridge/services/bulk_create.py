@@ -36,6 +36,7 @@ class BulkItemResult:
     vendor_ticket_id: str | None
     identifier: str | None
     error: str | None
+    code: str | None
 
 
 async def create_tickets_now(
@@ -62,6 +63,7 @@ async def create_tickets_now(
             result.ticket.vendor_key if result.ticket else None,
             result.entry.identifier,
             result.warning if result.ticket else result.error,
+            None if result.ticket else result.code,
         )
         for result in results
     ]
@@ -120,7 +122,7 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
         for item in await ctx.pending_items():
-            await ctx.item_failed(item.key, error=exc.message)
+            await ctx.item_failed(item.key, error=exc.message, code=exc.code)
         return
     if waits:
         raise RetryLater(min(waits), f"{len(waits)} item(s) wait for a create in progress or unconfirmed")
@@ -142,5 +144,10 @@ async def _record(ctx: JobContext, results: Sequence[CreateResult]) -> list[floa
             elif result.retry_after is not None:
                 waits.append(result.retry_after)
             else:
-                await ctx.item_failed(key, error=result.error or "The vendor refused the ticket.", db=db)
+                await ctx.item_failed(
+                    key,
+                    error=result.error or "The vendor refused the ticket.",
+                    code=result.code or VendorRefused.code,
+                    db=db,
+                )
     return waits

@@ -113,14 +113,16 @@ async def run_sync_job(ctx: JobContext, access: VendorAccess) -> None:
     async with ctx.sessionmaker.begin() as db:
         connection = await connections_service.get_connection(db, ctx.job.connection_id)
     if connection.state is not ConnectionState.ACTIVE:
-        await ctx.item_failed(SYNC_ITEM_KEY, error=f"Connection {connection.id} is {connection.state}.")
+        await ctx.item_failed(
+            SYNC_ITEM_KEY, error=f"Connection {connection.id} is {connection.state}.", code=Conflict.code
+        )
         return
     try:
         report = await sync_connection(ctx.transaction, access, connection)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused, NotFound) as exc:
-        await ctx.item_failed(SYNC_ITEM_KEY, error=exc.message)
+        await ctx.item_failed(SYNC_ITEM_KEY, error=exc.message, code=exc.code)
         return
     except LeaseLost:
         raise

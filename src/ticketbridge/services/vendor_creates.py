@@ -27,7 +27,7 @@ from ticketbridge.connectors.base import Connector
 from ticketbridge.connectors.errors import VendorError, VendorNotFound
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketRead, VendorTicket
-from ticketbridge.errors import TicketNotStored
+from ticketbridge.errors import CreateInProgress, NotFound, TicketNotStored, VendorRefused, VendorUnavailable
 from ticketbridge.observability import get_logger
 from ticketbridge.services import create_claims
 from ticketbridge.services.create_claims import Busy, ClaimTerms, Create, Decision, Recover, Stored
@@ -36,6 +36,8 @@ from ticketbridge.services.ticket_requests import ResolvedCreate
 
 log = get_logger("ticketbridge.services.creates")
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+#: The code of an item whose identifier names another request's ticket.
+IDENTIFIER_TAKEN = "IDENTIFIER_TAKEN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class CreateResult:
     #: Set when the create cannot be settled now (another writer holds the identifier, or an
     #: unconfirmed create is not yet visible to search): try again after this many seconds.
     retry_after: float | None = None
+    #: The stable code of `error` (an errors.py code).
+    code: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -82,11 +86,13 @@ async def create_once(
             results[entry.request_index] = (
                 CreateResult(entry, ticket=ticket)
                 if same_request(ticket, entry)
-                else CreateResult(entry, error=identifier_taken(ticket, entry))
+                else CreateResult(entry, error=identifier_taken(ticket, entry), code=IDENTIFIER_TAKEN)
             )
         elif isinstance(decision, Busy):
             message = f"A create with identifier {entry.identifier!r} is in progress; retry."
-            results[entry.request_index] = CreateResult(entry, error=message, retry_after=decision.retry_after)
+            results[entry.request_index] = CreateResult(
+                entry, error=message, retry_after=decision.retry_after, code=CreateInProgress.code
+            )
         elif isinstance(decision, Recover):
             to_recover.append((entry, decision.vendor_ref))
         else:
@@ -99,7 +105,7 @@ async def create_once(
             written.append((entry, await connector.get_ticket(vendor_ref), None))
         except VendorNotFound:
             message = f"The vendor ticket {vendor_ref} created for identifier {entry.identifier!r} no longer exists."
-            results[entry.request_index] = CreateResult(entry, error=message)
+            results[entry.request_index] = CreateResult(entry, error=message, code=NotFound.code)
             refused.append(entry)
     if to_create:
         reconcile = {entry.item.key for entry in to_create if _reconciles(decisions[entry.identifier])}
@@ -128,10 +134,13 @@ async def create_once(
                     entry,
                     error=f"The vendor did not confirm this create ({outcome.error}); retry with the same identifier.",
                     retry_after=max(connector.marker_settle_seconds, create_claims.IN_PROGRESS_RETRY_SECONDS),
+                    code=VendorUnavailable.code,
                 )
             else:
                 refused.append(entry)
-                results[entry.request_index] = CreateResult(entry, error=outcome.error or "The vendor refused it.")
+                results[entry.request_index] = CreateResult(
+                    entry, error=outcome.error or "The vendor refused it.", code=VendorRefused.code
+                )
     async with transaction() as db:
         await create_claims.mark_written(
             db, connection, {entry.identifier: ticket.vendor_id for entry, ticket, _ in written}, terms

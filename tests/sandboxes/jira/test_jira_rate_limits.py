@@ -17,7 +17,8 @@ async def limit(client: httpx.AsyncClient, **settings: object) -> None:
     assert response.status_code == 200, response.text
 
 
-async def test_rate_limits_are_off_by_default(client: httpx.AsyncClient) -> None:
+async def test_the_tests_sandbox_is_unthrottled(client: httpx.AsyncClient) -> None:
+    """The fixture turns the limits off explicitly (they are on by default, at Jira's values)."""
     statuses = {(await client.get(f"{API}/myself")).status_code for _ in range(150)}
 
     assert statuses == {200}

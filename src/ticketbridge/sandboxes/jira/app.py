@@ -31,7 +31,18 @@ from ticketbridge.sandboxes.jira.errors import (
 )
 from ticketbridge.sandboxes.jira.persistence import SiteStore
 from ticketbridge.sandboxes.jira.ratelimit import RateLimiter
-from ticketbridge.sandboxes.jira.routes import bulk, issues, projects, search, site, transitions
+from ticketbridge.sandboxes.jira.routes import (
+    attachments,
+    bulk,
+    history,
+    issues,
+    links,
+    projects,
+    search,
+    site,
+    site_model,
+    transitions,
+)
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep, new_queue
 from ticketbridge.sandboxes.jira.state import Site
 from ticketbridge.sandboxes.jira.versions import ApiVersions
@@ -115,7 +126,7 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     # `projects` first: its `/issue/createmeta` must not be read as `/issue/{issueIdOrKey}`.
-    for module in (projects, issues, transitions, bulk, search, site):
+    for module in (projects, issues, transitions, bulk, search, site, history, links, attachments, site_model):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(search.removed_router)
     app.include_router(edge_router)

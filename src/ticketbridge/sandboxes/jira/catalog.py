@@ -187,17 +187,13 @@ def _meta(site: Site, base: str, info: FieldInfo, project: Project | None, requi
         ]
     elif info.id in site.custom_fields and site.custom_fields[info.id].type in ("select", "multiselect"):
         custom_field = site.custom_fields[info.id]
-        meta["allowedValues"] = [
-            option_json(base, custom_field, o.id) for o in custom_field.options if not o.disabled
-        ]
+        meta["allowedValues"] = [option_json(base, custom_field, o.id) for o in custom_field.options if not o.disabled]
     elif info.id in ("assignee", "reporter") or info.schema_type == "user":
         meta["autoCompleteUrl"] = f"{base}{API}/user/search?query="
     return meta
 
 
-def create_fields(
-    site: Site, base: str, issue_type: IssueType, project: Project | None = None
-) -> list[dict[str, Any]]:
+def create_fields(site: Site, base: str, issue_type: IssueType, project: Project | None = None) -> list[dict[str, Any]]:
     """FieldCreateMetadata of the create screen; `parent` is required for sub-tasks only, custom
     fields where the site's configuration requires them (`project`'s contexts when given)."""
     required = {"summary", "issuetype", "project"} | ({"parent"} if issue_type.subtask else set())

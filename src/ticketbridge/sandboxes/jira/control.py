@@ -21,7 +21,7 @@ from ticketbridge.sandboxes.jira.fields import parse_changes
 from ticketbridge.sandboxes.jira.issues import apply_changes, begin_write, jump_to_status
 from ticketbridge.sandboxes.jira.render import issue_json, select_fields
 from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep, new_queue
-from ticketbridge.sandboxes.jira.seeding import SeedError, SeedRequest, seed
+from ticketbridge.sandboxes.jira.seeding import SeedError, SeedRequest, custom_field_ids, seed
 from ticketbridge.sandboxes.jira.state import Site
 
 router = APIRouter(prefix="/__sandbox__")
@@ -76,7 +76,7 @@ async def seed_site(request: SeedRequest, runtime: RuntimeDep) -> dict[str, Any]
         "first_key": keys[0] if keys else None,
         "last_key": keys[-1] if keys else None,
         "keys": keys if len(keys) <= 100 else None,
-    }
+    } | ({"custom_fields": custom_field_ids(runtime.site, request)} if request.custom_fields else {})
 
 
 @router.get("/faults")

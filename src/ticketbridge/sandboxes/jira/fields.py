@@ -80,7 +80,7 @@ def parse_changes(
         custom_field = site.custom_fields.get(name) if name != SPRINT_FIELD_ID else None
         if custom_field is not None and allowed is SETTABLE:
             if project is None or custom_field.applies_to(project.id):
-                _read_custom(site, custom_field, value, changes)
+                read_custom(site, custom_field, value, changes)
             else:
                 changes.errors[name] = cannot_be_set(name)
             continue
@@ -227,18 +227,26 @@ def _read_project_list(site: Site, project: Project | None, name: str, value: An
     for item in value:
         ident = _ref(item, "id", "name")
         found = next(
-            (o for o in table.values() if ident in (o.id, o.name) and project is not None and o.project_id == project.id),
+            (
+                o
+                for o in table.values()
+                if ident in (o.id, o.name) and project is not None and o.project_id == project.id
+            ),
             None,
         )
         if found is None:
             shown = ident if ident is not None else item
-            changes.errors[name] = f"{kind} name '{shown}' is not valid" if _ref(item, "name") and not _ref(item, "id") else f"{kind} id '{shown}' is not valid"
+            changes.errors[name] = (
+                f"{kind} name '{shown}' is not valid"
+                if _ref(item, "name") and not _ref(item, "id")
+                else f"{kind} id '{shown}' is not valid"
+            )
             return
         ids.append(found.id)
     changes.values[name] = tuple(dict.fromkeys(ids))
 
 
-def _read_custom(site: Site, custom_field: CustomField, value: Any, changes: Changes) -> None:
+def read_custom(site: Site, custom_field: CustomField, value: Any, changes: Changes) -> None:
     """Validates one custom field's value with Jira's messages; stores it in its stored form."""
     name = custom_field.id
     if value is CLEAR:
@@ -312,7 +320,9 @@ def _option(custom_field: CustomField, value: Any, changes: Changes) -> str | No
         (o for o in custom_field.options if (o.id == ident if ident is not None else o.value == by_value)), None
     )
     if option is None or option.disabled:
-        changes.errors[name] = f"Option id '{ident}' is not valid" if ident is not None else f"Option value '{by_value}' is not valid"
+        changes.errors[name] = (
+            f"Option id '{ident}' is not valid" if ident is not None else f"Option value '{by_value}' is not valid"
+        )
         return None
     return option.id
 

@@ -79,14 +79,24 @@ def snapshot(site: Site, issue: Issue) -> Snapshot:
         "reporter": ("reporter", "jira", False, user(issue.reporter_account_id)),
         "description": ("description", "jira", False, _text(plain_text(issue.description))),
         "environment": ("environment", "jira", False, _text(plain_text(issue.environment))),
-        "duedate": ("duedate", "jira", False, ((issue.duedate, f"{issue.duedate} 00:00:00.0"),) if issue.duedate else ()),
+        "duedate": (
+            "duedate",
+            "jira",
+            False,
+            ((issue.duedate, f"{issue.duedate} 00:00:00.0"),) if issue.duedate else (),
+        ),
         "labels": ("labels", "jira", False, _text(" ".join(issue.labels))),
         "components": ("Component", "jira", True, many(issue.component_ids, site.components)),
         "fixVersions": ("Fix Version", "jira", True, many(issue.fix_version_ids, site.versions)),
         "versions": ("Version", "jira", True, many(issue.affected_version_ids, site.versions)),
     }
     if issue.parent_id is not None and issue.parent_id in site.issues:
-        found["parent"] = ("IssueParentAssociation", "jira", False, ((str(issue.parent_id), site.issues[issue.parent_id].key),))
+        found["parent"] = (
+            "IssueParentAssociation",
+            "jira",
+            False,
+            ((str(issue.parent_id), site.issues[issue.parent_id].key),),
+        )
     if issue.sprint_ids:
         sprints = site.sprints
         names = tuple((str(s), sprints[s].name if s in sprints else str(s)) for s in issue.sprint_ids)
@@ -94,7 +104,12 @@ def snapshot(site: Site, issue: Issue) -> Snapshot:
     for field_id, value in (issue.custom or {}).items():
         custom_field = site.custom_fields.get(field_id)
         if custom_field is not None:
-            found[field_id] = (custom_field.name, "custom", custom_field.type == "multiselect", _custom(site, field_id, value))
+            found[field_id] = (
+                custom_field.name,
+                "custom",
+                custom_field.type == "multiselect",
+                _custom(site, field_id, value),
+            )
     return found
 
 
@@ -186,6 +201,8 @@ def to_json(history: tuple[ChangeGroup, ...]) -> list[dict[str, Any]]:
 
 def from_json(data: list[dict[str, Any]]) -> tuple[ChangeGroup, ...]:
     return tuple(
-        ChangeGroup(g["id"], g["author"], datetime.fromisoformat(g["created"]), tuple(ChangeItem(*i) for i in g["items"]))
+        ChangeGroup(
+            g["id"], g["author"], datetime.fromisoformat(g["created"]), tuple(ChangeItem(*i) for i in g["items"])
+        )
         for g in data
     )

@@ -509,9 +509,7 @@ class _Compiler:
             compare, bound = _FLOAT_COMPARE[operator], numbers[0]
             return lambda doc: get(doc) is not None and compare(get(doc), bound)
         wanted = set(numbers)
-        return _equality(
-            operator, lambda doc: get(doc) in wanted, lambda doc: get(doc) is None, with_empty
-        )
+        return _equality(operator, lambda doc: get(doc) in wanted, lambda doc: get(doc) is None, with_empty)
 
     def history_clause(self, clause: Clause, field: str) -> Predicate:
         operator = clause.operator
@@ -520,7 +518,9 @@ class _Compiler:
         base = "changed" if operator == "changed" else "was"
         for found in clause.predicates:
             if found.word not in _PREDICATES[base]:
-                raise _Invalid(f"The predicate '{found.word.upper()}' is not supported by the '{base.upper()}' operator.")
+                raise _Invalid(
+                    f"The predicate '{found.word.upper()}' is not supported by the '{base.upper()}' operator."
+                )
         field_id = _HISTORY_FIELDS[field]
         by: set[str] | None = None
         windows: list[tuple[datetime, datetime]] = []
@@ -930,12 +930,16 @@ def _equality_tests(field: str, values: set[str]) -> tuple[Predicate, Predicate 
         )
     if field == "resolution":
         return (
-            lambda doc: doc.resolution_id is not None
-            and (doc.resolution_id in values or (doc.resolution_name or "").lower() in values),
+            lambda doc: (
+                doc.resolution_id is not None
+                and (doc.resolution_id in values or (doc.resolution_name or "").lower() in values)
+            ),
             lambda doc: doc.resolution_id is None,
         )
     if field in ("component", "fixversion", "affectedversion"):
-        get_pairs = attrgetter({"component": "components", "fixversion": "fix_versions"}.get(field, "affected_versions"))
+        get_pairs = attrgetter(
+            {"component": "components", "fixversion": "fix_versions"}.get(field, "affected_versions")
+        )
         return (
             lambda doc: any(i in values or n.lower() in values for i, n in get_pairs(doc)),
             lambda doc: not get_pairs(doc),
@@ -945,8 +949,10 @@ def _equality_tests(field: str, values: set[str]) -> tuple[Predicate, Predicate 
     if field == "parentepic":
         epic_ids = {value for value in values if value.isdigit()}
         return (
-            lambda doc: str(doc.id) in epic_ids
-            or any((k or "").lower() in values for k in (doc.key, doc.parent_key, doc.epic_key)),
+            lambda doc: (
+                str(doc.id) in epic_ids
+                or any((k or "").lower() in values for k in (doc.key, doc.parent_key, doc.epic_key))
+            ),
             None,
         )
     if field == "watcher":

@@ -62,7 +62,16 @@ ALL_FIELDS = (
 )
 #: Jira's `expand` values for one issue; any other value is ignored, as Jira ignores it.
 EXPANDS = frozenset(
-    {"renderedFields", "names", "schema", "transitions", "operations", "editmeta", "changelog", "versionedRepresentations"}
+    {
+        "renderedFields",
+        "names",
+        "schema",
+        "transitions",
+        "operations",
+        "editmeta",
+        "changelog",
+        "versionedRepresentations",
+    }
 )
 #: Fields whose rendered form differs from their value (HTML, or a date for people).
 _RENDERED_DATES = frozenset({"created", "updated", "resolutiondate", "statuscategorychangedate"})
@@ -238,9 +247,7 @@ def issue_json(
         if values:
             body["fields"] = values
     if "renderedFields" in expand:
-        body["renderedFields"] = {
-            name: _rendered(base, site, issue, name) for name in field_names(site, issue, fields)
-        }
+        body["renderedFields"] = {name: _rendered(base, site, issue, name) for name in field_names(site, issue, fields)}
     if "transitions" in expand:
         available = site.workflow_of(issue).available(issue.status_id)
         body["transitions"] = [transition_json(base, site, t) for t in available]
@@ -465,7 +472,9 @@ def adf_html(node: dict[str, Any]) -> str:
     if kind == "rule":
         return "<hr/>"
     if kind == "mention":
-        return f'<a class="user-hover" rel="{escape(str(attrs.get("id", "")))}">{escape(str(attrs.get("text", "")))}</a>'
+        return (
+            f'<a class="user-hover" rel="{escape(str(attrs.get("id", "")))}">{escape(str(attrs.get("text", "")))}</a>'
+        )
     if kind == "emoji":
         return escape(str(attrs.get("text") or attrs.get("shortName", "")))
     if kind in _BLOCKS:
@@ -514,7 +523,9 @@ def _field_value(base: str, site: Site, issue: Issue, name: str, viewer: str | N
         case "resolutiondate":
             if issue.resolved is not None:
                 return jira_datetime(issue.resolved)
-            return jira_datetime(issue.status_changed) if status.category_key == "done" and not site.resolutions else None
+            return (
+                jira_datetime(issue.status_changed) if status.category_key == "done" and not site.resolutions else None
+            )
         case "components":
             return [component_json(base, site, c) for c in issue.component_ids if c in site.components]
         case "fixVersions":

@@ -575,9 +575,7 @@ class Site:
             "component": {
                 v.lower() for c in self.components.values() if c.project_id in visible for v in (c.id, c.name)
             },
-            "version": {
-                v.lower() for x in self.versions.values() if x.project_id in visible for v in (x.id, x.name)
-            },
+            "version": {v.lower() for x in self.versions.values() if x.project_id in visible for v in (x.id, x.name)},
             "sprint": {v.lower() for s in self.sprints.values() for v in (str(s.id), s.name)},
             "group": {g.lower() for g in self.groups},
         }

@@ -221,7 +221,9 @@ class _TranslatedAnswer:
         headers = list(self.start.get("headers", []))
         if raw and _is_json(headers):
             try:
-                raw = json.dumps(answer_to_v2(json.loads(raw), self.links), ensure_ascii=False, separators=(",", ":")).encode()
+                raw = json.dumps(
+                    answer_to_v2(json.loads(raw), self.links), ensure_ascii=False, separators=(",", ":")
+                ).encode()
             except ValueError:
                 pass
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]

@@ -138,7 +138,7 @@ async def createmeta(
             if with_fields:
                 meta["fields"] = {
                     f["fieldId"]: {k: v for k, v in f.items() if k != "fieldId"}
-                    for f in create_fields(site, base, issue_type)
+                    for f in create_fields(site, base, issue_type, project)
                 }
             types.append(meta)
         projects.append(
@@ -190,7 +190,7 @@ async def createmeta_fields(
     project = visible_project(site, user, projectIdOrKey)
     if issueTypeId not in project.issuetype_ids:
         raise JiraError(400, ["The issue type selected is invalid."])
-    fields = create_fields(site, runtime.base, site.issue_types[issueTypeId])
+    fields = create_fields(site, runtime.base, site.issue_types[issueTypeId], project)
     return {
         "startAt": startAt,
         "maxResults": maxResults,

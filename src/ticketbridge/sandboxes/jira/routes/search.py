@@ -65,9 +65,7 @@ def _search(
     expanded = parse_expand(expand)
     # names and schema come once for the page, not per issue, as in Jira's SearchAndReconcileResults.
     per_issue = expanded - {"names", "schema"}
-    issues = [
-        issue_view(runtime.base, runtime.site, issue, chosen, per_issue, user.account_id) for issue in found
-    ]
+    issues = [issue_view(runtime.base, runtime.site, issue, chosen, per_issue, user.account_id) for issue in found]
     body: dict[str, Any] = {"issues": issues, "isLast": next_token is None}
     if next_token is not None:
         body["nextPageToken"] = next_token

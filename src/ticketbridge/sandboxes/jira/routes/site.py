@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ticketbridge.sandboxes.jira.auth import UserDep
-from ticketbridge.sandboxes.jira.catalog import FIELDS, field_json
+from ticketbridge.sandboxes.jira.catalog import all_fields, field_json
 from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError
 from ticketbridge.sandboxes.jira.render import (
     issuetype_json,
@@ -117,7 +117,7 @@ async def status_categories(runtime: RuntimeDep, user: UserDep) -> list[dict[str
 
 @router.get("/field", operation_id="getFields")
 async def fields(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
-    return [field_json(f) for f in FIELDS]
+    return [field_json(f) for f in all_fields(runtime.site)]
 
 
 @router.get("/issuetype", operation_id="getIssueAllTypes")
