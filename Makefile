@@ -50,8 +50,14 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
 
+# Every scenario against its baseline (README "Benchmarks"); not part of `make test`. Needs PostgreSQL on
+# 127.0.0.1:5432 for the PostgreSQL rows (trust auth; a throwaway database is created and dropped).
 bench: $(INSTALLED)
 	$(VENV)/bin/python -m bench
+
+# The same scenarios with fewer repetitions and smaller sizes: a few minutes.
+bench-quick: $(INSTALLED)
+	$(VENV)/bin/python -m bench --quick
 
 # requirements-dev.lock: what `make` installs (runtime + dev + the build backend).
 # requirements.lock: the runtime tree alone, for deployments, held to the dev lock's versions.

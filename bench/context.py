@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from bench.deployment import Deployment, Tenant
+from bench.deployment import Deployment, Tenant, expect
 from bench.sandbox import SandboxControl
 from ticketbridge.connectors.jira.adf import markdown_to_adf
 
@@ -26,6 +26,7 @@ DESCRIPTION = (
     "See the [runbook](https://runbooks.example.com/export) before re-running it."
 )
 JOB_DEADLINE_SECONDS = 600.0
+__all__ = ["expect"]  # re-exported for the scenarios
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,3 @@ async def wait_for_job(api: httpx.AsyncClient, tenant: Tenant, job_id: str, *, p
         if job["status"] in ("SUCCESS", "FAILED"):
             return job
     raise RuntimeError(f"job {job_id} did not finish within {JOB_DEADLINE_SECONDS:g} s")
-
-
-def expect(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    if response.status_code != status:
-        raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:500]}")
-    body: dict[str, Any] = response.json()
-    return body

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -57,9 +58,9 @@ class Deployment:
         """A fresh organization, API key and Jira connection (fresh: no tickets, no sync state)."""
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         async with httpx.AsyncClient(base_url=self.api.url, headers=headers, timeout=ADMIN_TIMEOUT_SECONDS) as admin:
-            org = _ok(await admin.post("/v1/admin/organizations", json={"name": name}))
-            key = _ok(await admin.post(f"/v1/admin/organizations/{org['id']}/api-keys", json={"name": name}))
-            connection = _ok(
+            org = expect(await admin.post("/v1/admin/organizations", json={"name": name}), 201)
+            key = expect(await admin.post(f"/v1/admin/organizations/{org['id']}/api-keys", json={"name": name}), 201)
+            connection = expect(
                 await admin.post(
                     "/v1/admin/connections",
                     json={
@@ -68,20 +69,23 @@ class Deployment:
                         "base_url": jira_url,
                         "credentials": {"email": jira.DEMO_EMAIL, "api_token": jira.DEMO_API_TOKEN},
                     },
-                )
+                ),
+                201,
             )
         return Tenant(api_key=key["api_key"], connection_id=connection["id"], organization_id=org["id"])
 
     async def request_sync(self, connection_id: str) -> str:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         async with httpx.AsyncClient(base_url=self.api.url, headers=headers, timeout=ADMIN_TIMEOUT_SECONDS) as admin:
-            return str(_ok(await admin.post(f"/v1/admin/connections/{connection_id}/sync"))["job_id"])
+            return str(expect(await admin.post(f"/v1/admin/connections/{connection_id}/sync"), 202)["job_id"])
 
 
-def _ok(response: httpx.Response) -> dict[str, object]:
-    if not response.is_success:
-        raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}")
-    body: dict[str, object] = response.json()
+def expect(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The answer's JSON, or a RuntimeError naming the call when the status is not `status`."""
+    if response.status_code != status:
+        request = response.request
+        raise RuntimeError(f"{request.method} {request.url.path}: {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
     return body
 
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import time
 
 import httpx
@@ -54,7 +55,14 @@ async def load(
         "rps": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 0.5),
         "p99_ms": percentile(latencies, 0.99),
+        # Near 1.0, the load generator itself was the bottleneck (one core, pure Python).
+        "loadgen_cpu_share": _cpu_seconds() / elapsed,
     }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

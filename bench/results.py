@@ -43,6 +43,7 @@ def machine() -> dict[str, Any]:
 @dataclass
 class Run:
     mode: str  #: "full" or "quick"
+    selected: list[int] = field(default_factory=list)  #: the scenarios asked for
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     commit: dict[str, Any] = field(default_factory=commit)
     machine: dict[str, Any] = field(default_factory=machine)
@@ -59,6 +60,7 @@ class Run:
     def as_json(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "scenarios_selected": self.selected,
             "started_at": self.started_at,
             "duration_seconds": self.duration_seconds,
             "commit": self.commit,

@@ -62,7 +62,9 @@ async def bulk_job(context: Context, deployment: Deployment | None, database: st
     result = Result(name=name, unit="ms", target=target).with_pairs(pairs).check(1.3)
     result.calls = Calls(counter.per_run("a"), counter.per_run("b"), MINIMUM_CALLS, counter.detail("a"))
     worker = "in-process worker (embedded)" if deployment.worker is None else "separate `ticketbridge worker`"
-    result.notes.append(f"{worker}; client polls every {POLL_SECONDS:g} s; baseline = bare bulk create + {POLL_SECONDS:g} s")
+    result.notes.append(
+        f"{worker}; the client polls every {POLL_SECONDS:g} s; baseline = bare bulk create + {POLL_SECONDS:g} s"
+    )
     return result
 
 

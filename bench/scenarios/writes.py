@@ -105,24 +105,32 @@ async def bulk_sync_latency(context: Context) -> Result:
     return result.check(1.10)
 
 
-async def bulk_sync_overhead(context: Context) -> Result:
-    result = await _bulk(
+async def bulk_sync_overhead(context: Context) -> list[Result]:
+    """Two rows: wall time per ticket (reported), and the API process's CPU per ticket (the target)."""
+    wall = await _bulk(
         context,
         description=False,
         latency_ms=0,
-        name="2. bulk/sync 50 no descriptions, 0 ms: overhead",
-        target="<= 1 ms API CPU/ticket",
+        name="2. bulk/sync 50 no descriptions, 0 ms, per ticket",
+        target="reported",
     )
-    assert result.ticketbridge is not None and result.baseline is not None
-    cpu_per_ticket = result.extra["api_cpu_ms_per_request_median"] / BULK
-    wall_per_ticket = (result.ticketbridge - result.baseline) / BULK
-    result.extra.update(api_cpu_ms_per_ticket=cpu_per_ticket, overhead_wall_ms_per_ticket=wall_per_ticket)
-    result.target_met = cpu_per_ticket <= 1.0
-    result.notes.append(
-        f"overhead {wall_per_ticket:.2f} ms/ticket wall (median difference / {BULK}); "
-        f"API process CPU {cpu_per_ticket:.2f} ms/ticket (utime+stime of `serve` from /proc, median request)"
+    assert wall.ticketbridge is not None and wall.baseline is not None
+    overhead = (wall.ticketbridge - wall.baseline) / BULK
+    cpu_per_ticket = wall.extra["api_cpu_ms_per_request_median"] / BULK
+    wall.ticketbridge, wall.baseline = wall.ticketbridge / BULK, wall.baseline / BULK
+    wall.extra.update(api_cpu_ms_per_ticket=cpu_per_ticket, overhead_wall_ms_per_ticket=overhead)
+    wall.notes.append(f"overhead {overhead:.2f} ms/ticket wall (median difference / {BULK})")
+    cpu = Result(
+        name="2. API process CPU per ticket",
+        unit="ms",
+        target="<= 1 ms/ticket",
+        ticketbridge=cpu_per_ticket,
+        repetitions=wall.repetitions,
+        calls=wall.calls,
+        target_met=cpu_per_ticket <= 1.0,
     )
-    return result
+    cpu.notes.append("utime+stime of the `serve` process from /proc/<pid>/stat around each request; median / 50")
+    return [wall, cpu]
 
 
 async def single_create(context: Context) -> Result:

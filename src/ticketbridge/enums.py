@@ -8,6 +8,7 @@ from enum import StrEnum
 class Vendor(StrEnum):
     JIRA = "JIRA"  #: Jira Cloud, REST API v3
     REZOLVE = "REZOLVE"  #: Rezolve.ai ticketing API v2
+    SERVICENOW = "SERVICENOW"  #: ServiceNow Table API (incidents)
 
 
 class ConnectionState(StrEnum):

@@ -64,6 +64,9 @@ ERROR_FIELDS = {"type", "code", "message", "detail"}
 #: Path parameters that name the fixture's real objects in about half of the positive cases, so the
 #: operations on one ticket or job get past 404.
 KNOWN_OBJECTS = ("ticket_id", "identifier", "job_id", "project_key")
+#: The same for creates: the sandbox's project and issue type, so a random ticket reaches Jira.
+ANCHORS = {"project_vendor_id": "DEMO", "type_vendor_id": BUG, "project_id": None, "assigned_user_id": None}
+CREATES = ("POST /v1/itsm/tickets", "POST /v1/itsm/tickets/bulk", "POST /v1/itsm/tickets/bulk/sync")
 
 
 @cache
@@ -143,6 +146,16 @@ def env(settings: Settings, vendor_transport: SandboxRouter) -> Iterator[FuzzEnv
             loop.run(stop(built))
 
 
+def anchor(case: Any, label: str, known: dict[str, Any]) -> None:
+    """Points a positive case at real objects: path parameters, and a create's project and type."""
+    for name in KNOWN_OBJECTS:
+        if name in (case.path_parameters or {}):
+            case.path_parameters[name] = known[name]
+    if label in CREATES and isinstance(case.body, dict):
+        for ticket in case.body.get("tickets", [case.body]):
+            ticket.update(ANCHORS)
+
+
 def as_sent(case: Any, headers: dict[str, str]) -> tuple[dict[str, Any], requests.PreparedRequest]:
     """The request exactly as schemathesis would send it (its serializers, requests' encoding)."""
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
@@ -164,9 +177,7 @@ def test_every_operation_keeps_its_contract(env: FuzzEnv, label: str) -> None:
         mode = data.draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]), label="mode")
         case = data.draw(strategy(label, mode), label="case")
         if mode is GenerationMode.POSITIVE and data.draw(st.booleans(), label="known objects"):
-            for name in KNOWN_OBJECTS:
-                if name in (case.path_parameters or {}):
-                    case.path_parameters[name] = env.known[name]
+            anchor(case, label, env.known)
         kwargs, prepared = as_sent(case, env.known["headers"])
         response = env.loop.run(
             env.client.request(

@@ -19,9 +19,9 @@ from ticketbridge.enums import Vendor
 
 
 def default_registry() -> dict[Vendor, ConnectorSpec]:
-    from ticketbridge.connectors import jira, rezolve
+    from ticketbridge.connectors import jira, rezolve, servicenow
 
-    return {Vendor.JIRA: jira.SPEC, Vendor.REZOLVE: rezolve.SPEC}
+    return {Vendor.JIRA: jira.SPEC, Vendor.REZOLVE: rezolve.SPEC, Vendor.SERVICENOW: servicenow.SPEC}
 
 
 @dataclass

@@ -1,5 +1,9 @@
 """Connections: provisioning, state changes (each one written to the audit log), and access on behalf
-of a tenant."""
+of a tenant.
+
+A connection is ACTIVE only once the vendor has accepted its site and credentials (`services.verification`
+runs the check): it is created PENDING, and a change of base_url or credentials, or a request to make it
+ACTIVE, puts it back to PENDING until the check passes (`record_verification`)."""
 
 from __future__ import annotations
 
@@ -42,6 +46,14 @@ DEFAULT_STATUS_MAPPINGS: dict[Vendor, dict[str, str]] = {
         "Closed": "CLOSED",
         "Cancelled": "CLOSED",
     },
+    Vendor.SERVICENOW: {
+        "New": "OPEN",
+        "In Progress": "IN_PROGRESS",
+        "On Hold": "IN_PROGRESS",
+        "Resolved": "RESOLVED",
+        "Closed": "CLOSED",
+        "Canceled": "CLOSED",
+    },
 }
 DEFAULT_PRIORITY_MAPPINGS: dict[Vendor, dict[str, str]] = {
     Vendor.JIRA: {
@@ -52,6 +64,13 @@ DEFAULT_PRIORITY_MAPPINGS: dict[Vendor, dict[str, str]] = {
         "Lowest": "INFORMATIONAL",
     },
     Vendor.REZOLVE: {"Critical": "CRITICAL", "High": "HIGH", "Medium": "MEDIUM", "Low": "LOW"},
+    Vendor.SERVICENOW: {
+        "1 - Critical": "CRITICAL",
+        "2 - High": "HIGH",
+        "3 - Moderate": "MEDIUM",
+        "4 - Low": "LOW",
+        "5 - Planning": "INFORMATIONAL",
+    },
 }
 NORMALIZED_STATUSES = frozenset({"OPEN", "TODO", "IN_PROGRESS", "IN_REVIEW", "RESOLVED", "CLOSED"})
 NORMALIZED_PRIORITIES = frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNKNOWN"})
@@ -68,9 +87,11 @@ class AuditAction(StrEnum):
     UPDATED = "updated"  #: settings changed (base URL, mappings, intervals), possibly credentials too
     CREDENTIALS_CHANGED = "credentials_changed"  #: new credentials, and nothing else
     PAUSED = "paused"  #: state set to PAUSED
-    RESUMED = "resumed"  #: state set to ACTIVE
+    RESUMED = "resumed"  #: state set to ACTIVE (it becomes ACTIVE once verified, "verified" follows)
     DELETED = "deleted"  #: state set to DELETED
     CREDENTIALS_ROTATED = "credentials_rotated"  #: re-encrypted under a new secrets key (`secrets rotate`)
+    VERIFIED = "verified"  #: the vendor accepted the site and credentials: state set from PENDING to ACTIVE
+    VERIFICATION_FAILED = "verification_failed"  #: the vendor refused an ACTIVE connection's credentials: PENDING
 
 
 _STATE_ACTIONS = {
@@ -90,6 +111,12 @@ class Actor:
 
 
 CLI_ACTOR = Actor("cli")
+
+#: A failed check that disproves the credentials (rather than a vendor that is down or throttling),
+#: so an ACTIVE connection goes back to PENDING.
+REFUSING_HEALTHS = frozenset({HealthName.UNAUTHORIZED, HealthName.VENDOR_CLIENT_ERROR})
+#: What a change must touch for the vendor to check the connection again.
+VERIFIED_FIELDS = frozenset({"base_url", "credentials"})
 
 
 class ConnectionCreate(BaseModel):
@@ -141,7 +168,7 @@ async def create_connection(
         vendor=data.vendor,
         base_url=base_url,
         credentials_encrypted=credentials_encrypted,
-        state=ConnectionState.ACTIVE,
+        state=ConnectionState.PENDING,
         status_mapping=status_mapping,
         priority_mapping=priority_mapping,
         refresh_interval_secs=data.refresh_interval_secs,
@@ -161,7 +188,11 @@ async def update_connection(
     actor: Actor = CLI_ACTOR,
 ) -> ConnectionRead:
     """Changes the fields set in `patch`. A new base_url needs new credentials in the same patch,
-    so stored credentials never follow a site change (InvalidRequest naming `credentials`)."""
+    so stored credentials never follow a site change (InvalidRequest naming `credentials`).
+
+    A connection asked to be ACTIVE, or an ACTIVE one given a new base_url or credentials, is stored
+    PENDING: only `record_verification` makes it ACTIVE. A PAUSED one stays PAUSED (its resume verifies).
+    PENDING cannot be asked for (InvalidRequest naming `state`)."""
     current = await store.get_connection(db, connection_id)
     given = patch.model_dump(exclude_unset=True)
     nulls = sorted(name for name, value in given.items() if value is None)
@@ -169,6 +200,11 @@ async def update_connection(
         raise InvalidRequest(
             f"{', '.join(nulls)} cannot be null; leave a field out to keep its value.",
             details=[{"loc": ["body", name], "msg": "cannot be null", "type": "null_not_allowed"} for name in nulls],
+        )
+    if given.get("state") is ConnectionState.PENDING:
+        raise InvalidRequest(
+            "PENDING is set by verification, not by a request: set ACTIVE to verify and activate the connection.",
+            details=[{"loc": ["body", "state"], "msg": "PENDING cannot be set", "type": "enum"}],
         )
     values = {name: value for name, value in given.items() if name != "credentials"}
     if "base_url" in values:
@@ -191,9 +227,54 @@ async def update_connection(
     if patch.credentials is not None:
         values["credentials_encrypted"] = _encrypt_credentials(cipher, sites, current.vendor, patch.credentials)
         changed.add("credentials")
+    requested = values.get("state", current.state)
+    if requested is ConnectionState.ACTIVE and (current.state is not ConnectionState.ACTIVE or changed & VERIFIED_FIELDS):
+        values["state"] = ConnectionState.PENDING  # until the vendor has checked it
     connection = await store.update_connection(db, connection_id, **values)
     if changed:
-        await _audit(db, connection, actor, _action_for(current, connection, changed), changed)
+        await _audit(db, connection, actor, _action_for(current.state, requested, changed), changed)
+    return connection
+
+
+def needs_verification(patch: ConnectionPatch, connection: ConnectionRead) -> bool:
+    """Whether `connection`, as `patch` left it, waits for the vendor's check."""
+    asked = bool(patch.model_fields_set & VERIFIED_FIELDS) or patch.state is ConnectionState.ACTIVE
+    return asked and connection.state is ConnectionState.PENDING
+
+
+async def record_verification(
+    db: AsyncSession,
+    cipher: CredentialCipher,
+    checked: ConnectionSecrets,
+    health: HealthName,
+    description: str | None,
+    *,
+    actor: Actor = CLI_ACTOR,
+) -> ConnectionRead:
+    """Records the vendor's check of `checked` (the connection and credentials it was run with).
+
+    A PENDING connection that passed becomes ACTIVE; an ACTIVE one whose credentials were refused
+    (REFUSING_HEALTHS) goes back to PENDING; any other outcome only sets the health. When the base URL
+    or the credentials changed since the check (a concurrent change), or the connection was deleted,
+    the check says nothing about the connection as it is now: nothing is written."""
+    current = await store.get_connection(db, checked.connection.id)
+    stored = cipher.decrypt(await store.get_encrypted_credentials(db, current.id))
+    if (
+        current.state is ConnectionState.DELETED
+        or current.base_url != checked.connection.base_url
+        or stored != checked.credentials
+    ):
+        return current
+    state, action = current.state, None
+    if current.state is ConnectionState.PENDING and health is HealthName.HEALTHY:
+        state, action = ConnectionState.ACTIVE, AuditAction.VERIFIED
+    elif current.state is ConnectionState.ACTIVE and health in REFUSING_HEALTHS:
+        state, action = ConnectionState.PENDING, AuditAction.VERIFICATION_FAILED
+    connection = await store.update_connection(
+        db, current.id, state=state, health_name=health, health_description=description
+    )
+    if action is not None:
+        await _audit(db, connection, actor, action, ["state"])
     return connection
 
 
@@ -208,11 +289,27 @@ async def get_connection(db: AsyncSession, connection_id: uuid.UUID) -> Connecti
 async def get_usable_connection(
     db: AsyncSession, *, organization_id: uuid.UUID, connection_id: uuid.UUID
 ) -> ConnectionRead:
-    """The tenant's connection, if it may serve data requests; another tenant's is NotFound."""
+    """The tenant's connection, if it may serve data requests; another tenant's is NotFound. A
+    PAUSED, DELETED or PENDING (not verified) one is a Conflict."""
     connection = await store.get_connection(db, connection_id, organization_id=organization_id)
     if connection.state in (ConnectionState.PAUSED, ConnectionState.DELETED):
         raise Conflict(f"Connection {connection.id} is {connection.state.lower()}; it serves no requests.")
+    if connection.state is ConnectionState.PENDING:
+        raise Conflict(_not_verified_message(connection))
     return connection
+
+
+def _not_verified_message(connection: ConnectionRead) -> str:
+    verify = f"POST /v1/admin/connections/{connection.id}/verify"
+    if connection.health_name is HealthName.HEALTHY:
+        return f"Connection {connection.id} is not verified yet; it serves no requests until {verify} passes."
+    reason = connection.health_name.value
+    if connection.health_description:
+        reason += f" ({connection.health_description})"
+    return (
+        f"Connection {connection.id} is not verified: {reason}. Fix its base_url or credentials "
+        f"(PATCH /v1/admin/connections/{connection.id}) or retry {verify}."
+    )
 
 
 async def load_secrets(db: AsyncSession, cipher: CredentialCipher, connection: ConnectionRead) -> ConnectionSecrets:
@@ -255,9 +352,9 @@ def _encrypt_credentials(cipher: CredentialCipher, sites: SitePolicy, vendor: Ve
     return cipher.encrypt(dump_secret(credentials))
 
 
-def _action_for(before: ConnectionRead, after: ConnectionRead, changed: set[str]) -> AuditAction:
-    if before.state is not after.state and after.state in _STATE_ACTIONS:
-        return _STATE_ACTIONS[after.state]
+def _action_for(before: ConnectionState, requested: ConnectionState, changed: set[str]) -> AuditAction:
+    if before is not requested and requested in _STATE_ACTIONS:
+        return _STATE_ACTIONS[requested]
     return AuditAction.CREDENTIALS_CHANGED if changed == {"credentials"} else AuditAction.UPDATED
 
 

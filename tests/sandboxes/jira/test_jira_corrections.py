@@ -130,7 +130,13 @@ async def test_deprecated_createmeta_is_served_not_read_as_an_issue_key(client: 
 
     assert plain.status_code == 200
     assert [p["key"] for p in plain.json()["projects"]] == ["DEMO"]
-    assert [t["name"] for t in plain.json()["projects"][0]["issuetypes"]] == ["Task", "Bug", "Story", "Epic", "Sub-task"]
+    assert [t["name"] for t in plain.json()["projects"][0]["issuetypes"]] == [
+        "Task",
+        "Bug",
+        "Story",
+        "Epic",
+        "Sub-task",
+    ]
     assert "fields" not in plain.json()["projects"][0]["issuetypes"][0]
     bug = expanded.json()["projects"][0]["issuetypes"]
     assert [t["name"] for t in bug] == ["Bug"]
@@ -140,9 +146,9 @@ async def test_deprecated_createmeta_is_served_not_read_as_an_issue_key(client: 
 
 
 async def test_assigning_minus_one_assigns_the_projects_default_assignee(client: httpx.AsyncClient) -> None:
-    key = (await client.post(f"{API}/issue", json={"fields": issue_fields(assignee={"accountId": MIA_ACCOUNT_ID})})).json()[
-        "key"
-    ]
+    key = (
+        await client.post(f"{API}/issue", json={"fields": issue_fields(assignee={"accountId": MIA_ACCOUNT_ID})})
+    ).json()["key"]
 
     response = await client.put(f"{API}/issue/{key}/assignee", json={"accountId": "-1"})
     issue = (await client.get(f"{API}/issue/{key}", params={"fields": "assignee"})).json()

@@ -208,8 +208,8 @@ class CompiledQuery:
     def apply(self, docs: Iterable[SearchDoc]) -> list[SearchDoc]:
         """Filter, then sort. Sorts are stable, so ties keep the input order."""
         selected = list(docs) if self._predicate is None else list(filter(self._predicate, docs))
-        for field, descending in reversed(self.order_by):
-            selected.sort(key=SORT_KEYS[field], reverse=descending)
+        for name, descending in reversed(self.order_by):
+            selected.sort(key=SORT_KEYS[name], reverse=descending)
         return selected
 
 
@@ -539,11 +539,13 @@ class _Compiler:
             return _changed(field_id, users, by, windows, changed_from, changed_to)
         if operator in ("was in", "was not in") and not isinstance(clause.operand, ValueList | Function):
             raise _Invalid(
-                f"Operator '{operator}' does not support the non-list value '{_shown(clause.operand)}' for field '{clause.field}'."
+                f"Operator '{operator}' does not support the non-list value '{_shown(clause.operand)}' "
+                f"for field '{clause.field}'."
             )
         if operator in ("was", "was not") and isinstance(clause.operand, ValueList):
             raise _Invalid(
-                f"Operator '{operator}' does not support the list value '{_shown(clause.operand)}' for field '{clause.field}'."
+                f"Operator '{operator}' does not support the list value '{_shown(clause.operand)}' "
+                f"for field '{clause.field}'."
             )
         selection = self.values(clause, field)
 
@@ -569,7 +571,8 @@ class _Compiler:
             return self.moment(clause, items[0]), _minute_after(self.moment(clause, items[1]))
         if isinstance(found.operand, ValueList):
             raise _Invalid(
-                f"The '{found.word.upper()}' predicate does not support the list value '{_shown(found.operand)}' for field '{clause.field}'."
+                f"The '{found.word.upper()}' predicate does not support the list value '{_shown(found.operand)}' "
+                f"for field '{clause.field}'."
             )
         moment = self.moment(clause, found.operand)
         if found.word == "after":
@@ -963,7 +966,7 @@ def _equality_tests(field: str, values: set[str]) -> tuple[Predicate, Predicate 
         return lambda doc: any(str(s) in values for s in doc.sprint_ids), lambda doc: not doc.sprint_ids
     if field == "issuelinktype":
         return (
-            lambda doc: any(ref.phrase in values or ref.type_name in values for ref in doc.links),
+            lambda doc: any(ref.phrase in values for ref in doc.links),
             lambda doc: not doc.links,
         )
     get = attrgetter(f"{field}_account_id")  # assignee, reporter

@@ -18,15 +18,15 @@ from ticketbridge.sandboxes.jira.state import (
     CustomField,
     FieldOption,
     Issue,
-    Sprint,
-    Version,
     IssueType,
     Priority,
     Project,
     Site,
+    Sprint,
     Status,
     Transition,
     User,
+    Version,
     Workflow,
 )
 
@@ -261,9 +261,7 @@ def _seed_custom_field(site: Site, spec: CustomFieldSeed) -> None:
         project = _project(site, r.project)
         type_id = None
         if r.issuetype is not None:
-            type_id = next(
-                (t for t in project.issuetype_ids if r.issuetype in (t, site.issue_types[t].name)), None
-            )
+            type_id = next((t for t in project.issuetype_ids if r.issuetype in (t, site.issue_types[t].name)), None)
             if type_id is None:
                 raise SeedError(f"unknown issue type {r.issuetype!r} in project {project.key}")
         required.add((project.id, type_id))

@@ -382,9 +382,9 @@ class Site:
         if not issue.rank:
             issue.rank = issue.id
         # Issues seeded or generated in a done status are resolved, as the workflow would have done.
-        if issue.resolution_id is None and DONE_RESOLUTION_ID in self.resolutions:
-            if self.statuses[issue.status_id].category_key == "done":
-                issue.resolution_id, issue.resolved = DONE_RESOLUTION_ID, issue.status_changed
+        done = self.statuses[issue.status_id].category_key == "done"
+        if done and issue.resolution_id is None and DONE_RESOLUTION_ID in self.resolutions:
+            issue.resolution_id, issue.resolved = DONE_RESOLUTION_ID, issue.status_changed
         self.issues[issue.id] = issue
         self.issue_ids_by_key[issue.key] = issue.id
         if issue.parent_id is not None:
@@ -482,6 +482,12 @@ class Site:
             subtask_types=frozenset(subtasks),
             standard_types=frozenset(standard),
             sprint_states={s.id: s.state for s in self.sprints.values()},
+            sprint_names={s.name.lower(): s.id for s in self.sprints.values()},
+            custom_options={
+                f.id: frozenset(v for o in f.options for v in (o.id, o.value.lower()))
+                for f in self.custom_fields.values()
+                if f.type in ("select", "multiselect")
+            },
         )
 
     def link_refs(self, issue: Issue) -> Iterator[LinkRef]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from ticketbridge.sandboxes.jira.adf import NOT_ADF, is_adf
 from ticketbridge.sandboxes.jira.auth import UserDep
+from ticketbridge.sandboxes.jira.catalog import issue_view
 from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.issues import (
     add_comment,
@@ -16,7 +17,6 @@ from ticketbridge.sandboxes.jira.issues import (
     validate_create,
     visible_issue,
 )
-from ticketbridge.sandboxes.jira.catalog import issue_view
 from ticketbridge.sandboxes.jira.render import API, comment_json, issue_json, parse_expand, select_fields
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute

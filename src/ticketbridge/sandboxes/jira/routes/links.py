@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from ticketbridge.sandboxes.jira.auth import UserDep
+from ticketbridge.sandboxes.jira.errors import JiraError
 from ticketbridge.sandboxes.jira.issues import visible_issue
 from ticketbridge.sandboxes.jira.relations import add_watcher, delete_link, link_issues, remove_watcher, visible_link
 from ticketbridge.sandboxes.jira.render import API, issue_link_json, link_type_json, user_json
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
 from ticketbridge.sandboxes.jira.runtime import RuntimeDep
-from ticketbridge.sandboxes.jira.errors import JiraError
 
 router = APIRouter(route_class=JiraRoute)
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ticketbridge.sandboxes.jira.auth import UserDep
-from ticketbridge.sandboxes.jira.errors import JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.catalog import issue_view, names_json, schemas_json
+from ticketbridge.sandboxes.jira.errors import JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.render import parse_expand, select_fields
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
 from ticketbridge.sandboxes.jira.routing import JiraRoute
