@@ -1,7 +1,9 @@
-"""Small builders for test data, through the admin API as a user would provision."""
+"""Small builders for test data, through the admin API as a user would provision (and one store-level
+helper for what no API request can do: credentials the vendor stops accepting after verification)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,8 @@ import httpx
 from tests.conftest import ADMIN_TOKEN
 from tests.vendors import JIRA_URL
 from ticketbridge.sandboxes import jira
+from ticketbridge.state import Runtime
+from ticketbridge.store import connections as connections_store
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -40,6 +44,7 @@ async def make_api_key(client: httpx.AsyncClient, organization_id: str) -> str:
 
 
 async def make_connection(client: httpx.AsyncClient, organization_id: str, **overrides: Any) -> dict[str, Any]:
+    """A connection created through the admin API and verified there: it must end ACTIVE."""
     body: dict[str, Any] = {
         "organization_id": organization_id,
         "vendor": "JIRA",
@@ -50,7 +55,17 @@ async def make_connection(client: httpx.AsyncClient, organization_id: str, **ove
     response = await client.post("/v1/admin/connections", json=body, headers=ADMIN)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
+    assert result["state"] == "ACTIVE", result["health"]
     return result
+
+
+async def revoke_credentials(runtime: Runtime, connection_id: str, credentials: dict[str, Any]) -> None:
+    """Stores `credentials` for a verified, ACTIVE connection without a check, as if the vendor had
+    revoked the verified ones since: an admin PATCH would verify them and leave the connection PENDING."""
+    async with runtime.sessionmaker.begin() as db:
+        await connections_store.update_connection(
+            db, uuid.UUID(connection_id), credentials_encrypted=runtime.cipher.encrypt(credentials)
+        )
 
 
 async def make_tenant(client: httpx.AsyncClient, name: str = "Acme", **connection: Any) -> Tenant:

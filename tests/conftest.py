@@ -23,11 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import documented_statuses
-from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
+from tests.vendors import JIRA_URL, REZOLVE_URL, SERVICENOW_URL, SandboxRouter
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
 from ticketbridge.connectors import ConnectorFactory
-from ticketbridge.sandboxes import jira, rezolve
+from ticketbridge.sandboxes import jira, rezolve, servicenow
 from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
@@ -138,11 +138,20 @@ def rezolve_sandbox() -> FastAPI:
 
 
 @pytest.fixture
-def vendor_transport(jira_sandbox: FastAPI, rezolve_sandbox: FastAPI) -> SandboxRouter:
+def servicenow_sandbox() -> FastAPI:
+    """A fresh ServiceNow sandbox with the demo instance, unthrottled (the sandbox's default applies a
+    rate-limit rule, as instances do)."""
+    unthrottled = servicenow.RateLimitConfig(enabled=False)
+    return servicenow.create_app(servicenow.ServiceNowSandboxConfig(base_url=SERVICENOW_URL, rate_limits=unthrottled))
+
+
+@pytest.fixture
+def vendor_transport(jira_sandbox: FastAPI, rezolve_sandbox: FastAPI, servicenow_sandbox: FastAPI) -> SandboxRouter:
     return SandboxRouter(
         {
             "jira.test": SandboxTransport(jira_sandbox),
             "rezolve.test": SandboxTransport(rezolve_sandbox),
+            "servicenow.test": SandboxTransport(servicenow_sandbox),
         }
     )
 

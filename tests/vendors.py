@@ -8,6 +8,7 @@ from ticketbridge.sandboxes.faults import SandboxTransport
 
 JIRA_URL = "http://jira.test"
 REZOLVE_URL = "http://rezolve.test"
+SERVICENOW_URL = "http://servicenow.test"
 
 
 class SandboxRouter(httpx.AsyncBaseTransport):

@@ -131,6 +131,7 @@ async def rate_limited_jobs(context: Context) -> Result:
     result.notes.append(
         f"bound: {jobs} createIssues through a bucket of {RATE_POST_PER_SECOND:g} refilled at "
         f"{RATE_POST_PER_SECOND:g}/s = {bound_seconds:.1f} s for {jobs * BULK} tickets; "
-        f"createIssues refused (429) and retried per run: {retried}; calls are per job"
+        f"createIssues calls beyond one per job (429s included: the sandbox counts before it throttles), per run: "
+        f"{retried}; calls are per job"
     )
     return result

@@ -190,7 +190,11 @@ def connections_create(
         str | None, typer.Option(help="Rezolve: client secret", envvar="REZOLVE_CLIENT_SECRET")
     ] = None,
 ) -> None:
-    """Connect an organization to a vendor site; credentials are encrypted at rest."""
+    """Connect an organization to a vendor site; credentials are encrypted at rest.
+
+    The vendor is asked at once whether the site and credentials work: the connection is printed as
+    it ends up, ACTIVE or PENDING with the failure in its health, and the outcome is said on stderr.
+    Exits 0 either way (the connection exists); `connections verify` checks it again."""
     given = {
         "email": email,
         "api_token": api_token,
@@ -209,20 +213,53 @@ def connections_create(
     settings = _settings()
     connection = _with_runtime(settings, lambda runtime: _create_connection(runtime, data))
     _echo_json(connection)
+    _echo_verification(connection)
 
 
 async def _create_connection(runtime: Runtime, data: connections_service.ConnectionCreate) -> dict[str, Any]:
     from ticketbridge.api.models.admin import ConnectionModel
+    from ticketbridge.services import verification as verification_service
 
-    async with runtime.sessionmaker() as db, db.begin():
-        connection = await connections_service.create_connection(
-            db,
-            runtime.cipher,
-            data,
-            sites=SitePolicy.from_settings(runtime.settings),
-            actor=connections_service.CLI_ACTOR,
-        )
+    connection = await verification_service.create_connection(
+        runtime.vendor_access,
+        data,
+        sites=SitePolicy.from_settings(runtime.settings),
+        actor=connections_service.CLI_ACTOR,
+    )
     return ConnectionModel.of(connection).model_dump(mode="json")
+
+
+@connections_app.command("verify")
+def connections_verify(connection_id: uuid.UUID) -> None:
+    """Ask the vendor again whether the connection's site and credentials work; prints the connection
+    as it ends up. Exits 1 unless it is ACTIVE afterwards."""
+    connection = _with_runtime(_settings(), lambda runtime: _verify_connection(runtime, connection_id))
+    _echo_json(connection)
+    _echo_verification(connection)
+    if connection["state"] != ConnectionState.ACTIVE:
+        raise typer.Exit(code=1)
+
+
+async def _verify_connection(runtime: Runtime, connection_id: uuid.UUID) -> dict[str, Any]:
+    from ticketbridge.api.models.admin import ConnectionModel
+    from ticketbridge.services import verification as verification_service
+
+    connection = await verification_service.verify_connection(
+        runtime.vendor_access, connection_id, actor=connections_service.CLI_ACTOR
+    )
+    return ConnectionModel.of(connection).model_dump(mode="json")
+
+
+def _echo_verification(connection: dict[str, Any]) -> None:
+    """The verification outcome, for a person (stderr; stdout keeps the JSON)."""
+    health = connection["health"]
+    if health["name"] == "HEALTHY":
+        outcome = f"verified: the vendor accepted the site and credentials; the connection is {connection['state']}"
+    else:
+        outcome = f"not verified: {health['name']}: {health['description']}; the connection is {connection['state']}"
+        if connection["state"] == ConnectionState.PENDING:
+            outcome += f" (fix it, then `ticketbridge connections verify {connection['id']}`)"
+    typer.echo(outcome, err=True)
 
 
 @connections_app.command("list")
@@ -280,6 +317,17 @@ def sandbox_rezolve(host: str = "127.0.0.1", port: int = 8200, persist: str | No
 
     config = rezolve.RezolveSandboxConfig(base_url=f"http://{host}:{port}", persist_path=persist, in_process=False)
     uvicorn.run(rezolve.create_app(config), host=host, port=port)
+
+
+@sandbox_app.command("servicenow")
+def sandbox_servicenow(host: str = "127.0.0.1", port: int = 8300, persist: str | None = None) -> None:
+    """Run the ServiceNow sandbox standalone (seeded with the demo instance, rate limits on)."""
+    from ticketbridge.sandboxes import servicenow
+
+    config = servicenow.ServiceNowSandboxConfig(
+        base_url=f"http://{host}:{port}", persist_path=persist, in_process=False
+    )
+    uvicorn.run(servicenow.create_app(config), host=host, port=port)
 
 
 @app.command()

@@ -106,6 +106,8 @@ async def test_connection_update_and_listing_by_organization(client: httpx.Async
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["refresh_interval_secs"] == 3600
+    # New credentials are verified at once; the sandbox does not know these: PENDING until fixed.
+    assert (patched.json()["state"], patched.json()["health"]["name"]) == ("PENDING", "UNAUTHORIZED")
     listed = await client.get("/v1/admin/connections", params={"organization_id": acme.organization_id}, headers=ADMIN)
     assert [item["id"] for item in listed.json()["items"]] == [acme.connection_id]
 

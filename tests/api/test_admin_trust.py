@@ -344,7 +344,7 @@ async def test_a_new_base_url_without_credentials_is_422_and_changes_nothing(cli
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "credentials"]
     assert await get_connection(client, created["id"]) == created
-    assert [change["action"] for change in await audit(client, created["id"])] == ["created"]
+    assert [change["action"] for change in await audit(client, created["id"])] == ["verified", "created"]
 
 
 async def test_a_new_base_url_with_credentials_is_taken(client: httpx.AsyncClient) -> None:
@@ -364,7 +364,8 @@ async def test_a_new_base_url_with_credentials_is_taken(client: httpx.AsyncClien
     assert again.status_code == 200, again.text
     changes = await audit(client, created["id"])
     assert [(change["action"], change["fields"]) for change in changes] == [
-        ("updated", ["base_url", "credentials"]),
+        ("updated", ["base_url", "credentials"]),  # the new site does not answer: PENDING, not verified
+        ("verified", ["state"]),
         ("created", ["base_url", "credentials", "vendor"]),
     ]
 

@@ -4,11 +4,11 @@ negative data, as a provisioned tenant of the Jira sandbox.
 Checks on every answer: no 5xx, the status is documented, the body matches the documented schema
 (and is an ErrorResponse on every error), the content type and headers are as documented, and data
 the schema forbids is refused. Schemathesis only generates the cases and judges the answers; they
-are sent through the suite's own client, on the test's event loop, so the runtime (its database
-engine) is the one of the `client` fixture, on SQLite and PostgreSQL.
+are sent with httpx through ASGI on an event loop the test owns (`FuzzEnv`), on SQLite and
+PostgreSQL, and every status is recorded for the suite's documented-status check.
 
-`make test` runs a bounded, deterministic pass (FUZZ_EXAMPLES examples per operation);
-`make fuzz` raises the count and randomizes (TICKETBRIDGE_FUZZ_EXAMPLES, TICKETBRIDGE_FUZZ_SEED).
+`make test` runs a bounded, deterministic pass (FUZZ_EXAMPLES cases per operation); `make fuzz`
+sets TICKETBRIDGE_FUZZ_EXAMPLES, which raises the count and draws new cases each run.
 """
 
 from __future__ import annotations

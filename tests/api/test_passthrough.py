@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from tests.api.test_rezolve import rezolve_tenant
 from tests.api.test_tickets import sandbox
-from tests.builders import ADMIN, Tenant, make_tenant
+from tests.builders import ADMIN, Tenant, make_tenant, revoke_credentials
 from ticketbridge.sandboxes import jira
+from ticketbridge.state import Runtime
 
 BASE = "/v1/itsm/passthrough"
 
@@ -98,11 +99,10 @@ async def test_bad_jql_answers_400_with_jiras_message(client: httpx.AsyncClient)
     assert body["code"] == "INVALID_QUERY" and "Error in the JQL Query" in body["message"]
 
 
-async def test_vendor_auth_failure_answers_502_naming_the_health(client: httpx.AsyncClient) -> None:
+async def test_vendor_auth_failure_answers_502_naming_the_health(client: httpx.AsyncClient, runtime: Runtime) -> None:
     tenant = await make_tenant(client)
     path = f"/v1/admin/connections/{tenant.connection_id}"
-    bad = {"credentials": {"email": jira.DEMO_EMAIL, "api_token": "revoked"}}
-    assert (await client.patch(path, json=bad, headers=ADMIN)).status_code == 200
+    await revoke_credentials(runtime, tenant.connection_id, {"email": jira.DEMO_EMAIL, "api_token": "revoked"})
     response = await client.get(f"{BASE}/projects", headers=tenant.headers)
     assert response.status_code == 502, response.text
     assert response.json()["code"] == "VENDOR_UNAUTHORIZED" and "UNAUTHORIZED" in response.json()["message"]

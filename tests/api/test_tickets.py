@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant, make_tenant, revoke_credentials
 from tests.vendors import JIRA_URL
 from ticketbridge.services.ticket_requests import marker_for
+from ticketbridge.state import Runtime
 
 BUG = "10002"
 TASK = "10001"
@@ -178,8 +179,11 @@ async def test_if_match_protects_an_edit_made_in_jira_meanwhile(
     assert without.status_code == 200 and without.json()["name"] == "v3"
 
 
-async def test_vendor_auth_failure_is_a_502_and_marks_the_connection(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client, credentials={"email": "admin@demo.example", "api_token": "wrong"})
+async def test_vendor_auth_failure_is_a_502_and_marks_the_connection(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    tenant = await make_tenant(client)
+    await revoke_credentials(runtime, tenant.connection_id, {"email": "admin@demo.example", "api_token": "wrong"})
     response = await create(client, tenant)
     assert response.status_code == 502, response.text
     assert "UNAUTHORIZED" in response.json()["message"]

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from tests.api.test_bulk import job, run_jobs
 from tests.api.test_rezolve import rezolve_tenant
 from tests.api.test_tickets import BUG, sandbox
-from tests.builders import ADMIN, Tenant, make_tenant
+from tests.builders import ADMIN, Tenant, make_tenant, revoke_credentials
 from tests.services.support import Crash, jira_call, record, run_sync
 from ticketbridge.jobs.schedule import enqueue_due_syncs
 from ticketbridge.services.sync import OVERLAP
@@ -169,8 +169,7 @@ async def test_rejected_credentials_fail_the_sync_and_mark_the_connection_unauth
 ) -> None:
     tenant = await make_tenant(client)
     path = f"/v1/admin/connections/{tenant.connection_id}"
-    bad = {"credentials": {"email": "demo@example.com", "api_token": "wrong"}}
-    assert (await client.patch(path, json=bad, headers=ADMIN)).status_code == 200
+    await revoke_credentials(runtime, tenant.connection_id, {"email": "demo@example.com", "api_token": "wrong"})
     accepted = await client.post(f"{path}/sync", headers=ADMIN)
     await run_jobs(runtime)
 

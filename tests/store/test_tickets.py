@@ -30,8 +30,7 @@ async def test_a_stale_page_never_reverts_a_newer_write_and_a_newer_one_lands(ru
     tenant = await make_tenant_rows(runtime)
     scope = {"organization_id": tenant.organization_id, "connection_id": tenant.connection_id}
     async with runtime.sessionmaker.begin() as db:
-        written = await tickets.upsert_ticket(db, values("Written", WRITTEN_AT), identifier="w-1", **scope)
-        assert written is not None
+        (written,) = (await tickets.upsert_written(db, [(values("Written", WRITTEN_AT), "w-1")], **scope)).values()
         stale = values("Stale sync", WRITTEN_AT - timedelta(minutes=1))
         other = values("Another ticket", WRITTEN_AT, vendor_id="10002")
         await tickets.upsert_tickets(db, [stale, other], **scope)

@@ -27,6 +27,7 @@ from ticketbridge.observability import request_id_var
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
 from ticketbridge.services import sync as sync_service
+from ticketbridge.services import verification as verification_service
 from ticketbridge.services.vendor_sites import SitePolicy
 from ticketbridge.state import Runtime
 
@@ -87,12 +88,17 @@ async def revoke_api_key(key_id: uuid.UUID, db: DbSession) -> ApiKeyModel:
     operation_id="create_connection",
     responses=error_responses(404, 413, 422),
 )
-async def create_connection(
-    body: ConnectionCreateRequest, db: DbSession, runtime: RuntimeDep, actor: AdminActor
-) -> ConnectionModel:
+async def create_connection(body: ConnectionCreateRequest, runtime: RuntimeDep, actor: AdminActor) -> ConnectionModel:
+    """Creates the connection PENDING, then verifies it inline with one cheap authenticated call to
+    the vendor (bounded by TICKETBRIDGE_VENDOR_TIMEOUT_SECONDS and the retry budget, at most two
+    attempts). The 201 answers the connection as it ends up: ACTIVE when the vendor accepted the site
+    and credentials, else PENDING with `health` naming what failed (UNAUTHORIZED for refused
+    credentials, EXECUTION_TIMEOUT for a site that does not answer, VENDOR_CLIENT_ERROR with the
+    vendor's message for a missing permission...). A PENDING connection answers 409 to data requests;
+    fix it with PATCH or retry with POST .../verify."""
     data = connections_service.ConnectionCreate.model_validate(body.model_dump(exclude_unset=True))
-    connection = await connections_service.create_connection(
-        db, runtime.cipher, data, sites=_sites(runtime), actor=actor
+    connection = await verification_service.create_connection(
+        runtime.vendor_access, data, sites=_sites(runtime), actor=actor
     )
     return ConnectionModel.of(connection)
 
@@ -116,15 +122,35 @@ async def get_connection(connection_id: uuid.UUID, db: DbSession) -> ConnectionM
     responses=error_responses(404, 409, 413, 422),
 )
 async def update_connection(
-    connection_id: uuid.UUID, body: ConnectionUpdateRequest, db: DbSession, runtime: RuntimeDep, actor: AdminActor
+    connection_id: uuid.UUID, body: ConnectionUpdateRequest, runtime: RuntimeDep, actor: AdminActor
 ) -> ConnectionModel:
     """Changes only the fields given; none may be null. A new `base_url` must come with `credentials`
     (422 naming `credentials` otherwise): stored credentials are never sent to another site. Every
-    change is written to the connection's audit log."""
+    change is written to the connection's audit log.
+
+    A new `base_url` or `credentials` on an ACTIVE or PENDING connection, or `state: ACTIVE`, is
+    verified inline as on create: the answer is ACTIVE once the vendor accepted it, else PENDING with
+    the failure in `health`. A PAUSED connection keeps its state (resuming it verifies). `state:
+    PENDING` cannot be set (422)."""
     patch = connections_service.ConnectionPatch.model_validate(body.model_dump(exclude_unset=True))
-    connection = await connections_service.update_connection(
-        db, runtime.cipher, connection_id, patch, sites=_sites(runtime), actor=actor
+    connection = await verification_service.update_connection(
+        runtime.vendor_access, connection_id, patch, sites=_sites(runtime), actor=actor
     )
+    return ConnectionModel.of(connection)
+
+
+@router.post(
+    "/connections/{connection_id}/verify",
+    operation_id="verify_connection",
+    responses=error_responses(404, 409, 422),
+)
+async def verify_connection(connection_id: uuid.UUID, runtime: RuntimeDep, actor: AdminActor) -> ConnectionModel:
+    """Checks the connection's site and credentials with the vendor now (one cheap authenticated call,
+    bounded as on create) and answers 200 with the connection as it ends up. A PENDING connection that
+    passes becomes ACTIVE; an ACTIVE one whose credentials the vendor refuses goes back to PENDING,
+    while a vendor that is down or throttling only changes its health; a PAUSED one stays PAUSED.
+    409 for a deleted connection."""
+    connection = await verification_service.verify_connection(runtime.vendor_access, connection_id, actor=actor)
     return ConnectionModel.of(connection)
 
 

@@ -228,7 +228,9 @@ async def update_connection(
         values["credentials_encrypted"] = _encrypt_credentials(cipher, sites, current.vendor, patch.credentials)
         changed.add("credentials")
     requested = values.get("state", current.state)
-    if requested is ConnectionState.ACTIVE and (current.state is not ConnectionState.ACTIVE or changed & VERIFIED_FIELDS):
+    if requested is ConnectionState.ACTIVE and (
+        current.state is not ConnectionState.ACTIVE or changed & VERIFIED_FIELDS
+    ):
         values["state"] = ConnectionState.PENDING  # until the vendor has checked it
     connection = await store.update_connection(db, connection_id, **values)
     if changed:

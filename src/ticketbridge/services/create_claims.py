@@ -199,6 +199,5 @@ async def adopt_synced(db: AsyncSession, connection: ConnectionRead, vendor_ids:
     """A sync stored these vendor tickets: those a confirmed create made whose local write failed
     (WRITTEN claims) take their identifier now, and their claims go."""
     written = await claims_store.find_written(db, vendor_ids, connection_id=connection.id)
-    for vendor_id, identifier in written.items():
-        await tickets_store.set_identifier(db, vendor_id, identifier, connection_id=connection.id)
+    await tickets_store.set_identifiers(db, written, connection_id=connection.id)
     await claims_store.delete_claims(db, list(written.values()), connection_id=connection.id)

@@ -16,25 +16,21 @@ async def persist_vendor_tickets(
     db: AsyncSession, connection: ConnectionRead, tickets: Sequence[tuple[VendorTicket, str | None]]
 ) -> list[TicketRead]:
     """Stores vendor tickets (with their identifiers) as our rows, the same rows any sync of them
-    updates, and returns them in order. A row already holding a newer vendor version keeps its
-    values, and still takes the identifier."""
+    updates, and returns them in order, in a constant number of statements. A row already holding a
+    newer vendor version keeps its values, and still takes the identifier."""
     values = await ticket_values(db, connection, [ticket for ticket, _ in tickets])
-    stored: list[TicketRead] = []
-    for ticket, identifier in tickets:
-        row = await tickets_store.upsert_ticket(
-            db,
-            values[ticket.vendor_id],
-            organization_id=connection.organization_id,
-            connection_id=connection.id,
-            identifier=identifier,
+    scope = {"organization_id": connection.organization_id, "connection_id": connection.id}
+    stored = await tickets_store.upsert_written(
+        db, [(values[ticket.vendor_id], identifier) for ticket, identifier in tickets], **scope
+    )
+    kept = [(ticket, identifier) for ticket, identifier in tickets if ticket.vendor_id not in stored]
+    if kept:
+        identifiers = {ticket.vendor_id: identifier for ticket, identifier in kept if identifier is not None}
+        await tickets_store.set_identifiers(db, identifiers, connection_id=connection.id)
+        stored |= await tickets_store.find_by_vendor_refs(
+            db, [ticket.vendor_id for ticket, _ in kept], connection_id=connection.id
         )
-        if row is None:
-            if identifier is not None:
-                await tickets_store.set_identifier(db, ticket.vendor_id, identifier, connection_id=connection.id)
-            found = await tickets_store.find_by_vendor_refs(db, [ticket.vendor_id], connection_id=connection.id)
-            row = found[ticket.vendor_id]
-        stored.append(row)
-    return stored
+    return [stored[ticket.vendor_id] for ticket, _ in tickets]
 
 
 async def persist_vendor_ticket(

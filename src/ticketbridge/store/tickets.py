@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,40 +105,48 @@ async def find_by_vendor_refs(
     return found
 
 
-async def set_identifier(db: AsyncSession, vendor_id: str, identifier: str, *, connection_id: uuid.UUID) -> None:
-    await db.execute(
-        update(TicketRow)
-        .where(TicketRow.connection_id == connection_id, TicketRow.vendor_id == vendor_id)
-        .values(identifier=identifier)
-    )
-
-
 #: The columns a write or a sync sets, in TicketValues order.
 VALUE_COLUMNS = tuple(field.name for field in fields(TicketValues))
 
 
-async def upsert_ticket(
+async def upsert_written(
     db: AsyncSession,
-    values: TicketValues,
+    written: Sequence[tuple[TicketValues, str | None]],
     *,
     organization_id: uuid.UUID,
     connection_id: uuid.UUID,
-    identifier: str | None = None,
-) -> TicketRead | None:
-    """Inserts, or updates the row with the same vendor id, unless the stored row reflects a newer
-    vendor change (a sync never reverts a newer write). Returns None when the row was newer.
+) -> dict[str, TicketRead]:
+    """Stores tickets a write just made or read (with their identifiers) in one statement, and
+    returns the rows it wrote by vendor id. A row that reflects a newer vendor change is kept as it
+    is (a sync never reverts a newer write, nor a write a newer sync) and is missing from the answer.
 
-    An identifier given here is kept; None never erases an identifier already stored."""
-    row = _row(values, organization_id=organization_id, connection_id=connection_id, identifier=identifier)
-    statement = _upsert(db, [row], set_identifier=identifier is not None).returning(TicketRow)
-    stored = await db.scalar(statement, execution_options={"populate_existing": True})
-    return None if stored is None else TicketRead.model_validate(stored)
+    An identifier given here is stored; None never erases an identifier already stored."""
+    latest = {values.vendor_id: (values, identifier) for values, identifier in written}
+    if not latest:
+        return {}
+    rows = [
+        _row(values, organization_id=organization_id, connection_id=connection_id, identifier=identifier)
+        for values, identifier in latest.values()
+    ]
+    statement = _upsert(db, rows, set_identifier=True).returning(TicketRow)
+    stored = await db.scalars(statement, execution_options={"populate_existing": True})
+    return {row.vendor_id: TicketRead.model_validate(row) for row in stored}
+
+
+async def set_identifiers(db: AsyncSession, identifiers: dict[str, str], *, connection_id: uuid.UUID) -> None:
+    """Vendor id -> identifier, for rows a guarded upsert kept as they were (rare: one statement each)."""
+    for vendor_id, identifier in identifiers.items():
+        await db.execute(
+            update(TicketRow)
+            .where(TicketRow.connection_id == connection_id, TicketRow.vendor_id == vendor_id)
+            .values(identifier=identifier)
+        )
 
 
 async def upsert_tickets(
     db: AsyncSession, values: Sequence[TicketValues], *, organization_id: uuid.UUID, connection_id: uuid.UUID
 ) -> None:
-    """The multi-row form of `upsert_ticket` for sync pages: one statement per page (a statement per
+    """The form of `upsert_written` for sync pages: one statement per page (a statement per
     row costs ~6 ms, ten minutes for a 100,000-issue sync). A sync sets no identifier."""
     # One row per vendor id (the last wins): ON CONFLICT may not touch a row twice in one statement.
     latest = {value.vendor_id: value for value in values}
@@ -179,7 +187,7 @@ def _upsert(db: AsyncSession, rows: list[dict[str, Any]], *, set_identifier: boo
         else_=TicketRow.status_updated_at,
     )
     if set_identifier:
-        update_columns["identifier"] = excluded.identifier
+        update_columns["identifier"] = func.coalesce(excluded.identifier, TicketRow.identifier)
     newer_or_equal = or_(
         TicketRow.ticket_updated_at.is_(None),
         excluded.ticket_updated_at.is_(None),

@@ -158,7 +158,7 @@ async def test_createmeta_and_editmeta_report_custom_fields(client: httpx.AsyncC
     key = (await create(client, **{ids["Severity"]: {"value": "S1"}})).json()["key"]
     editmeta = (await client.get(f"{API}/issue/{key}", params={"expand": "editmeta"})).json()["editmeta"]["fields"]
     assert editmeta[ids["Severity"]]["required"] is True
-    assert editmeta[ids["Platforms"]]["operations"] == ["add", "set", "remove"]
+    assert editmeta[ids["Platforms"]]["operations"] == ["set"]  # only `set` is emulated for custom fields
 
 
 async def test_a_bad_custom_field_seed_is_refused(client: httpx.AsyncClient) -> None:

@@ -22,6 +22,14 @@ BASE_URL_DESCRIPTION = (
     "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
     "query or fragment"
 )
+STATE_DESCRIPTION = (
+    "PENDING until the vendor has accepted the site and credentials (then ACTIVE); PAUSED and DELETED "
+    "are set by an admin. Only an ACTIVE connection serves data requests (409 otherwise)."
+)
+STATE_UPDATE_DESCRIPTION = (
+    "ACTIVE (verified with the vendor first: PENDING with the failure in health if the check fails), "
+    "PAUSED or DELETED; PENDING cannot be set"
+)
 CREDENTIALS_DESCRIPTION = (
     "JIRA: {email, api_token} or {oauth_token}. REZOLVE: {tenant_id, realm, client_id, client_secret, auth_url?}."
 )
@@ -101,10 +109,11 @@ class ConnectionCreateRequest(RequestModel):
 
 class ConnectionUpdateRequest(RequestModel):
     """Only the fields given change, and none may be null. A new `base_url` needs `credentials` in
-    the same request: stored credentials are never sent to a new site."""
+    the same request: stored credentials are never sent to a new site. A new `base_url` or
+    `credentials`, or `state: ACTIVE`, is verified with the vendor before the connection is ACTIVE."""
 
     # SkipJsonSchema: None is only "not given"; an explicit null is refused (422 naming the field).
-    state: ConnectionState | SkipJsonSchema[None] = None
+    state: ConnectionState | SkipJsonSchema[None] = Field(None, description=STATE_UPDATE_DESCRIPTION)
     base_url: BaseUrl | SkipJsonSchema[None] = None
     credentials: Credentials | SkipJsonSchema[None] = Field(None, description=CREDENTIALS_DESCRIPTION)
     status_mapping: Mapping | SkipJsonSchema[None] = None
@@ -141,7 +150,7 @@ class ConnectionModel(BaseModel):
     id: uuid.UUID
     organization_id: uuid.UUID
     vendor: Vendor
-    state: ConnectionState
+    state: ConnectionState = Field(description=STATE_DESCRIPTION)
     is_active: bool
     base_url: str
     status_mapping: dict[str, str]

@@ -201,9 +201,7 @@ class ServiceNowClient:
             response = await self._request(method, url, token, write=write, **kwargs)
         return classify(response, write=write)
 
-    async def _request(
-        self, method: str, url: str, token: str | None, *, write: bool, **kwargs: Any
-    ) -> httpx.Response:
+    async def _request(self, method: str, url: str, token: str | None, *, write: bool, **kwargs: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"} if token is not None else None
         try:
             return await self._http.request(method, url, headers=headers, **kwargs)
@@ -246,7 +244,9 @@ def classify(response: httpx.Response, *, write: bool = False) -> httpx.Response
     if status >= 500:
         error = VendorOutcomeUnknown if write else VendorRetriable
         raise error(
-            f"ServiceNow server error {status}: {message}", status_code=status, retry_after=retry_after_seconds(response)
+            f"ServiceNow server error {status}: {message}",
+            status_code=status,
+            retry_after=retry_after_seconds(response),
         )
     raise VendorRejected(message, status_code=status)
 

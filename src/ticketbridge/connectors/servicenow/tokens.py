@@ -70,7 +70,9 @@ class TokenCache:
         return self._value is not None and self._value != rejected and self.clock() < self._renew_at
 
 
-def token_cache_for(cache: MetadataCache, *, instance_url: str, client_id: str, username: str, secret: str) -> TokenCache:
+def token_cache_for(
+    cache: MetadataCache, *, instance_url: str, client_id: str, username: str, secret: str
+) -> TokenCache:
     """The connection's token cache, keyed by the credentials too: a change of credentials never
     reuses a token minted for the old ones."""
     fingerprint = hashlib.sha256(f"{instance_url}\n{client_id}\n{username}\n{secret}".encode()).hexdigest()

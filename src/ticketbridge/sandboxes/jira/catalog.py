@@ -61,9 +61,9 @@ FIELDS = (
     FieldInfo("labels", "Labels", "array", "string", ("add", "set", "remove")),
     FieldInfo("duedate", "Due date", "date"),
     FieldInfo("parent", "Parent", "issuelink", on_edit=False),
-    FieldInfo("components", "Components", "array", "component", ("add", "set", "remove")),
-    FieldInfo("fixVersions", "Fix versions", "array", "version", ("set", "add", "remove")),
-    FieldInfo("versions", "Affects versions", "array", "version", ("set", "add", "remove")),
+    FieldInfo("components", "Components", "array", "component"),
+    FieldInfo("fixVersions", "Fix versions", "array", "version"),
+    FieldInfo("versions", "Affects versions", "array", "version"),
     FieldInfo("resolution", "Resolution", "resolution", on_create=False, on_edit=False),
     FieldInfo("resolutiondate", "Resolved", "datetime", on_create=False, on_edit=False),
     FieldInfo("status", "Status", "status", on_create=False, on_edit=False),
@@ -94,7 +94,7 @@ _SCHEMA_TYPES = {
 
 def custom_info(custom_field: CustomField) -> FieldInfo:
     schema_type, items = _SCHEMA_TYPES[custom_field.type]
-    operations = ("add", "set", "remove") if custom_field.type in ("labels", "multiselect") else ("set",)
+    operations = ("set",)
     return FieldInfo(
         custom_field.id,
         custom_field.name,

@@ -1,0 +1,75 @@
+"""ServiceNow (Table API, incidents) connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
+from ticketbridge.connectors.credentials import ServiceNowCredentials
+from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
+from ticketbridge.connectors.servicenow.client import OAuthGrant, ServiceNowClient
+from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
+from ticketbridge.connectors.servicenow.mapping import CloseDefaults
+from ticketbridge.connectors.servicenow.tokens import token_cache_for
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.enums import Vendor
+
+
+def build(
+    connection: ConnectionRead,
+    credentials: dict[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+    cache: MetadataCache,
+    http: VendorHttp = DEFAULT_VENDOR_HTTP,
+) -> ServiceNowConnector:
+    """Basic auth when the credentials name no OAuth client; otherwise bearer tokens from the
+    password grant, cached per connection and refreshed on expiry or a 401."""
+    parsed = ServiceNowCredentials.model_validate(credentials)
+    instance_url = connection.base_url.rstrip("/")
+    password = parsed.password.get_secret_value()
+    oauth: OAuthGrant | None = None
+    auth: httpx.Auth | None = httpx.BasicAuth(parsed.username, password)
+    if parsed.client_id is not None and parsed.client_secret is not None:
+        oauth = OAuthGrant(
+            client_id=parsed.client_id,
+            client_secret=parsed.client_secret.get_secret_value(),
+            username=parsed.username,
+            password=password,
+        )
+        auth = None
+    options = http.for_connection(connection)
+    client = ServiceNowClient(
+        build_client(
+            instance_url,
+            auth=auth,
+            transport=transport,
+            timeout_secs=options.timeout_seconds,
+            before_write=options.before_write,
+        ),
+        oauth=oauth,
+        tokens=token_cache_for(
+            cache,
+            instance_url=instance_url,
+            client_id=oauth.client_id,
+            username=oauth.username,
+            secret=f"{oauth.client_secret}\n{oauth.password}",
+        )
+        if oauth is not None
+        else None,
+    )
+    return ServiceNowConnector(
+        client=client,
+        cache=cache,
+        instance_url=instance_url,
+        marker_field=parsed.marker_field,
+        defaults=CloseDefaults(
+            close_code=parsed.close_code, close_notes=parsed.close_notes, hold_reason=parsed.hold_reason
+        ),
+        policy=options.retry,
+        use_batch=parsed.batch_api,
+    )
+
+
+SPEC = ConnectorSpec(vendor=Vendor.SERVICENOW, config_model=ServiceNowCredentials, build=build)

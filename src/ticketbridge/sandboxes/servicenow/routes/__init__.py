@@ -1,0 +1,1 @@
+"""The ServiceNow REST surface: Table API, Batch API, Attachment API, OAuth."""

@@ -1,0 +1,145 @@
+"""Every endpoint on a SERVICENOW connection: create, PATCH with If-Match, bulk sync and async, bulk
+update, lists after a sync, passthrough, and the close requirements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.api.test_bulk import job, run_jobs
+from tests.builders import ADMIN, Tenant, make_tenant
+from tests.vendors import SERVICENOW_URL
+from ticketbridge.sandboxes.servicenow.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_sys_id
+from ticketbridge.state import Runtime
+
+SERVICE_DESK = demo_sys_id("sys_user_group", "Service Desk")
+NETWORK = demo_sys_id("sys_user_group", "Network")
+CLOSE = {"close_code": "Solution provided", "close_notes": "Closed by ticketbridge"}
+
+
+async def servicenow_tenant(client: httpx.AsyncClient, **credentials: Any) -> Tenant:
+    return await make_tenant(
+        client,
+        vendor="SERVICENOW",
+        base_url=SERVICENOW_URL,
+        credentials={"username": DEMO_USERNAME, "password": DEMO_PASSWORD, "batch_api": False, **credentials},  # TEMP
+    )
+
+
+async def sandbox(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SERVICENOW_URL) as http:
+        response = await http.request(method, path, auth=(DEMO_USERNAME, DEMO_PASSWORD), **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+def request_ticket(name: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "project_vendor_id": SERVICE_DESK, "type_vendor_id": "network", **fields}
+
+
+async def test_create_get_and_patch_with_if_match_on_servicenow(
+    client: httpx.AsyncClient, servicenow_sandbox: FastAPI
+) -> None:
+    tenant = await servicenow_tenant(client, **CLOSE)
+    created = await client.post(
+        "/v1/itsm/tickets",
+        json=request_ticket("Printer on fire", description="It is **really** on fire", priority="HIGH"),
+        headers=tenant.headers,
+    )
+    assert created.status_code == 200, created.text
+    ticket = created.json()
+    assert ticket["vendor_attributes"]["vendor"] == "SERVICENOW"
+    assert (ticket["priority"], ticket["status"]) == ("HIGH", "OPEN")
+    assert ticket["description"] == "It is really on fire"  # ServiceNow keeps plain text
+    patched = await client.patch(
+        f"/v1/itsm/tickets/{ticket['id']}",
+        json={"status": "RESOLVED", "name": "Printer"},
+        headers={**tenant.headers, "If-Match": ticket["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["status"], patched.json()["name"]) == ("RESOLVED", "Printer")
+    number = patched.json()["vendor_attributes"]["id"]
+    (incident,) = (await sandbox(servicenow_sandbox, "GET", "/api/now/table/incident", params={"number": number}))[
+        "result"
+    ]
+    assert (incident["state"], incident["close_code"]) == ("6", "Solution provided")
+    # A person edits the incident in ServiceNow: sys_mod_count moves on, the ETag we handed out is stale.
+    await sandbox(servicenow_sandbox, "PATCH", f"/api/now/table/incident/{incident['sys_id']}", json={"urgency": "1"})
+    stale = await client.patch(
+        f"/v1/itsm/tickets/{ticket['id']}",
+        json={"name": "Ours"},
+        headers={**tenant.headers, "If-Match": patched.json()["etag"]},
+    )
+    assert stale.status_code == 412, stale.text
+
+
+async def test_resolving_without_close_values_is_a_422_naming_them(client: httpx.AsyncClient) -> None:
+    tenant = await servicenow_tenant(client)
+    ticket = (await client.post("/v1/itsm/tickets", json=request_ticket("Open"), headers=tenant.headers)).json()
+    refused = await client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"status": "CLOSED"}, headers=tenant.headers)
+    assert refused.status_code == 422, refused.text
+    assert {tuple(detail["loc"]) for detail in refused.json()["detail"]} >= {
+        ("vendor", "close_code"),
+        ("vendor", "close_notes"),
+    }
+
+
+async def test_bulk_sync_async_and_update_on_servicenow(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    tenant = await servicenow_tenant(client)
+    sync = await client.post(
+        "/v1/itsm/tickets/bulk/sync",
+        json={"tickets": [request_ticket(f"Sync {n}") for n in range(5)]},
+        headers=tenant.headers,
+    )
+    assert sync.status_code == 200 and sync.json()["succeeded"] == 5, sync.text
+    accepted = await client.post(
+        "/v1/itsm/tickets/bulk",
+        json={"tickets": [request_ticket(f"Async {n}") for n in range(7)]},
+        headers=tenant.headers,
+    )
+    await run_jobs(runtime)
+    created = await job(client, tenant, accepted.json()["job_id"])
+    assert created["status"] == "SUCCESS", created
+    ticket_ids = [r["ticket_id"] for r in created["results"]]
+    update = await client.post(
+        "/v1/itsm/tickets/bulk/update",
+        json={"ticket_ids": ticket_ids, "updates": {"status": "IN_PROGRESS", "priority": "LOW"}},
+        headers=tenant.headers,
+    )
+    await run_jobs(runtime)
+    updated = await job(client, tenant, update.json()["job_id"])
+    assert updated["status"] == "SUCCESS", updated
+    one = (await client.get(f"/v1/itsm/tickets/{ticket_ids[0]}", headers=tenant.headers)).json()
+    assert (one["status"], one["priority"], one["vendor_attributes"]["vendor"]) == ("IN_PROGRESS", "LOW", "SERVICENOW")
+
+
+async def test_sync_lists_and_passthrough_on_servicenow(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    tenant = await servicenow_tenant(client)
+    synced = await client.post(f"/v1/admin/connections/{tenant.connection_id}/sync", headers=ADMIN)
+    assert synced.status_code == 202, synced.text
+    await run_jobs(runtime)
+    tickets = await client.get("/v1/itsm/tickets", params={"limit": 50}, headers=tenant.headers)
+    assert tickets.status_code == 200 and len(tickets.json()["items"]) == 5, tickets.text  # the demo incidents
+    projects = await client.get("/v1/itsm/projects", headers=tenant.headers)
+    assert {p["name"] for p in projects.json()["items"]} >= {"Service Desk", "Network"}, projects.text
+    base = "/v1/itsm/passthrough/projects"
+    listed = await client.get(base, headers=tenant.headers)
+    assert listed.status_code == 200 and listed.json()["items"], listed.text
+    types = await client.get(f"{base}/{SERVICE_DESK}/issue-types", headers=tenant.headers)
+    assert "network" in {item["vendor_id"] for item in types.json()["items"]}, types.text
+    users = await client.get(f"{base}/{NETWORK}/assignable-users", headers=tenant.headers)
+    assert users.status_code == 200 and len(users.json()["items"]) == 2, users.text
+    assignee = users.json()["items"][0]["vendor_id"]
+    created = await client.post(
+        "/v1/itsm/tickets", json=request_ticket("Assigned", assigned_user_vendor_id=assignee), headers=tenant.headers
+    )
+    assert created.status_code == 200 and created.json()["assigned_user_vendor_id"] == assignee, created.text
+    search = await client.get(
+        "/v1/itsm/passthrough/tickets/search", params={"jql": "category=network^ORDERBYnumber"}, headers=tenant.headers
+    )
+    assert search.status_code == 200, search.text
+    assert created.json()["vendor_attributes"]["id"] in {item["key"] for item in search.json()["items"]}
+    missing = await client.get(f"{base}/not-a-group/issue-types", headers=tenant.headers)
+    assert missing.status_code == 404, missing.text
