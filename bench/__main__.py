@@ -18,6 +18,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from bench import listing
@@ -33,11 +34,15 @@ ALL = frozenset(range(1, 10))
 
 
 async def _attempt(
-    results: list[Result], names: list[str], unit: str, target: str, run: Callable[[], Awaitable[object]]
+    results: list[Result],
+    names: list[str],
+    unit: str,
+    target: str,
+    run: Callable[[], Awaitable[Result | list[Result]]],
 ) -> list[Result]:
     """Runs one scenario; a failure becomes a NOT RUN row saying why (never a figure)."""
     try:
-        got = await run()
+        got: Result | list[Result] = await run()
     except Exception as exc:  # the table must say why a scenario did not run, and the run goes on
         traceback.print_exc(file=sys.stderr)
         reason = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
@@ -81,9 +86,7 @@ async def run(sizes: Sizes, only: frozenset[int], directory: Path) -> list[Resul
         if 5 in only:
             for deployment, database in ((sqlite, "sqlite"), (postgres, "postgresql")):
                 name = f"5. async bulk job of 50, 100 ms vendor, {database}"
-                await _attempt(
-                    results, [name], "ms", "<= 1.3x", lambda d=deployment, db=database: jobs.bulk_job(context, d, db)
-                )
+                await _attempt(results, [name], "ms", "<= 1.3x", partial(jobs.bulk_job, context, deployment, database))
         if 6 in only or 7 in only:
             for deployment, database in ((sqlite, "sqlite"), (postgres, "postgresql")):
                 names = [
@@ -93,9 +96,7 @@ async def run(sizes: Sizes, only: frozenset[int], directory: Path) -> list[Resul
                 if database == "sqlite":
                     names.append("7. GET /healthz")
                 target = ">= 20 % of bare req/s, p99 <= 20x"
-                await _attempt(
-                    results, names, "req/s", target, lambda d=deployment, db=database: reads.reads(context, d, db)
-                )
+                await _attempt(results, names, "req/s", target, partial(reads.reads, context, deployment, database))
         if 9 in only:
             name = f"9. {sizes.rate_limited_jobs} bulk jobs of 50 under 2 POST/s per endpoint"
             await _attempt(

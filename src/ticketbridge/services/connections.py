@@ -46,14 +46,9 @@ DEFAULT_STATUS_MAPPINGS: dict[Vendor, dict[str, str]] = {
         "Closed": "CLOSED",
         "Cancelled": "CLOSED",
     },
-    Vendor.SERVICENOW: {
-        "New": "OPEN",
-        "In Progress": "IN_PROGRESS",
-        "On Hold": "IN_PROGRESS",
-        "Resolved": "RESOLVED",
-        "Closed": "CLOSED",
-        "Canceled": "CLOSED",
-    },
+    # One state per normalized value, so that writing one is unambiguous (stored mappings keep no
+    # order); On Hold and Canceled read as IN_PROGRESS and CLOSED through their status category.
+    Vendor.SERVICENOW: {"New": "OPEN", "In Progress": "IN_PROGRESS", "Resolved": "RESOLVED", "Closed": "CLOSED"},
 }
 DEFAULT_PRIORITY_MAPPINGS: dict[Vendor, dict[str, str]] = {
     Vendor.JIRA: {

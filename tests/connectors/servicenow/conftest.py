@@ -52,7 +52,7 @@ async def build(factory: ConnectorFactory) -> AsyncIterator[Build]:
     built: list[ServiceNowConnector] = []
 
     def make(**overrides: Any) -> ServiceNowConnector:
-        connector = factory.build(connection, credentials(**{"batch_api": False, **overrides}))  # TEMP
+        connector = factory.build(connection, credentials(**overrides))
         assert isinstance(connector, ServiceNowConnector)
         built.append(connector)
         return connector

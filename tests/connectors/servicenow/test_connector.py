@@ -5,14 +5,31 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
+from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.errors import VendorAuthError, VendorNotFound, VendorRejected, VersionConflict
 from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
+from ticketbridge.connectors.servicenow.writes import MAX_BATCH_ROUNDS
 from ticketbridge.domain.tickets import TicketBaseline, TicketChanges, TicketRef
+from ticketbridge.sandboxes.faults import SandboxTransport
+from ticketbridge.sandboxes.servicenow import RateLimitConfig, ServiceNowSandboxConfig, create_app
 
 from .conftest import Build
-from .support import BETH, DAVID, NETWORK, SERVICE_DESK, Instance, RecordingTransport, make_item, oauth_credentials
+from .support import (
+    BASE_URL,
+    BETH,
+    DAVID,
+    NETWORK,
+    SERVICE_DESK,
+    Instance,
+    RecordingTransport,
+    credentials,
+    make_connection,
+    make_item,
+    oauth_credentials,
+)
 
 CLOSE = {"close_code": "Solution provided", "close_notes": "Closed by ticketbridge"}
 
@@ -73,6 +90,7 @@ async def test_creates_under_lost_answers_make_exactly_one_incident_per_marker(
     await instance.faults()
     assert len(created) == len(items)
     assert unknown, "the faults should have lost some answers"
+    assert ("batch.POST" in await instance.calls()) == batch_api
     for item in items:
         found = await instance.incidents(f"correlation_id={item.marker}")
         assert [row["sys_id"] for row in found] == [created[item.key]]
@@ -96,11 +114,12 @@ async def test_resolving_without_close_code_is_refused_before_any_call(
     connector: ServiceNowConnector, transport: RecordingTransport, instance: Instance
 ) -> None:
     with pytest.raises(VendorRejected) as refused:
-        await connector.update_ticket("0" * 32, TicketChanges(target_status="RESOLVED".title()), expected=None)
+        await connector.update_ticket("0" * 32, TicketChanges(target_status="Resolved"), expected=None)
     assert set(refused.value.field_errors) == {"close_code", "close_notes"}
     (outcome,) = await connector.create_tickets([make_item(1, target_status="Closed")])
     assert outcome.ticket is None and not outcome.unknown and "close_code" in (outcome.error or "")
-    held = await connector.update_tickets([TicketRef(vendor_id="0" * 32, key="INC0010001")], TicketChanges(target_status="On Hold"))
+    ref = TicketRef(vendor_id="0" * 32, key="INC0010001")
+    held = await connector.update_tickets([ref], TicketChanges(target_status="On Hold"))
     assert "hold_reason" in (held[0].error or "")
     assert transport.sent == []  # not a token, not a read, not a write
     assert sum((await instance.calls()).values()) == 0
@@ -110,9 +129,10 @@ async def test_resolving_with_configured_close_values_reaches_the_state(build: B
     connector = build(**CLOSE, hold_reason="1")
     (outcome,) = await connector.create_tickets([make_item(1)])
     assert outcome.ticket is not None
-    held = await connector.update_ticket(outcome.ticket.vendor_id, TicketChanges(target_status="On Hold"), expected=None)
+    sys_id = outcome.ticket.vendor_id
+    held = await connector.update_ticket(sys_id, TicketChanges(target_status="On Hold"), expected=None)
     assert held.status_name == "On Hold"
-    resolved = await connector.update_ticket(outcome.ticket.vendor_id, TicketChanges(target_status="6"), expected=None)
+    resolved = await connector.update_ticket(sys_id, TicketChanges(target_status="6"), expected=None)
     assert (resolved.status_name, resolved.status_category) == ("Resolved", "done")
     assert resolved.resolved_at is not None
 
@@ -131,7 +151,7 @@ async def test_if_match_compares_sys_mod_count_and_a_stale_version_writes_nothin
         await connector.update_ticket(ticket.vendor_id, TicketChanges(name="Stale"), expected=baseline("1"))
     assert conflict.value.current_version == "2"
     assert transport.writes()[writes:] == []
-    fresh = await connector.update_ticket(ticket.vendor_id, TicketChanges(priority_name="LOW".title()), expected=None)
+    fresh = await connector.update_ticket(ticket.vendor_id, TicketChanges(priority_name="Low"), expected=None)
     assert (fresh.name, fresh.priority_name) == ("Renamed", "4 - Low")
 
 
@@ -178,7 +198,8 @@ async def test_ids_walk_and_existence_are_asked_of_the_instance(connector: Servi
 async def test_directory_and_passthrough(connector: ServiceNowConnector) -> None:
     statuses = {s.name: (s.vendor_id, s.category) for s in await connector.list_statuses()}
     assert statuses["New"] == ("1", "new") and statuses["Resolved"] == ("6", "done")
-    assert [p.name for p in await connector.list_priorities()][0] == "1 - Critical"
+    priorities = await connector.list_priorities()
+    assert [p.name for p in priorities] == ["1 - Critical", "2 - High", "3 - Moderate", "4 - Low", "5 - Planning"]
     page = await connector.list_projects(limit=2, offset=0, with_issue_types=True)
     assert page.total == 4 and len(page.items) == 2
     assert page.items[0].issue_types and "network" in {t.vendor_id for t in page.items[0].issue_types}
@@ -204,10 +225,38 @@ async def test_a_missing_incident_and_bad_credentials(build: Build) -> None:
         await build(password="wrong").check_health()
 
 
-async def test_oauth_password_grant_then_refresh(build: Build, instance: Instance, transport: RecordingTransport) -> None:
+async def test_oauth_password_grant_then_refresh(
+    build: Build, instance: Instance, transport: RecordingTransport
+) -> None:
     connector = build(**oauth_credentials())
     await connector.check_health()
     await connector.check_health()
     assert transport.sent.count("POST /oauth_token.do") == 1  # the token is cached per connection
+    expired = await instance.http.post("/__sandbox__/tokens/expire", json={})
+    assert expired.is_success, expired.text
+    await build(**oauth_credentials()).check_health()  # 401, refreshed once, sent again
+    assert transport.sent.count("POST /oauth_token.do") == 2
+    assert transport.sent.count("GET /api/now/table/incident") == 4
     with pytest.raises(VendorAuthError):
         await build(**oauth_credentials(client_secret="wrong")).check_health()
+
+
+async def test_what_a_batch_leaves_unserviced_is_never_written_and_reported_to_retry() -> None:
+    app = create_app(
+        ServiceNowSandboxConfig(
+            base_url=BASE_URL, rate_limits=RateLimitConfig(enabled=False), batch_max_input_bytes=2000
+        )
+    )
+    transport = RecordingTransport(SandboxTransport(app))
+    connector = ConnectorFactory(transport=transport).build(make_connection(), credentials())
+    try:
+        small, large = make_item(1), make_item(2, description="x" * 5000)
+        outcomes = await connector.create_tickets([small, large])
+    finally:
+        await connector.aclose()
+    assert outcomes[0].ticket is not None
+    assert outcomes[1].ticket is None and outcomes[1].unknown  # to be retried, after a marker search
+    assert transport.sent.count("POST /api/now/v1/batch") == 1 + MAX_BATCH_ROUNDS - 1
+    async with httpx.AsyncClient(transport=SandboxTransport(app), base_url=BASE_URL) as http:
+        incidents = Instance(http)
+        assert await incidents.incidents(f"correlation_id={large.marker}") == []

@@ -356,9 +356,8 @@ class ServiceNowConnector:
 
         async def load() -> bool:
             field = self._marker_field
-            page = await self._list(
-                "sys_dictionary", f"nameIN{','.join(MARKER_TABLES)}^element={field}", limit=10, fields=["name", "element"]
-            )
+            query = f"nameIN{','.join(MARKER_TABLES)}^element={field}"
+            page = await self._list("sys_dictionary", query, limit=10, fields=["name", "element"])
             if any(row.get("element") == field and row.get("name") in MARKER_TABLES for row in page.rows):
                 return True
             # An integration user may lack read access to sys_dictionary (its rows are then filtered

@@ -5,9 +5,10 @@ connection names another, checked against sys_dictionary first: ServiceNow ignor
 unknown field, so `typoIN...` would match every incident and adopt a stranger's). Creates go through
 the Batch API, up to `BATCH_LIMIT` inserts a call; requests the instance did not get to
 (`unserviced_requests`) wrote nothing and are sent again in the next round. When the instance has no
-Batch API (404), one POST per item, at most `max_concurrent_items` at a time. A create whose answer
-was lost (timeout, dropped connection, a 5xx that may follow a committed insert) comes back
-`unknown` and is never sent again here: the caller reconciles it by marker (`reconcile`) first.
+Batch API (404, or 400 "Requested URI does not represent any resource"), one POST per item, at most
+`max_concurrent_items` at a time. A create whose answer was lost (timeout, dropped connection, a 5xx
+that may follow a committed insert) comes back `unknown` and is never sent again here: the caller
+reconciles it by marker (`reconcile`) first.
 
 Update. ServiceNow's PATCH writes the fields given, and nothing else. A PATCH whose answer was lost
 is settled by reading the incident back: when it holds every value written, the update is done;
@@ -54,6 +55,18 @@ MAX_BATCH_ROUNDS = 5
 MAX_CONCURRENT_ITEMS = 5
 
 
+#: What an instance answers for a path it does not serve (the Batch API plugin inactive, say).
+NO_RESOURCE = "Requested URI does not represent any resource"
+
+
+class BatchUnavailable(Exception):
+    """The instance has no Batch API; nothing was sent."""
+
+
+def is_batch_missing(exc: VendorRejected) -> bool:
+    return isinstance(exc, VendorNotFound) or (exc.status_code == 400 and exc.message.startswith(NO_RESOURCE))
+
+
 @dataclass(slots=True)
 class CreateOutcomes:
     """What became of each item (by key): the record created, or why not."""
@@ -89,7 +102,7 @@ class Creator:
             try:
                 await self._create_in_batches(bodies, outcomes)
                 return outcomes
-            except VendorNotFound:
+            except BatchUnavailable:
                 # No Batch API on this instance (or the sandbox): remember, and insert one by one.
                 log.info("connector.servicenow.batch_unavailable")
                 self._cache.setdefault(("servicenow", "batch_unavailable"), lambda: True)
@@ -116,17 +129,17 @@ class Creator:
                     result = await self._write(
                         partial(self._client.batch, f"tb-{uuid.uuid4().hex[:12]}", items), "batchCreate"
                     )
-                except VendorNotFound as exc:
+                except VendorRejected as exc:
+                    if not is_batch_missing(exc):
+                        outcomes.rejected.update({key: exc.message for key in chunk})
+                        continue
                     if was_first:
-                        raise
+                        raise BatchUnavailable(exc.message) from exc
                     outcomes.not_sent.update({key: exc for key in chunk})
                     continue
                 except VendorOutcomeUnknown as exc:
                     log.info("connector.servicenow.create_outcome_unknown", items=len(chunk))
                     outcomes.unknown.update({key: exc.message for key in chunk})
-                    continue
-                except VendorRejected as exc:
-                    outcomes.rejected.update({key: exc.message for key in chunk})
                     continue
                 except VendorError as exc:  # refused as a whole (auth, rate limit): nothing written
                     outcomes.not_sent.update({key: exc for key in chunk})

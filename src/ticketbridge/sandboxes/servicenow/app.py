@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.servicenow import control
@@ -42,9 +42,17 @@ def is_exempt(scope: Scope) -> bool:
 class ServiceNowSandboxApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         runtime: Runtime = self.state.runtime
-        runtime.inner = super().build_middleware_stack()
+        stack = super().build_middleware_stack()
+        app = self
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            # Starlette.__call__ puts the app in the scope; batch items enter below it.
+            scope["app"] = app
+            await stack(scope, receive, send)
+
+        runtime.inner = inner
         runtime.faults = FaultMiddleware(
-            runtime.inner,
+            stack,
             config=runtime.config.faults.model_copy(),
             error_body=fault_body,
             is_exempt=is_exempt,
