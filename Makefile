@@ -59,6 +59,16 @@ bench: $(INSTALLED)
 bench-quick: $(INSTALLED)
 	$(VENV)/bin/python -m bench --quick
 
+# Load on both deployment modes (README "Benchmarks", "Load"): 200 clients for 60 s on 2 API + 2 worker
+# processes and PostgreSQL (127.0.0.1:5432, trust auth; a throwaway database), then 50 clients on the
+# embedded default; checks every status, job and ticket. `make load-quick`: 10 s, fewer clients.
+.PHONY: load load-quick
+load: $(INSTALLED)
+	$(VENV)/bin/python -m bench.load
+
+load-quick: $(INSTALLED)
+	$(VENV)/bin/python -m bench.load --quick
+
 # requirements-dev.lock: what `make` installs (runtime + dev + the build backend).
 # requirements.lock: the runtime tree alone, for deployments, held to the dev lock's versions.
 lock: check-python

@@ -10,9 +10,11 @@ governs OAuth traffic, not the API tokens used here. Jira's search lag keeps its
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ SANDBOX_RATE_LIMITS: dict[str, Any] = {
     "delete_per_second": 100_000,
 }
 ADMIN_TIMEOUT_SECONDS = 60.0
+SYNC_DEADLINE_SECONDS = 90.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,13 @@ async def distributed(directory: Path, *, tenants: int) -> AsyncIterator[Deploym
             processes.worker(directory, env, name="worker-2") as worker_2,
         ):
             deployment = Deployment(
-                "distributed", "postgresql", dsn, sandbox, [api_1, api_2], [worker_1, worker_2], settings=_documented(env)
+                "distributed",
+                "postgresql",
+                dsn,
+                sandbox,
+                [api_1, api_2],
+                [worker_1, worker_2],
+                settings=_documented(env),
             )
             await _prepare(deployment, admin_token, tenants)
             yield deployment
@@ -158,7 +167,24 @@ async def _prepare(deployment: Deployment, admin_token: str, tenants: int) -> No
             )
             if connection.get("state") != "ACTIVE":
                 raise RuntimeError(f"connection {connection['id']} is {connection.get('state')}: {connection}")
-            deployment.tenants.append(Tenant(index, key["api_key"], connection["id"], org["id"]))
+            tenant = Tenant(index, key["api_key"], connection["id"], org["id"])
+            # The first sync, requested now and awaited, so that the scheduler (every 30 s) does not
+            # start one in the middle of the load.
+            job = expect(await admin.post(f"/v1/admin/connections/{tenant.connection_id}/sync"), 202)
+            await _wait_for_job(admin, tenant, job["job_id"])
+            deployment.tenants.append(tenant)
+
+
+async def _wait_for_job(http: httpx.AsyncClient, tenant: Tenant, job_id: str) -> None:
+    deadline = time.monotonic() + SYNC_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        job = expect(await http.get(f"/v1/jobs/{job_id}", headers=tenant.headers))
+        if job["status"] in ("SUCCESS", "FAILED"):
+            if job["status"] == "FAILED":
+                raise RuntimeError(f"the first sync of {tenant.connection_id} failed: {job.get('failure_reason')}")
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the first sync of {tenant.connection_id} did not finish in {SYNC_DEADLINE_SECONDS:g} s")
 
 
 def expect(response: httpx.Response, status: int = 200) -> Any:

@@ -135,7 +135,9 @@ def jira_sandbox(directory: Path) -> contextlib.AbstractAsyncContextManager[Serv
     )
 
 
-def api_server(directory: Path, env: dict[str, str], *, name: str, worker: bool) -> contextlib.AbstractAsyncContextManager[Service]:
+def api_server(
+    directory: Path, env: dict[str, str], *, name: str, worker: bool
+) -> contextlib.AbstractAsyncContextManager[Service]:
     port = free_port()
     flags = [] if worker else ["--no-worker"]
     return running(

@@ -19,17 +19,21 @@ from pydantic import SecretStr
 from ticketbridge.app import create_app, prepare_database
 from ticketbridge.config import LOCAL_DEV_ORIGIN_REGEX, Settings
 from ticketbridge.crypto import hash_api_key
-from ticketbridge.enums import Vendor
-from ticketbridge.sandboxes import jira, rezolve
+from ticketbridge.enums import ConnectionState, Vendor
+from ticketbridge.sandboxes import jira, rezolve, servicenow
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
+from ticketbridge.services import verification
 from ticketbridge.state import Runtime
 from ticketbridge.store import connections as connections_store
 from ticketbridge.store import organizations as organizations_store
 
 JIRA_PORT = 8100
 REZOLVE_PORT = 8200
+SERVICENOW_PORT = 8300
 CREDENTIALS_FILE = "demo-credentials.json"
+#: How long the sandboxes may take to start listening before the demo gives up verifying.
+STARTUP_SECONDS = 30.0
 
 
 def demo_settings(settings: Settings, *, admin_token: str) -> Settings:
@@ -54,6 +58,7 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
     settings = demo_settings(settings, admin_token=admin_token)
     jira_url = f"http://{host}:{JIRA_PORT}"
     rezolve_url = f"http://{host}:{REZOLVE_PORT}"
+    servicenow_url = f"http://{host}:{SERVICENOW_PORT}"
     sandboxes: dict[str, dict[str, Any]] = {
         "jira": {"url": jira_url, "email": jira.DEMO_EMAIL, "api_token": jira.DEMO_API_TOKEN},
         "rezolve": {
@@ -62,6 +67,11 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
             "realm": rezolve.DEMO_REALM,
             "client_id": rezolve.DEMO_CLIENT_ID,
             "client_secret": rezolve.DEMO_CLIENT_SECRET,
+        },
+        "servicenow": {
+            "url": servicenow_url,
+            "username": servicenow.DEMO_USERNAME,
+            "password": servicenow.DEMO_PASSWORD,
         },
     }
 
@@ -96,12 +106,32 @@ async def run_demo(settings: Settings, *, host: str, port: int) -> None:
             host,
             REZOLVE_PORT,
         ),
+        _server(
+            servicenow.create_app(
+                servicenow.ServiceNowSandboxConfig(
+                    base_url=servicenow_url, persist_path=data_dir / "servicenow-sandbox.json", in_process=False
+                )
+            ),
+            host,
+            SERVICENOW_PORT,
+        ),
     ]
     print(_banner(document, credentials_path), flush=True)
     try:
-        await asyncio.gather(*(server.serve() for server in servers))
+        await asyncio.gather(*(server.serve() for server in servers), _verify_when_up(runtime, servers, connection_ids))
     finally:
         await runtime.close()
+
+
+async def _verify_when_up(runtime: Runtime, servers: list[uvicorn.Server], connection_ids: dict[str, str]) -> None:
+    """Connections are ACTIVE only once the vendor accepted them: ask the sandboxes once they listen."""
+    async with asyncio.timeout(STARTUP_SECONDS):
+        while not all(server.started for server in servers):
+            await asyncio.sleep(0.05)
+    for vendor, connection_id in connection_ids.items():
+        connection = await verification.verify_connection(runtime.vendor_access, uuid.UUID(connection_id))
+        if connection.state is not ConnectionState.ACTIVE:
+            print(f"The demo's {vendor} connection is {connection.state}: {connection.health_description}", flush=True)
 
 
 def _server(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -156,7 +186,22 @@ async def _ensure_tenant(
                 credentials={key: rezolve_sandbox[key] for key in ("tenant_id", "realm", "client_id", "client_secret")},
             ),
         )
-        return issued.plaintext, {"jira": str(jira_connection.id), "rezolve": str(rezolve_connection.id)}
+        servicenow_sandbox = sandboxes["servicenow"]
+        servicenow_connection = await connections_service.create_connection(
+            db,
+            runtime.cipher,
+            connections_service.ConnectionCreate(
+                organization_id=org.id,
+                vendor=Vendor.SERVICENOW,
+                base_url=servicenow_sandbox["url"],
+                credentials={key: servicenow_sandbox[key] for key in ("username", "password")},
+            ),
+        )
+        return issued.plaintext, {
+            "jira": str(jira_connection.id),
+            "rezolve": str(rezolve_connection.id),
+            "servicenow": str(servicenow_connection.id),
+        }
 
 
 def _banner(document: dict[str, Any], path: Path) -> str:
@@ -167,7 +212,8 @@ def _banner(document: dict[str, Any], path: Path) -> str:
     return (
         f"\nticketbridge demo is running at {document['base_url']} (docs: {document['base_url']}/docs)\n"
         f"Jira sandbox: {document['sandboxes']['jira']['url']}   "
-        f"Rezolve sandbox: {document['sandboxes']['rezolve']['url']}\n"
+        f"Rezolve sandbox: {document['sandboxes']['rezolve']['url']}   "
+        f"ServiceNow sandbox: {document['sandboxes']['servicenow']['url']}\n"
         f"Credentials: {path}\n"
         "Browser apps on http://localhost:<any port> or http://127.0.0.1:<any port> may call the API (CORS).\n"
         f"\nTry:\n  {curl}\n"

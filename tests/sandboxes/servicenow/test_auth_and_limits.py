@@ -85,7 +85,10 @@ async def test_rate_limit_rules(client: httpx.AsyncClient) -> None:
     assert throttled.status_code == 429
     assert 1 <= int(throttled.headers["retry-after"]) <= 3600
     assert throttled.json() == {
-        "error": {"message": "Rate limit exceeded", "detail": "Rate limit of 2 requests per hour for Table API exceeded"},
+        "error": {
+            "message": "Rate limit exceeded",
+            "detail": "Rate limit of 2 requests per hour for Table API exceeded",
+        },
         "status": "failure",
     }
     assert other_table.status_code == 200 and "x-ratelimit-limit" not in other_table.headers

@@ -28,7 +28,12 @@ async def test_batch_runs_each_item(client: httpx.AsyncClient) -> None:
                 "headers": [{"name": "Content-Type", "value": "application/json"}],
                 "body": _b64({"short_description": "from a batch"}),
             },
-            {"id": "b", "method": "GET", "url": "/api/now/table/incident?sysparm_limit=1", "exclude_response_headers": True},
+            {
+                "id": "b",
+                "method": "GET",
+                "url": "/api/now/table/incident?sysparm_limit=1",
+                "exclude_response_headers": True,
+            },
             {"id": "c", "method": "GET", "url": "/api/now/table/incident/0123456789abcdef0123456789abcdef"},
         ],
     }
@@ -43,7 +48,9 @@ async def test_batch_runs_each_item(client: httpx.AsyncClient) -> None:
     assert by_id["a"]["status_code"] == 201 and by_id["a"]["status_text"] == "Created"
     created = json.loads(base64.b64decode(by_id["a"]["body"]))["result"]
     assert created["short_description"] == "from a batch"
-    assert {"name": "location", "value": f"{BASE_URL}/api/now/table/incident/{created['sys_id']}"} in by_id["a"]["headers"]
+    assert {"name": "location", "value": f"{BASE_URL}/api/now/table/incident/{created['sys_id']}"} in by_id["a"][
+        "headers"
+    ]
     assert by_id["b"]["headers"] == [] and by_id["b"]["status_code"] == 200
     assert by_id["c"]["status_code"] == 404
     assert calls["batch.POST"] == 1 and calls["table.incident.POST"] == 1 and calls["table.incident.GET"] == 2

@@ -24,12 +24,18 @@ async def test_seed_and_count(client: httpx.AsyncClient) -> None:
         "/__sandbox__/seed",
         json={
             "incidents": 3,
-            "users": [{"user_name": "ops.bot", "first_name": "Ops", "last_name": "Bot", "password": "pw", "roles": ["itil"]}],
+            "users": [
+                {"user_name": "ops.bot", "first_name": "Ops", "last_name": "Bot", "password": "pw", "roles": ["itil"]}
+            ],
             "groups": [{"name": "Ops", "members": ["ops.bot"]}],
         },
     )
-    count = await client.get("/__sandbox__/tables/incident/count", params={"query": "short_descriptionSTARTSWITHGenerated"})
-    as_bot = await client.get("/api/now/table/sys_user_grmember", params={"sysparm_query": "group.name=Ops"}, auth=("ops.bot", "pw"))
+    count = await client.get(
+        "/__sandbox__/tables/incident/count", params={"query": "short_descriptionSTARTSWITHGenerated"}
+    )
+    as_bot = await client.get(
+        "/api/now/table/sys_user_grmember", params={"sysparm_query": "group.name=Ops"}, auth=("ops.bot", "pw")
+    )
 
     assert seeded.json()["created"] == 3 and seeded.json()["first_key"] == "INC0010006"
     assert count.json() == {"count": 3}

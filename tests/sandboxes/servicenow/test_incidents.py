@@ -144,7 +144,8 @@ async def test_dictionary_and_choices_describe_incident(client: httpx.AsyncClien
         params={"sysparm_query": "name=incident^element=category^ORDERBYsequence", "sysparm_fields": "value,label"},
     )
     codes = await client.get(
-        "/api/now/table/sys_choice", params={"sysparm_query": "name=incident^element=close_code", "sysparm_fields": "value"}
+        "/api/now/table/sys_choice",
+        params={"sysparm_query": "name=incident^element=close_code", "sysparm_fields": "value"},
     )
 
     assert column.json()["result"][0]["column_label"] == "Correlation ID"

@@ -57,7 +57,9 @@ async def test_incremental_sync_on_sys_updated_on(client: httpx.AsyncClient) -> 
     since = "sys_updated_on>=" + newest + "^ORDERBYsys_updated_on^ORDERBYsys_id"
 
     found = (
-        await client.get("/api/now/table/incident", params={"sysparm_query": since, "sysparm_fields": "sys_id,sys_updated_on"})
+        await client.get(
+            "/api/now/table/incident", params={"sysparm_query": since, "sysparm_fields": "sys_id,sys_updated_on"}
+        )
     ).json()["result"]
 
     assert created.json()["result"]["sys_id"] in [r["sys_id"] for r in found]
@@ -73,7 +75,12 @@ async def test_limit_and_offset_page_through(client: httpx.AsyncClient) -> None:
     for offset in (0, 2, 4):
         response = await client.get(
             "/api/now/table/incident",
-            params={"sysparm_query": "ORDERBYnumber", "sysparm_limit": 2, "sysparm_offset": offset, "sysparm_fields": "number"},
+            params={
+                "sysparm_query": "ORDERBYnumber",
+                "sysparm_limit": 2,
+                "sysparm_offset": offset,
+                "sysparm_fields": "number",
+            },
         )
         pages.append([r["number"] for r in response.json()["result"]])
 

@@ -113,7 +113,7 @@ async def test_paging_headers(client: httpx.AsyncClient) -> None:
 
     assert response.headers["x-total-count"] == "5"
     assert [r["number"] for r in response.json()["result"]] == ["INC0010003", "INC0010004"]
-    links = dict(reversed(part.split(";rel=")) for part in response.headers["link"].split(","))
+    links = {rel: url for url, rel in (part.split(";rel=") for part in response.headers["link"].split(","))}
     assert set(links) == {'"first"', '"prev"', '"next"', '"last"'}
     assert "sysparm_offset=4" in links['"next"'] and "sysparm_offset=0" in links['"prev"']
     assert "sysparm_offset=4" in links['"last"']
@@ -148,7 +148,10 @@ async def test_errors_are_servicenow_shaped(client: httpx.AsyncClient, anonymous
     wrong = await anonymous.get("/api/now/table/incident", auth=("admin", "wrong"))
 
     assert invalid_table.status_code == 400
-    assert invalid_table.json() == {"error": {"message": "Invalid table u_nothing", "detail": None}, "status": "failure"}
+    assert invalid_table.json() == {
+        "error": {"message": "Invalid table u_nothing", "detail": None},
+        "status": "failure",
+    }
     assert bad_json.status_code == 400 and bad_json.json()["error"]["message"] == "Exception while reading request"
     assert unknown_path.status_code == 400
     for response in (no_auth, wrong):

@@ -194,7 +194,7 @@ class RezolveConnector:
 
     async def search_tickets(self, query: str, *, cursor: str | None, limit: int) -> SearchPage:
         """`query` follows the language in `query.py`; the cursor is an offset."""
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
             raise VendorRejected(f"Invalid cursor {cursor!r}.", field_errors={"cursor": cursor})
         offset = int(cursor or 0)
         body = list_body(query, (await self._schemas()).values())

@@ -1,21 +1,18 @@
 """`create_app`: the Jira sandbox as one ASGI app, with fault injection outermost.
 
 Order of the layers a request crosses: FaultMiddleware (drawn per request, `/__sandbox__/` exempt) ->
-gateway (`/ex/jira/{cloudId}/...` is served as `/...` for the site's cloudId only; any other id answers
-404) -> API versions (`/rest/api/2` and `/rest/api/latest` are served by the v3 routes, see versions.py)
--> FastAPI, whose `JiraRoute` counts the call, advances bulk tasks and applies rate limits before the
+gateway (`/ex/jira/{cloudId}/rest/...` is served as `/rest/...` by the site with that cloudId, checking 3LO
+tokens; see gateway.py) -> API versions (`/rest/api/2` and `/rest/api/latest` are served by the v3 routes,
+see versions.py) -> FastAPI, whose `JiraRoute` counts the call, advances bulk tasks and applies rate limits before the
 handler runs.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira.config import JiraSandboxConfig
@@ -29,6 +26,7 @@ from ticketbridge.sandboxes.jira.errors import (
     render_exception,
     render_unserved,
 )
+from ticketbridge.sandboxes.jira.gateway import Gateway
 from ticketbridge.sandboxes.jira.persistence import SiteStore
 from ticketbridge.sandboxes.jira.ratelimit import RateLimiter
 from ticketbridge.sandboxes.jira.routes import (
@@ -37,6 +35,7 @@ from ticketbridge.sandboxes.jira.routes import (
     history,
     issues,
     links,
+    oauth,
     projects,
     search,
     site,
@@ -49,8 +48,6 @@ from ticketbridge.sandboxes.jira.versions import ApiVersions
 
 API_PREFIX = "/rest/api/3"
 CONTROL_PREFIX = "/__sandbox__"
-GATEWAY = re.compile(r"^/ex/jira/(?P<cloud_id>[^/]+)(?P<rest>/.*)?$")
-SITE_NOT_FOUND = "The site was not found: no Jira site has this cloudId."
 
 
 class JiraSandboxApp(FastAPI):
@@ -58,7 +55,7 @@ class JiraSandboxApp(FastAPI):
         runtime: Runtime = self.state.runtime
         inner = ApiVersions(super().build_middleware_stack(), base_url=lambda: runtime.base)
         runtime.faults = FaultMiddleware(
-            _Gateway(inner, runtime),
+            Gateway(inner, runtime),
             config=runtime.config.faults.model_copy(),
             error_body=fault_body,
             is_exempt=_is_control,
@@ -67,33 +64,6 @@ class JiraSandboxApp(FastAPI):
             content_type=JiraJSONResponse.media_type,
         )
         return runtime.faults
-
-
-class _Gateway:
-    """Serves the OAuth gateway form of every path (api.atlassian.com/ex/jira/{cloudId}/...) for the
-    site's own cloudId; another id answers 404, as the gateway does for a site it does not know."""
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = GATEWAY.match(scope["path"]) if scope["type"] == "http" else None
-        if match is None:
-            await self.app(scope, receive, send)
-            return
-        if match["cloud_id"] != self.runtime.config.cloud_id or not (match["rest"] or "").startswith("/rest/"):
-            await _not_found(send)
-            return
-        path = match["rest"]
-        await self.app(dict(scope, path=path, raw_path=path.encode()), receive, send)
-
-
-async def _not_found(send: Send) -> None:
-    raw = json.dumps({"errorMessages": [SITE_NOT_FOUND], "errors": {}}).encode()
-    headers = [(b"content-type", JiraJSONResponse.media_type.encode()), (b"content-length", str(len(raw)).encode())]
-    await send({"type": "http.response.start", "status": 404, "headers": headers})
-    await send({"type": "http.response.body", "body": raw})
 
 
 def _is_control(scope: Scope) -> bool:
@@ -116,6 +86,7 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
     loaded = store.load() if store is not None else None
     site_state = loaded or (build_demo_site() if config.seed_demo else Site())
     runtime = Runtime(config, site_state, RateLimiter(config.rate_limits), new_queue(config), store)
+    runtime.build_site = create_app
     runtime.save()
     app = JiraSandboxApp(
         title="Jira Cloud sandbox",
@@ -130,6 +101,8 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(search.removed_router)
     app.include_router(edge_router)
+    # auth.atlassian.com and api.atlassian.com, served by the same process (paths as Atlassian's).
+    app.include_router(oauth.router)
     app.include_router(control_router)
     app.add_exception_handler(JiraError, render_exception)
     app.add_exception_handler(BulkOperationError, render_exception)

@@ -1,11 +1,12 @@
-"""Settings of one Jira sandbox site: links, persistence, seeding, rate limits, faults, search lag, bulk pace."""
+"""Settings of one Jira sandbox site: links, persistence, seeding, rate limits, faults, search lag, bulk pace,
+and the OAuth 2.0 (3LO) authorization server it also plays (auth.atlassian.com, api.atlassian.com)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig
 
@@ -14,6 +15,64 @@ DEFAULT_SEARCH_LAG_MS = 2000
 DEMO_CLOUD_ID = "4b5a0a0e-5c1f-4d7e-9a39-3f0c6b1d2e7a"
 #: "This token will expire in 7 days" (SearchAndReconcileResults.nextPageToken).
 PAGE_TOKEN_TTL_SECONDS = 7 * 24 * 3600
+
+#: The OAuth 2.0 (3LO) app every fresh sandbox has registered, as in Atlassian's developer console.
+DEMO_OAUTH_CLIENT_ID = "demo-oauth-client-id"
+DEMO_OAUTH_CLIENT_SECRET = "demo-oauth-client-secret"
+DEMO_OAUTH_REDIRECT_URI = "http://127.0.0.1:8000/oauth/jira/callback"
+#: The demo admin (demo.DEMO_ACCOUNT_ID): whom the automatic consent signs in.
+DEMO_CONSENT_ACCOUNT_ID = "5b10a2844c20165700ede21g"
+DAY_SECONDS = 24 * 3600
+
+
+class OAuthApp(BaseModel):
+    """An OAuth 2.0 integration registered in the developer console: its credentials and callback URLs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    name: str = "Demo integration"
+    #: `redirect_uri` must equal one of these exactly, as Atlassian compares them.
+    redirect_uris: list[str] = Field(default_factory=lambda: [DEMO_OAUTH_REDIRECT_URI])
+
+
+class OAuthConfig(BaseModel):
+    """The authorization server's lifetimes (Atlassian's documented values), consent and the switches for
+    what Atlassian leaves undocumented. `GET`/`PUT /__sandbox__/oauth` read and replace it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    apps: list[OAuthApp] = Field(
+        default_factory=lambda: [OAuthApp(client_id=DEMO_OAUTH_CLIENT_ID, client_secret=DEMO_OAUTH_CLIENT_SECRET)]
+    )
+    #: `expires_in` of every access token (Atlassian: 1 hour).
+    access_token_seconds: int = Field(3600, gt=0)
+    #: How long an authorization code can be exchanged. Atlassian publishes no value; RFC 6749 section
+    #: 4.1.2 recommends at most 10 minutes, which is what Atlassian's staff answer in its forum.
+    code_seconds: int = Field(600, gt=0)
+    #: A rotated refresh token still works this long ("The leeway interval is 10 minutes").
+    leeway_seconds: int = Field(600, ge=0)
+    #: A refresh token unused this long expires ("90 days of user inactivity").
+    idle_expiry_seconds: int = Field(90 * DAY_SECONDS, gt=0)
+    #: Every refresh token of an authorization expires this long after consent ("365 days").
+    absolute_expiry_seconds: int = Field(365 * DAY_SECONDS, gt=0)
+    #: What `/authorize` does: `auto` consents at once for `consent_account_id` and redirects; `page`
+    #: answers the consent screen (HTML, the sites to choose, Accept/Deny); `deny` redirects with
+    #: `error=access_denied`, as when the user cancels.
+    consent: Literal["auto", "page", "deny"] = "auto"
+    consent_account_id: str = DEMO_CONSENT_ACCOUNT_ID
+    #: The cloudId automatic consent picks (a hosted site); none: the sandbox's own site.
+    consent_site: str | None = None
+    #: Undocumented: a rotated refresh token used again within the leeway answers a `new` pair (the
+    #: default, what Auth0's reuse interval does, on which Atlassian's tokens are built) or the `same`
+    #: pair its first use answered.
+    reuse_within_leeway: Literal["new", "same"] = "new"
+    #: Undocumented: a refresh answers without `refresh_token` (the token sent is then not rotated and
+    #: stays valid). Off by default: Atlassian documents a new refresh token on every refresh.
+    omit_refresh_token: bool = False
+    #: `name` of the sandbox's own site in `accessible-resources` (the site's subdomain on Jira Cloud).
+    site_name: str = "demo"
 
 
 class RateLimitConfig(BaseModel):
@@ -65,3 +124,5 @@ class JiraSandboxConfig(BaseModel):
     bulk_step_ms: float = Field(0, ge=0)
     #: Jira allows this many bulk-operation tasks to run at once across all users.
     bulk_max_concurrent_tasks: int = Field(5, gt=0)
+    #: The OAuth 2.0 (3LO) authorization server and gateway rules (see oauth.py).
+    oauth: OAuthConfig = Field(default_factory=OAuthConfig)

@@ -1,5 +1,5 @@
 """The `/__sandbox__/` control API (no auth): reset, seed, faults, rate limits, search consistency, call
-counts, inspection.
+counts, inspection, and the OAuth server's controls (oauth_control.py, under `/__sandbox__/oauth`).
 
 Kept apart from the Jira surface, like moto's `/moto-api/`: tests and benchmarks drive the sandbox
 through it instead of reaching into its state.
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
+from ticketbridge.sandboxes.jira import oauth_control
 from ticketbridge.sandboxes.jira.config import RateLimitConfig
 from ticketbridge.sandboxes.jira.demo import build_demo_site
 from ticketbridge.sandboxes.jira.errors import JiraError, issue_not_found
@@ -25,6 +26,7 @@ from ticketbridge.sandboxes.jira.seeding import SeedError, SeedRequest, custom_f
 from ticketbridge.sandboxes.jira.state import Site
 
 router = APIRouter(prefix="/__sandbox__")
+router.include_router(oauth_control.router)
 
 
 class ResetRequest(BaseModel):
@@ -50,12 +52,13 @@ class UiEdit(BaseModel):
 
 @router.post("/reset")
 async def reset(runtime: RuntimeDep, request: ResetRequest | None = None) -> dict[str, int]:
-    """Fresh site (the demo unless told otherwise), no tasks, no call counts; faults, limits and the
-    search lag in force stay."""
+    """Fresh site (the demo unless told otherwise), no tasks, no call counts, no OAuth grants, codes or
+    tokens; faults, limits, the search lag, the OAuth settings and clock, and hosted sites stay."""
     seed_demo = runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
     runtime.replace_site(build_demo_site() if seed_demo else Site())
     runtime.queue = new_queue(runtime.config)
     runtime.calls.clear()
+    runtime.oauth.clear()
     runtime.search_cache.clear()
     runtime.limiter.configure(runtime.limiter.config)
     if runtime.store is not None:

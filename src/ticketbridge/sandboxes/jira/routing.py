@@ -1,5 +1,6 @@
-"""The route class of every Jira operation: counts calls by operationId, advances bulk tasks, applies the
-rate limits, renders errors in the shape of the operation's family, and puts the rate-limit headers on
+"""The route class of every Jira operation: refuses a 3LO token whose scopes do not cover the operation
+(the gateway's check, before Jira sees the request), counts calls by operationId, advances bulk tasks,
+applies the rate limits, renders errors in the shape of the operation's family, and puts the rate-limit headers on
 every answer, errors included."""
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from ticketbridge.sandboxes.jira.errors import RATE_LIMITED, BulkOperationError, JiraError, render_error
+from ticketbridge.sandboxes.jira.gateway import OAUTH_PRINCIPAL, SCOPE_MISMATCH, gateway_error_body
+from ticketbridge.sandboxes.jira.oauth import Principal
 from ticketbridge.sandboxes.jira.runtime import Runtime
 
 #: Operations that read although they are POSTs: they cost their objects' points, not a write's 1.
@@ -31,6 +35,9 @@ class JiraRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             runtime: Runtime = request.app.state.runtime
+            principal: Principal | None = request.scope.get(OAUTH_PRINCIPAL)
+            if principal is not None and not runtime.scopes.allows(operation_id, principal.scopes):
+                return JSONResponse(gateway_error_body(SCOPE_MISMATCH), status_code=401)
             runtime.calls[operation_id] += 1
             runtime.queue.advance()
             limiter = runtime.limiter

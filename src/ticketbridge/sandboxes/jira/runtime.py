@@ -1,23 +1,39 @@
-"""What one running sandbox holds: its site, config, call counts, limiter, bulk queue, search cache, store."""
+"""What one running sandbox holds: its site, config, call counts, limiter, bulk queue, search cache, store,
+the OAuth server and the other sites it hosts for the gateway."""
 
 from __future__ import annotations
 
 import secrets
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import ASGIApp
 
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira.bulk_tasks import BulkQueue
 from ticketbridge.sandboxes.jira.config import JiraSandboxConfig
+from ticketbridge.sandboxes.jira.oauth import OAuthServer
 from ticketbridge.sandboxes.jira.persistence import SiteStore
 from ticketbridge.sandboxes.jira.ratelimit import RateLimiter
+from ticketbridge.sandboxes.jira.scopes import OperationScopes, operation_scopes
 from ticketbridge.sandboxes.jira.state import Site
 
 SEARCH_CACHE_SIZE = 16
 SearchKey = tuple[str, str, int, int, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class HostedSite:
+    """Another Jira site served in this process, reached through the gateway (`/ex/jira/{cloud_id}/...`)
+    and its control API (`/__sandbox__/sites/{cloud_id}/...`): a sandbox app of its own."""
+
+    cloud_id: str
+    name: str
+    url: str
+    app: ASGIApp
 
 
 @dataclass
@@ -34,9 +50,18 @@ class Runtime:
     faults: FaultMiddleware | None = None
     #: Signs `/search/jql` page tokens; one per running sandbox, so another sandbox's tokens are foreign.
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    #: The OAuth 2.0 (3LO) authorization server (auth.atlassian.com), with its own clock.
+    oauth: OAuthServer = field(init=False)
+    #: operationId -> OAuth scopes, from Atlassian's OpenAPI document (read once per process).
+    scopes: OperationScopes = field(default_factory=operation_scopes)
+    #: cloudId -> the other sites this process hosts (`POST /__sandbox__/oauth/sites`).
+    hosted_sites: dict[str, HostedSite] = field(default_factory=dict)
+    #: Builds a hosted site's app (create_app), set by create_app: the runtime cannot import the app.
+    build_site: Callable[[JiraSandboxConfig], ASGIApp] | None = None
 
     def __post_init__(self) -> None:
         self.site.index.lag_ms = self.config.search_lag_ms
+        self.oauth = OAuthServer(self.config.oauth.model_copy(deep=True))
 
     @property
     def base(self) -> str:

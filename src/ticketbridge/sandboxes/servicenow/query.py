@@ -43,7 +43,9 @@ OPERATORS = (
     ">",
     "<",
 )
-_TERM = re.compile(r"^(?P<field>[a-z_][a-z0-9_.]*?)(?P<op>" + "|".join(re.escape(o) for o in OPERATORS) + r")(?P<value>.*)$", re.S)
+_TERM = re.compile(
+    r"^(?P<field>[a-z_][a-z0-9_.]*?)(?P<op>" + "|".join(re.escape(o) for o in OPERATORS) + r")(?P<value>.*)$", re.S
+)
 _DATE_GENERATE = re.compile(r"^javascript:\s*gs\.dateGenerate\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)$")
 
 
@@ -141,9 +143,7 @@ def resolver(instance: Instance, table: str) -> Resolver:
 def matches(query: Query, row: Row, resolve: Resolver) -> bool:
     if not query.groups:
         return True
-    return any(
-        all(any(_holds(c, *resolve(row, c.path)) for c in clause) for clause in group) for group in query.groups
-    )
+    return any(all(any(_holds(c, *resolve(row, c.path)) for c in clause) for clause in group) for group in query.groups)
 
 
 def run(instance: Instance, table: str, query: Query, rows: Iterable[Row]) -> list[Row]:

@@ -89,9 +89,11 @@ class Renderer:
 
     def journal(self, table: str, column: Column, row: Row) -> str:
         users = {u["user_name"]: u["name"] for u in self.instance.rows("sys_user").values()}
+        entries = journal_entries(self.instance, table, row["sys_id"], column.name)
         return "".join(
-            f"{e['sys_created_on']} - {users.get(e['sys_created_by'], e['sys_created_by'])} ({column.label})\n{e['value']}\n\n"
-            for e in journal_entries(self.instance, table, row["sys_id"], column.name)
+            f"{e['sys_created_on']} - {users.get(e['sys_created_by'], e['sys_created_by'])} ({column.label})\n"
+            f"{e['value']}\n\n"
+            for e in entries
         )
 
 
