@@ -43,10 +43,24 @@ def machine() -> dict[str, Any]:
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "python": platform.python_version(),
         "kernel": platform.release(),
-        "commit": _git("rev-parse", "HEAD"),
-        "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        # Where the servers' code came from: the work tree's src/, or (PYTHONPATH) a snapshot of it.
-        "ticketbridge_source": str(Path(ticketbridge.__file__).parent),
+        **_provenance_facts(),
+    }
+
+
+def _provenance_facts() -> dict[str, Any]:
+    """The commit the servers' code is. From the work tree: HEAD and whether src/ has uncommitted
+    changes. From a snapshot on PYTHONPATH (README "Load"): BENCH_LOAD_COMMIT, as its maker says."""
+    source = Path(ticketbridge.__file__).parent
+    if source.is_relative_to(REPO_ROOT):
+        return {
+            "commit": _git("rev-parse", "HEAD"),
+            "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src")),
+            "ticketbridge_source": str(source),
+        }
+    return {
+        "commit": os.environ.get("BENCH_LOAD_COMMIT", "unknown"),
+        "worktree_dirty": False,
+        "ticketbridge_source": str(source),
     }
 
 
@@ -159,9 +173,9 @@ def _inline(counts: dict[str, int]) -> str:
 
 
 def _provenance(host: dict[str, Any]) -> str:
-    if not host["ticketbridge_source"].startswith(str(REPO_ROOT)):
-        return f" (code from {host['ticketbridge_source']})"
-    return " (work tree with uncommitted changes)" if host["worktree_dirty"] else ""
+    if not Path(host["ticketbridge_source"]).is_relative_to(REPO_ROOT):
+        return " (a snapshot of that commit's src/)"
+    return " (work tree with uncommitted changes in src/)" if host["worktree_dirty"] else ""
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -74,6 +74,19 @@ async def _worker(runtime: Runtime, job_handlers: RegistryFactory) -> AsyncItera
         await asyncio.gather(*tasks)
 
 
+@asynccontextmanager
+async def _key_usage_flusher(runtime: Runtime) -> AsyncIterator[None]:
+    """Writes the API keys' last_used_at in the background for the app's lifetime (and once at shutdown)."""
+    stop = asyncio.Event()
+    interval = runtime.settings.api_key_usage_flush_seconds
+    task = asyncio.create_task(runtime.auth_cache.run_flusher(runtime.sessionmaker, stop, interval_seconds=interval))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def create_app(
     settings: Settings, *, runtime: Runtime | None = None, job_handlers: RegistryFactory = ticket_job_handlers
 ) -> FastAPI:
@@ -90,7 +103,7 @@ def create_app(
             await prepare_database(current)
             app.state.runtime = current
             log.info("app.started", embedded=settings.is_embedded)
-            async with _worker(current, job_handlers):
+            async with _worker(current, job_handlers), _key_usage_flusher(current):
                 yield
         finally:
             await limiter.close()

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     #: marker. Unset: the connector's own default (`marker_settle_seconds`, 15 s for Jira). It must
     #: exceed the vendor's real index lag, or a retry may create a duplicate.
     vendor_search_settle_seconds: float | None = Field(None, ge=0)
+    #: PostgreSQL connections each process keeps open, and how many more it may open under load. A
+    #: request holds one only for its short transactions, and each running job step one; unset, the
+    #: pool is 10 plus `worker_concurrency` (the in-process or standalone worker's jobs).
+    database_pool_size: int | None = Field(None, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+    #: Prepared statements asyncpg keeps per PostgreSQL connection (SQLAlchemy's
+    #: `prepared_statement_cache_size`); 0 turns the cache off, as a transaction-pooling PgBouncer needs.
+    database_statement_cache_size: int = Field(500, ge=0)
+    #: API keys and connections are looked up at most this often per process: a revoked key, or a
+    #: paused or deleted connection, is refused by every process within this long (at once by the
+    #: process that made the change). Failed lookups are kept no longer. 0 looks up every request.
+    auth_cache_ttl_seconds: float = Field(1.0, ge=0, le=60)
+    #: The API keys' last_used_at is written by a background task this often (one UPDATE per flush),
+    #: never on the request path; it is a hint for people, kept to the minute.
+    api_key_usage_flush_seconds: float = Field(5.0, gt=0, le=60)
     log_level: str = "INFO"
     log_format: LogFormat | None = None
     #: Browser origins allowed to call the API, exactly as the browser sends them. None by default.
@@ -163,6 +178,10 @@ class Settings(BaseSettings):
         attempts = self.vendor_retry_attempts
         unbounded = attempts * self.effective_vendor_timeout_seconds + (attempts - 1) * VENDOR_RETRY_WAIT_MAX_SECONDS
         return min(unbounded, self.effective_vendor_retry_budget_seconds)
+
+    @property
+    def effective_database_pool_size(self) -> int:
+        return self.database_pool_size if self.database_pool_size is not None else 10 + self.worker_concurrency
 
     @property
     def is_embedded(self) -> bool:

@@ -12,6 +12,7 @@ from ticketbridge.connectors.http import VendorHttp
 from ticketbridge.crypto import CredentialCipher, load_cipher
 from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
+from ticketbridge.services.auth_cache import AuthCache
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store.base import create_engine, create_sessionmaker
 
@@ -27,6 +28,8 @@ class Runtime:
     job_metrics: JobMetrics = field(default_factory=JobMetrics)
     #: Builds vendor connectors; tests and the demo give it a transport that reaches the sandboxes.
     connectors: ConnectorFactory = field(default_factory=ConnectorFactory)
+    #: The request path's key and connection lookups (a second stale at most across processes).
+    auth_cache: AuthCache = field(default_factory=AuthCache)
 
     @property
     def vendor_access(self) -> VendorAccess:
@@ -40,8 +43,15 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.effective_database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            statement_cache_size=settings.database_statement_cache_size,
+        )
         sessionmaker = create_sessionmaker(engine)
+        auth_cache = AuthCache(ttl_seconds=settings.auth_cache_ttl_seconds)
+        auth_cache.watch(sessionmaker)
         wakeup = JobWakeup()
         # Every session carries the wake-up, so enqueue_job can wake the worker on commit.
         sessionmaker.configure(info={WAKEUP_INFO_KEY: wakeup})
@@ -51,6 +61,7 @@ class Runtime:
             sessionmaker=sessionmaker,
             cipher=load_cipher(settings),
             job_wakeup=wakeup,
+            auth_cache=auth_cache,
             connectors=ConnectorFactory(http=VendorHttp.from_settings(settings)),
         )
 

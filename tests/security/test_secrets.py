@@ -115,6 +115,20 @@ def logs_in_both_formats(settings: Settings) -> Iterator[tuple[io.StringIO, io.S
         root.handlers, root.level = saved_handlers, saved_level
 
 
+class Tripwire(httpx.AsyncBaseTransport):
+    """The vendor transport, which raises an unexpected error while armed: a bug deep in a vendor call,
+    with the credentials in the frames' locals, so that tracebacks are rendered and searched."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.armed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.armed:
+            raise RuntimeError("the vendor transport broke")
+        return await self.inner.handle_async_request(request)
+
+
 class Recorder:
     """Every answer any client of the test received, in full."""
 
@@ -199,7 +213,7 @@ TICKETS = {
 
 
 async def _session(
-    http: httpx.AsyncClient, runtime: Runtime, jira_app: FastAPI
+    http: httpx.AsyncClient, runtime: Runtime, jira_app: FastAPI, tripwire: Tripwire
 ) -> tuple[str, httpx.Response, dict[str, dict[str, str]]]:
     """Provisioning and a day of traffic; returns the API key, the answer that created it, and each
     connection's request headers."""
@@ -254,6 +268,7 @@ async def _session(
         assert reseeded.status_code == 200, reseeded.text
     bulk = {"tickets": [{**TICKETS["jira-revoked"], "name": "revoked in a job"}]}
     await _ok(await http.post("/v1/itsm/tickets/bulk", json=bulk, headers=revoked), 202)
+    await _ok(await http.post(f"/v1/admin/connections/{revoked['X-CONNECTION-ID']}/sync", headers=ADMIN), 202)
     await run_jobs(runtime)
     await _poll_every_job(http, revoked)
     await http.get("/v1/connection", headers=revoked)
@@ -267,6 +282,16 @@ async def _session(
     await _ok(await http.post("/v1/itsm/tickets/bulk", json=bulk, headers=basic_h(headers)), 202)
     await run_jobs(runtime)
     await _jira_faults(jira_app)
+
+    # A bug in a vendor call: a 500 inline, and a job whose attempt fails (both log a traceback).
+    tripwire.armed = True
+    crashed = await http.post("/v1/itsm/tickets", json={**TICKETS["jira-basic"], "name": "bug"}, headers=basic_h(headers))
+    assert crashed.status_code == 500, crashed.text
+    bulk = {"tickets": [{**TICKETS["jira-basic"], "name": "bug in a job"}]}
+    await _ok(await http.post("/v1/itsm/tickets/bulk", json=bulk, headers=basic_h(headers)), 202)
+    await run_jobs(runtime)
+    tripwire.armed = False
+    await _poll_every_job(http, basic_h(headers))
 
     # Errors of every kind.
     await http.get("/v1/itsm/tickets", headers={"X-CONNECTION-ID": basic})
@@ -375,11 +400,13 @@ async def test_no_secret_appears_in_any_answer_log_job_metric_or_row(
 ) -> None:
     await _seed_vendors(jira_sandbox, rezolve_sandbox)
     # The vendor retry policy of the settings (one attempt), as `serve` builds it.
-    runtime.connectors = ConnectorFactory(transport=vendor_transport, http=VendorHttp.from_settings(settings))
+    tripwire = Tripwire(vendor_transport)
+    runtime.connectors = ConnectorFactory(transport=tripwire, http=VendorHttp.from_settings(settings))
     recorder = Recorder()
     client.event_hooks["response"].append(recorder)
     with logs_in_both_formats(settings) as (json_logs, console_logs):
-        api_key, key_answer, headers = await _session(client, runtime, jira_sandbox)
+        logging.getLogger("tests.security").debug("security.debug_probe")  # DEBUG reaches both streams
+        api_key, key_answer, headers = await _session(client, runtime, jira_sandbox, tripwire)
         saved_handlers = logging.getLogger().handlers[:]
         cli_output = await asyncio.to_thread(_rotate, settings.database_url, tmp_path)
         logging.getLogger().handlers = saved_handlers  # the CLI configured its own
@@ -426,8 +453,9 @@ async def test_no_secret_appears_in_any_answer_log_job_metric_or_row(
         where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
         haystacks.setdefault("answer", []).append(f"{where} {list(response.headers.multi_items())} {response.text}")
     assert len(recorder.responses) > 100, len(recorder.responses)
-    assert json_logs.getvalue().count('"level": "debug"') > 0, "DEBUG lines were not captured"
-    Path("/tmp/secrets_json.log").write_text(json_logs.getvalue())
+    assert "security.debug_probe" in json_logs.getvalue() and "security.debug_probe" in console_logs.getvalue()
+    assert '"exc_type": "RuntimeError"' in json_logs.getvalue(), "no traceback was rendered as JSON"
+    assert "RuntimeError: the vendor transport broke" in console_logs.getvalue(), "no console traceback"
 
     found = [
         f"{canary_name} in {haystack_name}: {line[:400]}"
@@ -442,3 +470,22 @@ async def test_no_secret_appears_in_any_answer_log_job_metric_or_row(
     decrypted = [CredentialCipher([FERNET_NEW]).decrypt(token) for token in encrypted]
     secrets = {value for credentials in decrypted for value in credentials.values()}
     assert {JIRA_API_TOKEN, JIRA_OAUTH_TOKEN, JIRA_REFUSED_TOKEN, JIRA_REVOKED_TOKEN, REZOLVE_CLIENT_SECRET} <= secrets
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="src must fix: POST /v1/admin/organizations/{org_id}/api-keys with an Idempotency-Key stores its "
+    "answer, the plain API key included, in idempotency_keys.response_body for 24 h (api/idempotency.py)",
+)
+async def test_an_api_key_created_with_an_idempotency_key_is_not_stored_in_plain(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Clients that retry safely send an Idempotency-Key on every POST, the key creation included."""
+    organization = await _ok(await client.post("/v1/admin/organizations", json={"name": "Canary"}, headers=ADMIN), 201)
+    path = f"/v1/admin/organizations/{organization['id']}/api-keys"
+    headers = {**ADMIN, "Idempotency-Key": "create-the-key"}
+    created = await _ok(await client.post(path, json={"name": "retried"}, headers=headers), 201)
+    api_key = created["api_key"]
+    cells, _ = await _database_text(runtime)
+    stored = [cell[:120] for cell in cells if api_key in cell]
+    assert not stored, f"the plain API key is stored in: {stored}"

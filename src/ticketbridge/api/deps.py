@@ -2,6 +2,9 @@
 
 `DbSession` commits when the route returns and rolls back when it raises (scope="function", so the
 commit happens before the response is sent and a failed commit is an error, not a lost write).
+`ReadDbSession` is for routes that only read: its transaction never takes SQLite's write lock (see
+store.base.read_session). The key and connection lookups go through the Runtime's `AuthCache`
+(services/auth_cache.py: at most a second stale across processes, and they never write).
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead
 from ticketbridge.errors import AdminUnauthenticated, InvalidRequest
-from ticketbridge.services import connections as connections_service
-from ticketbridge.services import organizations as organizations_service
 from ticketbridge.state import Runtime
+from ticketbridge.store.base import read_session
 
 _api_key_header = APIKeyHeader(name="X-API-KEY", scheme_name="API-Key", auto_error=False)
 _connection_header = APIKeyHeader(name="X-CONNECTION-ID", scheme_name="Connection-ID", auto_error=False)
@@ -47,10 +49,17 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
+async def get_read_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with read_session(runtime.sessionmaker) as session:
+        yield session
+
+
+ReadDbSession = Annotated[AsyncSession, Depends(get_read_db, scope="function")]
+
+
 async def get_api_key(runtime: RuntimeDep, key: Annotated[str | None, Depends(_api_key_header)]) -> ApiKeyRead:
-    # Its own short transaction: routes that call a vendor must not hold one open meanwhile.
-    async with runtime.sessionmaker.begin() as db:
-        return await organizations_service.authenticate(db, key)
+    # A cache miss reads in its own short transaction: routes that call a vendor hold none meanwhile.
+    return await runtime.auth_cache.authenticate(runtime.sessionmaker, key)
 
 
 TenantDep = Annotated[ApiKeyRead, Depends(get_api_key)]
@@ -77,10 +86,9 @@ async def get_connection(
                 }
             ],
         ) from None
-    async with runtime.sessionmaker.begin() as db:
-        return await connections_service.get_usable_connection(
-            db, organization_id=tenant.organization_id, connection_id=connection_id
-        )
+    return await runtime.auth_cache.usable_connection(
+        runtime.sessionmaker, organization_id=tenant.organization_id, connection_id=connection_id
+    )
 
 
 ConnectionDep = Annotated[ConnectionRead, Depends(get_connection)]

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ticketbridge.api.deps import ConnectionDep, DbSession
+from ticketbridge.api.deps import ConnectionDep, ReadDbSession
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.api.models.lists import (
     ITSMProjectListRespModel,
@@ -52,7 +52,7 @@ class UserStatus(StrEnum):
 @router.get("/tickets", operation_id="list_tickets", tags=["Tickets"], summary="List ITSM Tickets")
 async def list_tickets(
     connection: ConnectionDep,
-    db: DbSession,
+    db: ReadDbSession,
     status: Annotated[
         SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Normalized status, e.g. IN_PROGRESS")
     ] = None,
@@ -93,7 +93,7 @@ async def list_tickets(
 @router.get("/projects", operation_id="list_projects", tags=["Projects"], summary="List ITSM Projects")
 async def list_projects(
     connection: ConnectionDep,
-    db: DbSession,
+    db: ReadDbSession,
     name: Annotated[
         SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Name contains (case-insensitive)")
     ] = None,
@@ -114,7 +114,7 @@ async def list_projects(
 @router.get("/users", operation_id="list_users", tags=["Users"], summary="List ITSM Users")
 async def list_users(
     connection: ConnectionDep,
-    db: DbSession,
+    db: ReadDbSession,
     name: Annotated[
         SafeStr | None, Query(max_length=MAX_SHORT_TEXT, description="Name contains (case-insensitive)")
     ] = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response, status
 
-from ticketbridge.api.deps import ConnectionDep, DbSession, RuntimeDep
+from ticketbridge.api.deps import ConnectionDep, DbSession, ReadDbSession, RuntimeDep
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.api.models.jobs import JobItemResultModel, JobResponseModel
 from ticketbridge.api.models.tickets import (
@@ -110,7 +110,7 @@ async def bulk_update_tickets(
 async def get_ticket_by_identifier(
     identifier: Annotated[SafeStr, Path(max_length=MAX_SHORT_TEXT)],
     connection: ConnectionDep,
-    db: DbSession,
+    db: ReadDbSession,
     response: Response,
 ) -> ScopedITSMTicketRespModel:
     written = await tickets_service.get_ticket_by_identifier(db, connection, identifier)
@@ -120,7 +120,7 @@ async def get_ticket_by_identifier(
 
 @router.get("/{ticket_id}", operation_id="get_ticket")
 async def get_ticket(
-    ticket_id: uuid.UUID, connection: ConnectionDep, db: DbSession, response: Response
+    ticket_id: uuid.UUID, connection: ConnectionDep, db: ReadDbSession, response: Response
 ) -> ScopedITSMTicketRespModel:
     written = await tickets_service.get_ticket(db, connection, ticket_id)
     response.headers["ETag"] = written.etag

@@ -1,90 +1,47 @@
-"""What each vendor needs to log in, validated before it is encrypted and stored.
+"""What a vendor needs to log in: the base of every vendor's credentials model, and their parsing.
 
-These models are the `config_model` of each connector spec; they live apart from the connectors so
-that provisioning can validate credentials without building an HTTP client.
+Each vendor's model lives in its folder (`connectors/<vendor>/credentials.py`) and is named by its
+spec's `credentials_model`: the registry of specs is the one registry of credentials models, and
+provisioning validates credentials through it without building an HTTP client.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ticketbridge.enums import Vendor
 from ticketbridge.errors import InvalidRequest
 
 
-class _Credentials(BaseModel):
+class Credentials(BaseModel):
+    """A vendor's credentials as validated before they are encrypted; secrets are `SecretStr`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Fields holding a URL the secrets are sent to (besides the connection's base URL, e.g. a token
+    #: endpoint elsewhere): provisioning holds them to the same rules as the base URL.
+    secret_url_fields: ClassVar[tuple[str, ...]] = ()
 
-class JiraCredentials(_Credentials):
-    """Basic auth with an Atlassian account's email and API token, or an OAuth 2.0 bearer token."""
-
-    email: str | None = None
-    api_token: SecretStr | None = None
-    oauth_token: SecretStr | None = None
-
-    @model_validator(mode="after")
-    def _one_method(self) -> JiraCredentials:
-        basic_fields = (self.email, self.api_token)
-        if self.oauth_token is not None and any(field is not None for field in basic_fields):
-            raise ValueError("give either email and api_token (basic auth) or oauth_token, not both")
-        if self.oauth_token is None and any(field is None for field in basic_fields):
-            raise ValueError("basic auth needs both email and api_token; or give oauth_token")
-        return self
+    def secret_urls(self) -> dict[str, str]:
+        """Field name -> URL, for the `secret_url_fields` that are set."""
+        return {name: value for name in self.secret_url_fields if isinstance(value := getattr(self, name), str)}
 
 
-class RezolveCredentials(_Credentials):
-    """OAuth 2.0 client credentials against the tenant's Keycloak realm."""
+def parse_credentials(vendor: Vendor, data: dict[str, Any]) -> Credentials:
+    """Validates credentials with the model of `vendor`'s spec in the default registry; InvalidRequest
+    (naming fields, never echoing a value) when they do not fit, LookupError for a vendor with no spec."""
+    # Imported here: the vendor packages the registry loads import this module for `Credentials`.
+    from ticketbridge.connectors import spec_for
 
-    tenant_id: str = Field(min_length=1)
-    realm: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-    #: The token endpoint when it is not under the API's base URL.
-    auth_url: str | None = None
+    return validate_credentials(spec_for(vendor).credentials_model, data, vendor=vendor)
 
 
-class ServiceNowCredentials(_Credentials):
-    """Basic auth (username and password), or OAuth 2.0's password grant against the instance's
-    `/oauth_token.do` when `client_id` and `client_secret` are given too. The rest is configuration:
-    the incident field that holds the creation marker, and the values a resolve, close or hold
-    needs when the request cannot carry them (the connector refuses those without them)."""
-
-    username: str = Field(min_length=1)
-    password: SecretStr
-    client_id: str | None = Field(None, min_length=1)
-    client_secret: SecretStr | None = None
-    #: The incident field holding the creation marker, checked against sys_dictionary before use.
-    marker_field: str = Field("correlation_id", pattern=r"^[a-z][a-z0-9_]{0,79}$")
-    #: close_code and close_notes sent when a ticket is resolved or closed.
-    close_code: str | None = Field(None, min_length=1)
-    close_notes: str | None = Field(None, min_length=1)
-    #: hold_reason sent when a ticket is put On Hold (a sys_choice value, "1" is Awaiting Caller).
-    hold_reason: str | None = Field(None, min_length=1)
-    #: Creates go through POST /api/now/v1/batch; false sends one POST per ticket.
-    batch_api: bool = True
-
-    @model_validator(mode="after")
-    def _oauth_pair(self) -> ServiceNowCredentials:
-        if (self.client_id is None) != (self.client_secret is None):
-            raise ValueError("OAuth needs both client_id and client_secret; give neither for basic auth")
-        return self
-
-
-VendorCredentials = JiraCredentials | RezolveCredentials | ServiceNowCredentials
-CREDENTIAL_MODELS: dict[Vendor, type[VendorCredentials]] = {
-    Vendor.JIRA: JiraCredentials,
-    Vendor.REZOLVE: RezolveCredentials,
-    Vendor.SERVICENOW: ServiceNowCredentials,
-}
-
-
-def parse_credentials(vendor: Vendor, data: dict[str, Any]) -> VendorCredentials:
-    """Validates a vendor's credentials; problems name their field but never echo a value."""
+def validate_credentials(model: type[Credentials], data: dict[str, Any], *, vendor: str) -> Credentials:
+    """`data` as a `model`; problems name their field but never echo a value."""
     try:
-        return CREDENTIAL_MODELS[vendor].model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         details = [
             {"loc": ["body", "credentials", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
@@ -93,7 +50,7 @@ def parse_credentials(vendor: Vendor, data: dict[str, Any]) -> VendorCredentials
         raise InvalidRequest(f"The credentials are invalid for a {vendor} connection.", details=details) from None
 
 
-def dump_secret(credentials: VendorCredentials) -> dict[str, object]:
+def dump_secret(credentials: Credentials) -> dict[str, object]:
     """Plain values for encryption: the only place secrets are revealed, and only to the cipher."""
     data = credentials.model_dump(mode="python")
     return {key: value.get_secret_value() if isinstance(value, SecretStr) else value for key, value in data.items()}

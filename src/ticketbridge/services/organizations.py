@@ -1,4 +1,4 @@
-"""Organizations and API keys: issuing, authenticating and revoking keys."""
+"""Organizations and API keys: issuing and revoking keys (services/auth_cache.py authenticates them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.crypto import display_prefix, generate_api_key, hash_api_key
 from ticketbridge.domain.tenancy import ApiKeyRead, OrganizationRead
-from ticketbridge.errors import Unauthenticated
 from ticketbridge.store import organizations as store
 
 
@@ -44,14 +43,3 @@ async def issue_api_key(db: AsyncSession, *, organization_id: uuid.UUID, name: s
 
 async def revoke_api_key(db: AsyncSession, key_id: uuid.UUID) -> ApiKeyRead:
     return await store.revoke_api_key(db, key_id)
-
-
-async def authenticate(db: AsyncSession, plaintext: str | None) -> ApiKeyRead:
-    """Resolves an X-API-KEY value to its key; missing, unknown and revoked keys look the same."""
-    if not plaintext:
-        raise Unauthenticated("The X-API-KEY header is missing.")
-    key = await store.find_active_api_key(db, hash_api_key(plaintext))
-    if key is None:
-        raise Unauthenticated("The API key is invalid or has been revoked.")
-    await store.touch_api_key(db, key)
-    return key

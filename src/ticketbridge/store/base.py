@@ -1,4 +1,10 @@
-"""Declarative base, portable column types, and the engine factory.
+"""Declarative base, portable column types, the engine factory, and the two kinds of transaction.
+
+A write transaction (every session by default) starts with `BEGIN IMMEDIATE` on SQLite, so that the
+one writer's lock is claimed at the start rather than on a first write that could then fail
+(SQLITE_BUSY_SNAPSHOT). A read transaction (`read_session`) starts with a plain, deferred `BEGIN` on
+SQLite: in WAL mode it reads a snapshot and never waits for a writer nor holds one up; on PostgreSQL it
+is `BEGIN READ ONLY`, so a write in it fails loudly.
 
 One schema serves SQLite (embedded mode) and PostgreSQL 15+ (distributed mode): UUIDs are native on
 PostgreSQL and 32-char hex on SQLite, JSON is JSONB on PostgreSQL, and every timestamp is UTC-aware
@@ -8,6 +14,8 @@ on both (SQLite stores naive UTC text; `UTCDateTime` puts the zone back on the w
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +23,7 @@ from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -68,15 +76,43 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Builds the async engine; on SQLite turns on WAL and foreign keys for every connection."""
+#: The execution option that makes a connection's transaction a read transaction (see `read_session`).
+READ_ONLY_OPTION = "ticketbridge_read_only"
+_READ_ONLY_OPTIONS: dict[str, dict[str, Any]] = {
+    "sqlite": {READ_ONLY_OPTION: True},
+    "postgresql": {READ_ONLY_OPTION: True, "postgresql_readonly": True},
+}
+
+
+def create_engine(
+    database_url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    statement_cache_size: int = 100,
+) -> AsyncEngine:
+    """Builds the async engine; on SQLite turns on WAL and foreign keys for every connection. On
+    PostgreSQL, `pool_size` + `max_overflow` bound the connections of this process, and asyncpg keeps
+    up to `statement_cache_size` prepared statements per connection (0 turns the cache off, as a
+    transaction-pooling PgBouncer needs)."""
     url = to_async_url(database_url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args = (
+        {"prepared_statement_cache_size": statement_cache_size} if url.startswith("postgresql+asyncpg") else {}
+    )
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_args=connect_args,
+    )
 
 
 def to_async_url(database_url: str) -> str:
@@ -101,8 +137,32 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """Sessions whose transactions write (`BEGIN IMMEDIATE` on SQLite). Each sessionmaker gets its own
+    sync Session class, so session events can be listened for per sessionmaker (`session_class_of`)."""
+    session_class = type("TicketbridgeSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=session_class)
+
+
+def session_class_of(sessionmaker: async_sessionmaker[AsyncSession]) -> type[Session]:
+    """The sync Session class of `sessionmaker`'s sessions: the target for its session events."""
+    session_class: type[Session] = sessionmaker.kw.get("sync_session_class", Session)
+    return session_class
+
+
+@asynccontextmanager
+async def read_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session with one read transaction: deferred `BEGIN` on SQLite (no write lock, never waits for
+    a writer), `BEGIN READ ONLY` on PostgreSQL. It is rolled back at the end: nothing done in it is
+    kept (and on PostgreSQL a write in it fails)."""
+    async with sessionmaker() as session:
+        bind = session.bind
+        dialect = bind.dialect.name if bind is not None else "sqlite"
+        await session.connection(execution_options=_READ_ONLY_OPTIONS.get(dialect, {READ_ONLY_OPTION: True}))
+        yield session

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ApiKeyRead, OrganizationRead
@@ -15,6 +17,19 @@ from ticketbridge.store.tables import ApiKey, Organization
 
 #: last_used_at is a hint for people, so it is written at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+#: Built once: the authentication lookup runs on every cache miss.
+_ACTIVE_KEY = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+_api_keys = cast(Table, ApiKey.__table__)
+#: One statement, executed once per key (executemany); it never moves last_used_at back.
+_RECORD_LAST_USED = (
+    update(_api_keys)
+    .where(
+        _api_keys.c.id == bindparam("key_id"),
+        or_(_api_keys.c.last_used_at.is_(None), _api_keys.c.last_used_at < bindparam("used_at")),
+    )
+    .values(last_used_at=bindparam("used_at"))
+)
 
 
 async def create_organization(db: AsyncSession, *, name: str) -> OrganizationRead:
@@ -46,7 +61,7 @@ async def create_api_key(
 
 
 async def find_active_api_key(db: AsyncSession, key_hash: str) -> ApiKeyRead | None:
-    row = await db.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
+    row = await db.scalar(_ACTIVE_KEY, {"key_hash": key_hash})
     return None if row is None else ApiKeyRead.model_validate(row)
 
 
@@ -55,6 +70,13 @@ async def touch_api_key(db: AsyncSession, key: ApiKeyRead, now: datetime | None 
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
     await db.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+
+
+async def record_last_used(db: AsyncSession, used: Mapping[uuid.UUID, datetime]) -> None:
+    """Sets each key's last_used_at to the time given, unless it is already later (one UPDATE,
+    executed for every key)."""
+    if used:
+        await db.execute(_RECORD_LAST_USED, [{"key_id": key_id, "used_at": at} for key_id, at in used.items()])
 
 
 async def revoke_api_key(db: AsyncSession, key_id: uuid.UUID) -> ApiKeyRead:

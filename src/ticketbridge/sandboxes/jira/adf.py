@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+from ticketbridge.sandboxes.jira.adf_schema import Check, compile_schema
 
 #: A copy of @atlaskit/adf-schema 57.7.22 `json-schema/v1/full.json` (Apache-2.0), vendored beside us.
 ADF_SCHEMA_PATH = Path(__file__).with_name("adf-schema-v1-full.json")
@@ -15,13 +15,14 @@ NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Docu
 
 
 @cache
-def _validator() -> Draft4Validator:
-    # Loaded on first use only: importing the sandbox must stay cheap.
-    return Draft4Validator(json.loads(ADF_SCHEMA_PATH.read_text()))
+def _validator() -> Check:
+    # Compiled once per process, on first use: importing the sandbox must stay cheap.
+    return compile_schema(json.loads(ADF_SCHEMA_PATH.read_text()))
 
 
 def is_adf(value: object) -> bool:
-    return isinstance(value, dict) and _validator().is_valid(value)
+    """Whether `value` is a document the official schema admits (what Draft 4 jsonschema answers)."""
+    return isinstance(value, dict) and _validator()(value)
 
 
 def plain_text(doc: dict[str, Any] | None) -> str:
