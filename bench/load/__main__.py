@@ -88,6 +88,7 @@ async def run_plan(plan: Plan, directory: Path, *, quick: bool, seed: int) -> di
         load_after = [round(value, 2) for value in os.getloadavg()]
         print(f"[load] {plan.mode}: load over after {elapsed:.1f} s; draining jobs", flush=True)
         jobs = await checks.drain_jobs(deployment, load.pools, plan.drain_seconds)
+        retries = await checks.retry_unsettled(deployment, load.pools)
         print(f"[load] {plan.mode}: counting tickets and Jira issues", flush=True)
         search_lag_ms = float(deployment.settings["sandbox_search_lag_ms"])
         verification = await checks.verify(deployment, load.pools, prefix, search_lag_ms)
@@ -128,6 +129,7 @@ async def run_plan(plan: Plan, directory: Path, *, quick: bool, seed: int) -> di
             "load_generator_cpu_share": round(cpu["load-generator"] / elapsed, 2) if elapsed > 0 else None,
             "peak_rss_mib": peak_rss,
             "jobs": jobs,
+            "retries_after_load": retries,
             "checks": verification,
             "server_statuses": server_statuses,
             "sandbox_statuses": sandbox_statuses,

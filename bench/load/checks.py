@@ -25,7 +25,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from bench.load.deployments import Deployment, expect
-from bench.load.traffic import PROJECT, TenantPool
+from bench.load.traffic import PROJECT, TenantPool, ticket_body
 from ticketbridge.sandboxes import jira
 from ticketbridge.services.ticket_requests import marker_for
 
@@ -37,6 +37,9 @@ JIRA_PAGE = 100
 CONTROL_SAMPLE = 300
 #: Wait this much longer than the sandbox's search lag before listing.
 SEARCH_MARGIN_SECONDS = 2.0
+RETRY_ATTEMPTS = 5
+RETRY_WAIT_CAP_SECONDS = 10.0
+RETRY_DEADLINE_SECONDS = 120.0
 
 
 async def drain_jobs(deployment: Deployment, pools: list[TenantPool], drain_seconds: float) -> dict[str, Any]:
@@ -93,6 +96,37 @@ async def drain_jobs(deployment: Deployment, pools: list[TenantPool], drain_seco
         "failed_jobs_sample": failed_jobs,
         "seconds_to_finish": durations,
     }
+
+
+async def retry_unsettled(deployment: Deployment, pools: list[TenantPool]) -> list[dict[str, Any]]:
+    """Does what the API tells a client to do: each identifier that no request settled (no 200, no
+    accepted job: a 5xx, a transport error, a 409 only) is sent again, the same create, until a 200
+    or RETRY_ATTEMPTS, waiting Retry-After (at most RETRY_WAIT_CAP_SECONDS) in between."""
+    outcomes: list[dict[str, Any]] = []
+    deadline = time.monotonic() + RETRY_DEADLINE_SECONDS
+    async with httpx.AsyncClient(base_url=deployment.api_urls[0], timeout=60) as http:
+        for pool in pools:
+            for identifier, statuses in pool.statuses.items():
+                if 200 in statuses or 202 in statuses:
+                    continue
+                answers: list[str] = []
+                for _ in range(RETRY_ATTEMPTS):
+                    if time.monotonic() >= deadline:
+                        break
+                    response = await http.post(
+                        "/v1/itsm/tickets", json=ticket_body(identifier), headers=pool.tenant.headers
+                    )
+                    body = response.json()
+                    answers.append(
+                        f"{response.status_code} {body.get('code', '') if response.status_code >= 400 else ''}"
+                    )
+                    if response.status_code == 200:
+                        pool.answer(identifier, body["id"])
+                        break
+                    wait = float(response.headers.get("Retry-After", "1") or 1)
+                    await asyncio.sleep(min(wait, RETRY_WAIT_CAP_SECONDS))
+                outcomes.append({"identifier": identifier, "during_load": statuses, "retries": answers})
+    return outcomes
 
 
 async def local_rows(deployment: Deployment, prefix: str) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:

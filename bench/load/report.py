@@ -168,6 +168,15 @@ def write(mode: str, result: dict[str, Any], *, quick: bool) -> tuple[Path, Path
     return json_path, md_path
 
 
+def _retries(result: dict[str, Any]) -> str:
+    retried = result["retries_after_load"]
+    if not retried:
+        return "none"
+    return "; ".join(
+        f"{r['identifier']}: {r['during_load']} then {', '.join(a.strip() for a in r['retries'])}" for r in retried
+    )
+
+
 def _inline(counts: dict[str, int]) -> str:
     return ", ".join(f"{key}: {value}" for key, value in counts.items()) or "none"
 
@@ -191,7 +200,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{len(result['tenants'])} tenants; {host['nproc']} cores ({host['cpu']}), {host['memory_gib']} GiB, "
         f"load average {host['load_average']} before and {result['load_average_after']} after, commit "
         f"{host['commit'][:12]}{_provenance(host)}, {result['date']}. "
-        "Shared 2-core machine: the figures are noisy.",
+        "Shared 2-core machine: the figures are noisy. Tickets and issues are counted after the retries "
+        "in the table below.",
         "",
         "| operation | requests | req/s | p50 ms | p99 ms | statuses |",
         "|---|---|---|---|---|---|",
@@ -222,6 +232,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"| Jira issues per identifier: exactly one / missing / more | {checks['jira'].get('exactly_one', 0)} / "
         f"{checks['jira'].get('missing', 0)} / {checks['jira'].get('duplicated', 0)} |",
         f"| answers naming another ticket than the stored one | {checks['answered_other_ticket']} |",
+        f"| identifiers no request settled, sent again after the load (outcome) | {_retries(result)} |",
         f"| leftover create claims | {checks['leftover_create_claims']} |",
         f"| statuses logged by the API processes for these requests | {_inline(result['server_statuses'])} |",
         f"| Jira sandbox statuses, whole run (a 429: its limits bind) | {_inline(result['sandbox_statuses'])} |",

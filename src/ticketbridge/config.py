@@ -104,6 +104,18 @@ class Settings(BaseSettings):
     #: across its keys. Empty or 0 disables one. The README's "Rate limits" justifies the defaults.
     rate_limit_per_key: str | None = "200/10seconds"
     rate_limit_per_organization: str | None = "600/10seconds"
+    #: The Jira Cloud OAuth 2.0 (3LO) app customers connect through (developer.atlassian.com console):
+    #: its client id and secret, and the callback registered for it, which must reach
+    #: `GET /v1/oauth/jira/callback`. Unset: connecting with OAuth answers 503; API tokens work as ever.
+    jira_oauth_client_id: str | None = None
+    jira_oauth_client_secret: SecretStr | None = None
+    jira_oauth_redirect_uri: str | None = None
+    #: Atlassian's authorization server (`/authorize`, `/oauth/token`) and API gateway
+    #: (`/oauth/token/accessible-resources`, `/ex/jira/{cloudId}/...`); the Jira sandbox serves both.
+    jira_oauth_auth_base_url: str = "https://auth.atlassian.com"
+    jira_oauth_api_base_url: str = "https://api.atlassian.com"
+    #: An access token is refreshed this long before it expires (Atlassian's last an hour).
+    jira_oauth_refresh_margin_seconds: float = Field(300.0, ge=0, le=3000)
     #: Redis shared by the API processes (the rate limits' counters); unset, each process counts alone.
     redis_url: str | None = None
     #: Prefixes every key this service writes to Redis, so several deployments can share one server.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from typing import Any
@@ -25,6 +26,7 @@ class CredentialCipher:
         if not keys:
             raise ValueError("at least one Fernet key is required")
         fernets = [Fernet(key.encode()) for key in keys]
+        self._keys = [key.encode() for key in keys]
         self._primary = fernets[0]
         self._fernet = MultiFernet(fernets)
 
@@ -37,6 +39,11 @@ class CredentialCipher:
         except InvalidToken as exc:
             raise ValueError("credentials cannot be decrypted with the configured keys") from exc
         return result
+
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """One key per secrets key, for `purpose` only (HMAC-SHA256 of the purpose under the key), in
+        the keys' order: sign with the first, accept any, so signatures survive a rotation."""
+        return [hmac.new(key, f"ticketbridge:{purpose}".encode(), hashlib.sha256).digest() for key in self._keys]
 
     def is_current(self, token: str) -> bool:
         """Whether the token is encrypted under the first key already (nothing to rotate)."""

@@ -12,6 +12,8 @@
      │    ├── VendorRefused        the vendor refused the input (its message is kept)
      │    └── IdempotencyKeyReused  the Idempotency-Key was used with another request
      ├── BadVendorQuery      a vendor-native query (JQL) the vendor cannot parse
+ ├── OAuthFlowFailed     an OAuth connect flow cannot go on (bad, used or expired state; refused code)
+ │    └── OAuthConsentDenied   the customer did not consent
      ├── VendorAuthFailed    the vendor rejected the connection's credentials
      ├── RateLimited         the vendor throttles us; retry after `retry_after_seconds`
      └── ServiceUnavailable  try again later
@@ -108,6 +110,18 @@ class BadVendorQuery(TicketbridgeError):
     """The vendor could not parse the query."""
 
     code = "INVALID_QUERY"
+
+
+class OAuthFlowFailed(TicketbridgeError):
+    """The OAuth connect flow cannot go on: start it again (POST .../connections/jira/authorize)."""
+
+    code = "OAUTH_FLOW_FAILED"
+
+
+class OAuthConsentDenied(OAuthFlowFailed):
+    """The customer did not grant access to the site; nothing was connected."""
+
+    code = "OAUTH_ACCESS_DENIED"
 
 
 class VendorAuthFailed(TicketbridgeError):

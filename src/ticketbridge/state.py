@@ -13,6 +13,7 @@ from ticketbridge.crypto import CredentialCipher, load_cipher
 from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
 from ticketbridge.services.auth_cache import AuthCache
+from ticketbridge.services.tokens import JiraOAuthConfig, TokenLocks
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store.base import create_engine, create_sessionmaker
 
@@ -30,6 +31,8 @@ class Runtime:
     connectors: ConnectorFactory = field(default_factory=ConnectorFactory)
     #: The request path's key and connection lookups (a second stale at most across processes).
     auth_cache: AuthCache = field(default_factory=AuthCache)
+    #: OAuth token refreshes of this process queue here, one per connection at a time.
+    token_locks: TokenLocks = field(default_factory=TokenLocks)
 
     @property
     def vendor_access(self) -> VendorAccess:
@@ -39,6 +42,8 @@ class Runtime:
             factory=self.connectors,
             claim_ttl_seconds=self.settings.job_lease_seconds,
             search_settle_seconds=self.settings.vendor_search_settle_seconds,
+            jira_oauth=JiraOAuthConfig.from_settings(self.settings),
+            token_locks=self.token_locks,
         )
 
     @classmethod

@@ -64,9 +64,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def globex_jira_sandbox() -> FastAPI:
     unthrottled = jira.RateLimitConfig(enabled=False)
-    return jira.create_app(
-        jira.JiraSandboxConfig(base_url=GLOBEX_JIRA_URL, search_lag_ms=0, rate_limits=unthrottled)
-    )
+    return jira.create_app(jira.JiraSandboxConfig(base_url=GLOBEX_JIRA_URL, search_lag_ms=0, rate_limits=unthrottled))
 
 
 @pytest.fixture
@@ -141,7 +139,9 @@ def _rezolve_ticket(index: int) -> dict[str, Any]:
 
 #: Vendors the fixtures can provision. A vendor of the registry missing here is skipped, with a reason.
 VENDOR_SETUPS: dict[Vendor, VendorSetup] = {
-    Vendor.JIRA: VendorSetup(connection=_jira_connection, ticket=_jira_ticket, search="project = DEMO ORDER BY created DESC"),
+    Vendor.JIRA: VendorSetup(
+        connection=_jira_connection, ticket=_jira_ticket, search="project = DEMO ORDER BY created DESC"
+    ),
     Vendor.REZOLVE: VendorSetup(connection=_rezolve_connection, ticket=_rezolve_ticket, search="status!=closed"),
 }
 

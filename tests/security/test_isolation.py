@@ -50,13 +50,16 @@ MISSING = "MISSING"
 PLACEHOLDER = "{id}"
 
 
+#: A parameter naming an object: (in, name, kind, required).
+Slot = tuple[str, str, str, bool]
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
     path: str
     operation_id: str
-    #: Parameters that name an object: (where, name, kind, required).
-    slots: tuple[tuple[str, str, str, bool], ...]
+    slots: tuple[Slot, ...]
     has_body: bool
     #: Required query parameters that name no object (REQUIRED_QUERY fills them).
     required_query: tuple[str, ...] = ()
@@ -92,7 +95,8 @@ def data_operations(spec: dict[str, Any]) -> tuple[list[Operation], list[str]]:
             schemes = {name for requirement in op.get("security", []) for name in requirement}
             if "API-Key" not in schemes:
                 continue
-            slots, required = [], []
+            slots: list[Slot] = []
+            required: list[str] = []
             for parameter in op.get("parameters", []):
                 where, name, schema = parameter["in"], parameter["name"], parameter.get("schema", {})
                 if where == "path":
@@ -195,7 +199,12 @@ class Matrix:
             self.failures.append(f"{label}: answer carries another tenant's data {leaked}: {response.text[:300]}")
 
     async def baseline(
-        self, op: Operation, organization: str, connection_id: str, fill: dict[tuple[str, str], str], body: Any,
+        self,
+        op: Operation,
+        organization: str,
+        connection_id: str,
+        fill: dict[tuple[str, str], str],
+        body: Any,
         normalize: tuple[str, ...],
     ) -> Answer:
         key = (op.operation_id, organization, connection_id, tuple(sorted(fill.items())), json.dumps(body))
@@ -204,6 +213,45 @@ class Matrix:
             self.check(f"baseline {op.method} {response.request.url.path}", response, set())
             self._baselines[key] = Answer.of(response, normalize=normalize)
         return self._baselines[key]
+
+    async def run(
+        self, op: Operation, organization: str, connection: ConnectionData | None, slot: Slot | None, value: str | None
+    ) -> None:
+        """One combination: `organization`'s API key, `connection` (None: a missing one), and `value`
+        (None: a missing id) in `slot`; the other required object parameters name nothing."""
+        connection_id = connection.connection_id if connection else self._missing_connection
+        body = request_body(op, organization, connection)
+        fill = {(where, name): missing_like(kind, None) for where, name, kind, required in op.slots if required}
+        vendor = connection.vendor if connection else Vendor.JIRA
+        fill |= {("query", name): REQUIRED_QUERY[name](vendor) for name in op.required_query}
+        if slot is not None:
+            value = value if value is not None else missing_like(slot[2], None)
+            fill[(slot[0], slot[1])] = value
+        response = await self.send(op, self.world.api_keys[organization], connection_id, fill, body)
+        url = response.request.url
+        where = f"{connection.organization}/{connection.vendor}" if connection else MISSING
+        label = f"{op.method} {url.path}?{url.query.decode()} as {organization} on {where}"
+        self.check(label, response, other_markers(self.world, connection, organization) - {value or ""})
+        if connection is None:
+            return  # it is the baseline of the foreign connections
+        if connection.organization != organization:
+            # Another tenant's connection: exactly the answer for a missing connection.
+            expected = await self.baseline(op, organization, self._missing_connection, fill, body, ())
+            self.compare(label, Answer.of(response), expected)
+            return
+        if slot is None or value in connection.objects[slot[2]]:
+            # Its own object (a vendor project key may exist on several sites: it is the
+            # connection's own if its site has it): checked for foreign data above, and a read
+            # must find it (else a lookup that finds nothing at all would pass).
+            self.own(label, op, response)
+            return
+        assert value is not None
+        # Another connection's object, or none: exactly the answer for a missing object.
+        missing = missing_like(slot[2], value)
+        expected = await self.baseline(
+            op, organization, connection_id, {**fill, (slot[0], slot[1]): missing}, body, (missing,)
+        )
+        self.compare(label, Answer.of(response, normalize=(value,)), expected)
 
     def own(self, label: str, op: Operation, response: httpx.Response) -> None:
         self.answered_own += 1
@@ -252,52 +300,14 @@ async def test_no_data_endpoint_tells_another_tenants_objects_from_missing_ones(
     matrix = Matrix(client, world)
     connections: list[ConnectionData | None] = [*world.connections, None]
     for op in operations:
-        # One object parameter varies at a time; the other required ones name nothing.
-        variations: list[tuple[tuple[str, str, str, bool] | None, str | None]] = [
+        # One object parameter varies at a time (over every connection's ids and a missing one).
+        variations: list[tuple[Slot | None, str | None]] = [
             (slot, value) for slot in op.slots for value in candidates(world, slot[2])
         ] or [(None, None)]
-        for organization, api_key in world.api_keys.items():
+        for organization in world.api_keys:
             for connection in connections:
-                connection_id = connection.connection_id if connection else matrix._missing_connection
-                body = request_body(op, organization, connection)
                 for slot, value in variations:
-                    fill = {
-                        (where, name): missing_like(kind, None)
-                        for where, name, kind, required in op.slots
-                        if required and (where, name, kind, required) != slot
-                    }
-                    vendor = connection.vendor if connection else Vendor.JIRA
-                    fill |= {("query", name): REQUIRED_QUERY[name](vendor) for name in op.required_query}
-                    if slot is not None:
-                        value = value if value is not None else missing_like(slot[2], None)
-                        fill[(slot[0], slot[1])] = value
-                    response = await matrix.send(op, api_key, connection_id, fill, body)
-                    label = (
-                        f"{op.method} {response.request.url.path}?{response.request.url.query.decode()} "
-                        f"as {organization} on {connection.organization + '/' + connection.vendor if connection else MISSING}"
-                    )
-                    forbidden = other_markers(world, connection, organization) - {value or ""}
-                    matrix.check(label, response, forbidden)
-                    if connection is None:
-                        continue  # it is the baseline of the foreign connections
-                    if connection.organization != organization:
-                        # Another tenant's connection: exactly the answer for a missing connection.
-                        expected = await matrix.baseline(op, organization, matrix._missing_connection, fill, body, ())
-                        matrix.compare(label, Answer.of(response), expected)
-                        continue
-                    if slot is None or value in connection.objects[slot[2]]:
-                        # Its own object (a vendor project key may exist on several sites: it is
-                        # the connection's own if its site has it): checked for foreign data above,
-                        # and a read must find it (else a lookup that finds nothing would pass).
-                        matrix.own(label, op, response)
-                        continue
-                    assert value is not None
-                    # Another connection's object, or none: exactly the answer for a missing object.
-                    missing = missing_like(slot[2], value)
-                    expected = await matrix.baseline(
-                        op, organization, connection_id, {**fill, (slot[0], slot[1]): missing}, body, (missing,)
-                    )
-                    matrix.compare(label, Answer.of(response, normalize=(value,)), expected)
+                    await matrix.run(op, organization, connection, slot, value)
     print(
         f"\n{len(operations)} data operations, {matrix.requests} requests: {matrix.compared} compared with "
         f"the missing answer, {matrix.answered_own} on the caller's own objects"
@@ -380,9 +390,7 @@ def _admin_body(operation_id: str, organization_id: str) -> dict[str, Any]:
 async def _admin_state(client: httpx.AsyncClient, world: World) -> Any:
     organizations = (await client.get("/v1/admin/organizations", headers=ADMIN)).json()
     connections = (await client.get("/v1/admin/connections", headers=ADMIN)).json()
-    keys_work = [
-        (await client.get("/v1/connection", headers=c.headers)).status_code for c in world.connections
-    ]
+    keys_work = [(await client.get("/v1/connection", headers=c.headers)).status_code for c in world.connections]
     return organizations, connections, keys_work
 
 
@@ -406,7 +414,9 @@ async def test_bulk_update_of_another_tenants_tickets_reads_as_missing_ones(
                 assert answer.status_code == 200, answer.text
             views.append((answer.status_code, _normalized(answer.json(), ids)))
         assert views[0] == views[1], (connection.organization, connection.vendor, views)
-        leaked = {m for m in other_markers(world, connection, connection.organization) - set(foreign) if m in views[0][1]}
+        leaked = {
+            m for m in other_markers(world, connection, connection.organization) - set(foreign) if m in views[0][1]
+        }
         assert not leaked, leaked
     for owner in world.connections:
         for ticket_id in owner.objects["ticket"][:1]:

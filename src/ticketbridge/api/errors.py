@@ -5,6 +5,7 @@ RequestValidationError              -> 422, one `detail` entry per problem with 
                                        (MALFORMED_JSON for a body that does not parse, is not UTF-8
                                        or is nested too deep)
 Starlette HTTPException             -> its status (unknown route 404, 405 with Allow, ...)
+sqlalchemy TimeoutError (pool full)  -> 503 DATABASE_BUSY with Retry-After
 anything else                       -> 500 (handled in middleware.py, which also stamps X-Request-ID)
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypeVar
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -22,8 +24,13 @@ from starlette.routing import Match
 
 from ticketbridge import errors
 from ticketbridge.api.models.errors import ErrorResponse
+from ticketbridge.observability import get_logger
 
 T = TypeVar("T")
+log = get_logger("ticketbridge.api")
+#: Retry-After of a 503 answered because every pooled database connection was taken.
+DATABASE_BUSY_RETRY_SECONDS = 2
+
 ERROR_TYPES = {
     400: "invalid_request",
     401: "authentication_error",
@@ -46,6 +53,7 @@ _STATUS_BY_ERROR: dict[type[errors.TicketbridgeError], int] = {
     errors.PreconditionFailed: 412,
     errors.InvalidRequest: 422,
     errors.BadVendorQuery: 400,
+    errors.OAuthFlowFailed: 400,
     errors.VendorAuthFailed: 502,
     errors.RateLimited: 429,
     errors.ServiceUnavailable: 503,
@@ -161,7 +169,24 @@ def _details(problems: list[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]} for problem in problems]
 
 
+def database_busy_response(method: str, path: str, exc: Exception) -> JSONResponse:
+    """Every pooled database connection stayed taken for the pool's whole timeout: the process is
+    overloaded, not broken, so the caller is told to retry rather than shown a 500."""
+    log.warning("http.database_busy", method=method, path=path, error=str(exc))
+    return error_response(
+        503,
+        "DATABASE_BUSY",
+        "The service is overloaded right now; retry shortly.",
+        headers={"Retry-After": str(DATABASE_BUSY_RETRY_SECONDS)},
+    )
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    return database_busy_response(request.method, request.url.path, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.TicketbridgeError, _domain_error)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_busy)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -9,10 +9,11 @@ import re
 import time
 import uuid
 
+import sqlalchemy.exc
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketbridge.api.errors import error_response
+from ticketbridge.api.errors import database_busy_response, error_response
 from ticketbridge.observability import get_logger, request_id_var
 
 log = get_logger("ticketbridge.api")
@@ -47,6 +48,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except sqlalchemy.exc.TimeoutError as exc:  # raised outside the routes, e.g. in a middleware
+            if response_started:
+                raise
+            await database_busy_response(scope["method"], scope["path"], exc)(scope, receive, send_with_id)
         except Exception:
             log.exception("http.unhandled_error", method=scope["method"], path=scope["path"])
             if response_started:

@@ -1,4 +1,8 @@
-"""Connectors: one per vendor, behind the protocol in `base.py`. The registry is a plain mapping."""
+"""Connectors: one per vendor, behind the protocol in `base.py`. The registry is a plain mapping.
+
+A vendor is one folder, `connectors/<vendor>/`, whose `SPEC` (`base.ConnectorSpec`) says all the
+rest of the code knows about it; adding one is a line in `default_registry` (CONTRIBUTING.md).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,19 @@ from ticketbridge.enums import Vendor
 
 
 def default_registry() -> dict[Vendor, ConnectorSpec]:
+    """Every vendor's spec, keyed by its `vendor` (a new dict each call: callers may trim theirs)."""
+    # Imported on call: each vendor package imports this package's modules.
     from ticketbridge.connectors import jira, rezolve, servicenow
 
-    return {Vendor.JIRA: jira.SPEC, Vendor.REZOLVE: rezolve.SPEC, Vendor.SERVICENOW: servicenow.SPEC}
+    return {spec.vendor: spec for spec in (jira.SPEC, rezolve.SPEC, servicenow.SPEC)}
+
+
+def spec_for(vendor: Vendor) -> ConnectorSpec:
+    """`vendor`'s spec in the default registry; LookupError when no connector serves it."""
+    spec = default_registry().get(vendor)
+    if spec is None:
+        raise LookupError(f"no connector for vendor {vendor}")
+    return spec
 
 
 @dataclass

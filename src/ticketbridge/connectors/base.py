@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
+from ticketbridge.connectors.credentials import Credentials, validate_credentials
 from ticketbridge.connectors.http import VendorHttp
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tenancy import ConnectionRead
@@ -31,6 +32,7 @@ from ticketbridge.domain.tickets import (
     VendorTicket,
     VendorUser,
 )
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus
 from ticketbridge.enums import Vendor
 
 T = TypeVar("T")
@@ -167,10 +169,57 @@ class MetadataCache:
         return entry
 
 
+class SearchConsistency(StrEnum):
+    """How soon the vendor's search (marker lookups, sync pages) sees a write."""
+
+    #: Right away: a marker search just after a create finds it (Rezolve, ServiceNow).
+    READ_YOUR_WRITES = "read_your_writes"
+    #: After an index lag: an empty search just after a create proves nothing (Jira).
+    EVENTUAL = "eventual"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a vendor can do, declared once in its spec; the connector's behaviour follows from it."""
+
+    #: Tickets one create call takes at most (1: no bulk create, items go one call each).
+    bulk_create_size: int
+    #: Whether the vendor itself refuses a write to a ticket changed since a version we name
+    #: (Rezolve's etag). Without it, If-Match is a read-compare-write with a race window.
+    conditional_writes: bool
+    #: How soon its search sees a write (`Connector.marker_settle_seconds` follows from it).
+    search_consistency: SearchConsistency
+    #: Whether many tickets get one update in one call (Jira's bulk APIs); otherwise one call each.
+    bulk_update: bool = False
+
+
+#: `build(connection, credentials, transport, cache, http)`: one connector for a unit of work.
+BuildConnector = Callable[
+    [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache, VendorHttp], Connector
+]
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorSpec:
+    """Everything the rest of the code knows about a vendor, declared in `connectors/<vendor>/__init__.py`.
+
+    Services, the API, jobs and the store look a vendor up in the registry (`connectors.spec_for`)
+    and read it from here; none of them names a vendor."""
+
     vendor: Vendor
-    config_model: type[BaseModel]
-    build: Callable[
-        [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache, VendorHttp], Connector
-    ]
+    #: How the vendor calls itself in messages and documentation ("Jira Cloud").
+    title: str
+    capabilities: Capabilities
+    #: What a connection logs in with; validated before it is encrypted and stored.
+    credentials_model: type[Credentials]
+    #: What a connection's `base_url` names, for documentation ("Jira site URL").
+    base_url_hint: str
+    #: Vendor status name -> normalized status, for a connection created without a status mapping.
+    default_status_mapping: Mapping[str, NormalizedStatus]
+    #: Vendor priority name -> normalized priority, likewise.
+    default_priority_mapping: Mapping[str, NormalizedPriority]
+    build: BuildConnector = field(repr=False)
+
+    def parse_credentials(self, data: dict[str, Any]) -> Credentials:
+        """`data` validated by `credentials_model`; InvalidRequest naming the fields otherwise."""
+        return validate_credentials(self.credentials_model, data, vendor=self.vendor)

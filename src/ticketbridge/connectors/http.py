@@ -27,6 +27,7 @@ import httpx
 
 from ticketbridge.config import DEFAULT_VENDOR_TIMEOUT_SECONDS, VENDOR_RETRY_WAIT_MAX_SECONDS, Settings
 from ticketbridge.connectors.errors import VendorOutcomeUnknown, VendorRetriable
+from ticketbridge.connectors.oauth import OAuthSession
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.observability import get_logger
 
@@ -65,6 +66,8 @@ class VendorHttp:
     #: Runs before every request that may write (any method but GET, HEAD, OPTIONS), retries included;
     #: a job handler passes `ctx.check_lease`, so no write starts on a lease about to run out.
     before_write: Callable[[], None] | None = None
+    #: For an OAuth connection: its API gateway and token source (services pass them per unit of work).
+    oauth: OAuthSession | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VendorHttp:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from ticketbridge.domain.tickets import VendorValue
+from ticketbridge.domain.vocabulary import StatusCategory
 
 
 class Frozen(BaseModel):
@@ -40,12 +41,12 @@ class UserRead(Frozen):
 
 
 class VendorPriority(VendorValue):
-    vendor_id: str  #: Jira priority id, Rezolve priority option value
+    vendor_id: str  #: the vendor's priority id or option value
     name: str
 
 
 class VendorStatus(VendorValue):
-    vendor_id: str  #: Jira status id, Rezolve status key
+    vendor_id: str  #: the vendor's status id or key
     name: str
-    #: Jira's status-category key: "new", "indeterminate" or "done" (None when the vendor gives none).
-    category: str | None
+    #: Ours (None when the vendor gives none): the connector maps its vendor's categories.
+    category: StatusCategory | None

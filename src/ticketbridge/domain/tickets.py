@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ticketbridge.domain.vocabulary import StatusCategory
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
@@ -68,7 +70,8 @@ class VendorTicket(VendorValue):
     type_name: str | None
     type_vendor_id: str | None
     status_name: str | None
-    status_category: str | None
+    #: Ours: the connector maps its vendor's status categories into `StatusCategory`.
+    status_category: StatusCategory | None
     priority_name: str | None
     assignee_vendor_id: str | None
     reporter_vendor_id: str | None

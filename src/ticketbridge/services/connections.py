@@ -8,7 +8,7 @@ ACTIVE, puts it back to PENDING until the check passes (`record_verification`)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -16,9 +16,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketbridge.connectors.credentials import RezolveCredentials, dump_secret, parse_credentials
+from ticketbridge.connectors import spec_for
+from ticketbridge.connectors.credentials import dump_secret
 from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead, ConnectionSecrets
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
 from ticketbridge.errors import Conflict, InvalidRequest
 from ticketbridge.services.vendor_sites import PRODUCTION_SITES, SitePolicy
@@ -27,48 +29,8 @@ from ticketbridge.store import connections as store
 from ticketbridge.store import organizations as organizations_store
 from ticketbridge.store.audit import ConnectionAuditRead
 
-#: Default mappings, vendor name -> normalized value (Leen's, for Jira); a connection may override them.
-DEFAULT_STATUS_MAPPINGS: dict[Vendor, dict[str, str]] = {
-    Vendor.JIRA: {
-        "To Do": "TODO",
-        "Open": "OPEN",
-        "In Progress": "IN_PROGRESS",
-        "In Review": "IN_REVIEW",
-        "Resolved": "RESOLVED",
-        "Done": "CLOSED",
-        "Closed": "CLOSED",
-    },
-    Vendor.REZOLVE: {
-        "New": "OPEN",
-        "Submitted": "TODO",
-        "In Progress": "IN_PROGRESS",
-        "Resolved": "RESOLVED",
-        "Closed": "CLOSED",
-        "Cancelled": "CLOSED",
-    },
-    # One state per normalized value, so that writing one is unambiguous (stored mappings keep no
-    # order); On Hold and Canceled read as IN_PROGRESS and CLOSED through their status category.
-    Vendor.SERVICENOW: {"New": "OPEN", "In Progress": "IN_PROGRESS", "Resolved": "RESOLVED", "Closed": "CLOSED"},
-}
-DEFAULT_PRIORITY_MAPPINGS: dict[Vendor, dict[str, str]] = {
-    Vendor.JIRA: {
-        "Highest": "CRITICAL",
-        "High": "HIGH",
-        "Medium": "MEDIUM",
-        "Low": "LOW",
-        "Lowest": "INFORMATIONAL",
-    },
-    Vendor.REZOLVE: {"Critical": "CRITICAL", "High": "HIGH", "Medium": "MEDIUM", "Low": "LOW"},
-    Vendor.SERVICENOW: {
-        "1 - Critical": "CRITICAL",
-        "2 - High": "HIGH",
-        "3 - Moderate": "MEDIUM",
-        "4 - Low": "LOW",
-        "5 - Planning": "INFORMATIONAL",
-    },
-}
-NORMALIZED_STATUSES = frozenset({"OPEN", "TODO", "IN_PROGRESS", "IN_REVIEW", "RESOLVED", "CLOSED"})
-NORMALIZED_PRIORITIES = frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNKNOWN"})
+NORMALIZED_STATUSES = frozenset(NormalizedStatus)
+NORMALIZED_PRIORITIES = frozenset(NormalizedPriority)
 
 
 #: Sync at most every minute and at least every 30 days.
@@ -152,9 +114,10 @@ async def create_connection(
     await organizations_store.get_organization(db, data.organization_id)
     base_url = sites.check(data.vendor, data.base_url)
     credentials_encrypted = _encrypt_credentials(cipher, sites, data.vendor, data.credentials)
-    status_mapping = data.status_mapping if data.status_mapping is not None else DEFAULT_STATUS_MAPPINGS[data.vendor]
-    priority_mapping = (
-        data.priority_mapping if data.priority_mapping is not None else DEFAULT_PRIORITY_MAPPINGS[data.vendor]
+    spec = spec_for(data.vendor)
+    status_mapping = _plain(data.status_mapping if data.status_mapping is not None else spec.default_status_mapping)
+    priority_mapping = _plain(
+        data.priority_mapping if data.priority_mapping is not None else spec.default_priority_mapping
     )
     _check_mappings(status_mapping, priority_mapping)
     connection = await store.create_connection(
@@ -341,12 +304,20 @@ def _check_mappings(status_mapping: dict[str, str], priority_mapping: dict[str, 
 
 
 def _encrypt_credentials(cipher: CredentialCipher, sites: SitePolicy, vendor: Vendor, data: dict[str, Any]) -> str:
-    credentials = parse_credentials(vendor, data)
-    if isinstance(credentials, RezolveCredentials) and credentials.auth_url is not None:
-        # The client secret goes to the token URL: it follows the same rules as the base URL.
-        auth_url = sites.check(vendor, credentials.auth_url, loc=("body", "credentials", "auth_url"))
-        credentials = credentials.model_copy(update={"auth_url": auth_url})
+    credentials = spec_for(vendor).parse_credentials(data)
+    # A URL the secrets are sent to (a token endpoint elsewhere) follows the base URL's rules.
+    checked = {
+        name: sites.check(vendor, url, loc=("body", "credentials", name))
+        for name, url in credentials.secret_urls().items()
+    }
+    if checked:
+        credentials = credentials.model_copy(update=checked)
     return cipher.encrypt(dump_secret(credentials))
+
+
+def _plain(mapping: Mapping[str, str]) -> dict[str, str]:
+    """A mapping as stored: plain strings (a spec's defaults hold enum members)."""
+    return {str(name): str(value) for name, value in mapping.items()}
 
 
 def _action_for(before: ConnectionState, requested: ConnectionState, changed: set[str]) -> AuditAction:

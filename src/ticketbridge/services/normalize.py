@@ -9,13 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketRead, VendorTicket
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus, StatusCategory
 from ticketbridge.services.ticket_requests import is_marker
 from ticketbridge.store import directory
 from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.tickets import TicketValues
 
-#: When a vendor status is not in the connection's mapping, its category decides.
-STATUS_BY_CATEGORY = {"new": "TODO", "indeterminate": "IN_PROGRESS", "done": "CLOSED"}
+#: When a vendor status is not in the connection's mapping, its category decides (OPEN without one).
+STATUS_BY_CATEGORY = {
+    StatusCategory.TODO: NormalizedStatus.TODO,
+    StatusCategory.IN_PROGRESS: NormalizedStatus.IN_PROGRESS,
+    StatusCategory.DONE: NormalizedStatus.CLOSED,
+}
 
 
 def normalized_status(connection: ConnectionRead, ticket: VendorTicket) -> str | None:
@@ -24,7 +29,8 @@ def normalized_status(connection: ConnectionRead, ticket: VendorTicket) -> str |
     for name, value in connection.status_mapping.items():
         if name.lower() == ticket.status_name.lower():
             return value
-    return STATUS_BY_CATEGORY.get(ticket.status_category or "", "OPEN")
+    category = ticket.status_category
+    return (STATUS_BY_CATEGORY[category] if category is not None else NormalizedStatus.OPEN).value
 
 
 def normalized_priority(connection: ConnectionRead, ticket: VendorTicket) -> str | None:
@@ -33,7 +39,7 @@ def normalized_priority(connection: ConnectionRead, ticket: VendorTicket) -> str
     for name, value in connection.priority_mapping.items():
         if name.lower() == ticket.priority_name.lower():
             return value
-    return "UNKNOWN"
+    return NormalizedPriority.UNKNOWN.value
 
 
 def etag_of(vendor_id: str, vendor_version: str | None) -> str:
@@ -73,7 +79,7 @@ async def ticket_values(
             description=ticket.description,
             status=status,
             vendor_status=ticket.status_name,
-            status_category=ticket.status_category,
+            status_category=ticket.status_category.value if ticket.status_category is not None else None,
             priority=normalized_priority(connection, ticket),
             vendor_priority=ticket.priority_name,
             type=ticket.type_name,
@@ -89,7 +95,7 @@ async def ticket_values(
             tags=[label for label in ticket.labels if not is_marker(label)],
             url=ticket.url,
             due_date=ticket.due_date,
-            closed_at=ticket.resolved_at if status in ("CLOSED", "RESOLVED") else None,
+            closed_at=ticket.resolved_at if status in (NormalizedStatus.CLOSED, NormalizedStatus.RESOLVED) else None,
             ticket_created_at=ticket.created_at,
             ticket_updated_at=ticket.updated_at,
             vendor_version=ticket.version,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.oauth import OAuthClientRejected, OAuthSession, ReauthorizationRequired
 from ticketbridge.connectors.errors import (
     VendorAuthError,
     VendorError,
@@ -27,8 +29,10 @@ from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import HealthName
 from ticketbridge.errors import (
+    Conflict,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     TicketbridgeError,
     VendorAuthFailed,
     VendorRefused,
@@ -36,6 +40,7 @@ from ticketbridge.errors import (
 )
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services.create_claims import ClaimTerms
+from ticketbridge.services.tokens import JiraOAuthConfig, StoredTokenSource, TokenLocks, UnconfiguredTokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,29 @@ class VendorAccess:
     claim_ttl_seconds: float = 30.0
     #: Replaces the settle time of connectors whose search lags (`Settings.vendor_search_settle_seconds`).
     search_settle_seconds: float | None = None
+    #: The operator's Jira OAuth 2.0 (3LO) app; None when not configured.
+    jira_oauth: JiraOAuthConfig | None = None
+    #: This process's token-refresh locks (one set per process: `Runtime.token_locks`).
+    token_locks: TokenLocks = field(default_factory=TokenLocks)
+
+    def factory_for(self, connection: ConnectionRead, credentials: dict[str, Any]) -> ConnectorFactory:
+        """The factory, with the connection's token source when its credentials are an OAuth 2.0
+        (3LO) grant (`cloud_id`): the connector asks it for tokens and never sees the store."""
+        if not credentials.get("cloud_id"):
+            return self.factory
+        if self.jira_oauth is None:
+            unconfigured = OAuthSession(api_base_url="https://api.atlassian.com", tokens=UnconfiguredTokens())
+            return replace(self.factory, http=replace(self.factory.http, oauth=unconfigured))
+        tokens = StoredTokenSource(
+            sessionmaker=self.sessionmaker,
+            cipher=self.cipher,
+            connection=connection,
+            config=self.jira_oauth,
+            transport=self.factory.transport,
+            locks=self.token_locks,
+        )
+        oauth = OAuthSession(api_base_url=self.jira_oauth.api_base_url, tokens=tokens)
+        return replace(self.factory, http=replace(self.factory.http, oauth=oauth))
 
     def claim_terms(self, connector: Connector, owner: str) -> ClaimTerms:
         settle = connector.marker_settle_seconds
@@ -63,7 +91,8 @@ class VendorAccess:
         `ctx.check_lease`); what it raises propagates unchanged."""
         async with self.sessionmaker.begin() as db:
             secrets = await connections_service.load_secrets(db, self.cipher, connection)
-        connector = self.factory.build(connection, secrets.credentials, before_write=before_write)
+        factory = self.factory_for(connection, secrets.credentials)
+        connector = factory.build(connection, secrets.credentials, before_write=before_write)
         try:
             yield connector
         except VendorError as exc:
@@ -88,6 +117,8 @@ def health_for(error: VendorError) -> HealthName | None:
     """The connection health a vendor error implies; None when it says nothing about the connection."""
     if isinstance(error, VendorAuthError):
         return HealthName.UNAUTHORIZED
+    if isinstance(error, OAuthClientRejected):
+        return HealthName.INTERNAL_ERROR  # the operator's OAuth app configuration (owner TICKETBRIDGE)
     if isinstance(error, VendorRetriable):
         if error.is_rate_limit:
             return HealthName.RATE_LIMIT_EXCEEDED
@@ -96,6 +127,10 @@ def health_for(error: VendorError) -> HealthName | None:
 
 
 def to_domain_error(error: VendorError, connection: ConnectionRead) -> TicketbridgeError:
+    if isinstance(error, ReauthorizationRequired):
+        return Conflict(error.message)
+    if isinstance(error, OAuthClientRejected):
+        return ServiceUnavailable(f"{connection.vendor} connection {connection.id} cannot get tokens: {error.message}.")
     if isinstance(error, VendorAuthError):
         return VendorAuthFailed(
             f"{connection.vendor} rejected the credentials of connection {connection.id}; its health is now "

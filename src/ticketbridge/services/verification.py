@@ -87,7 +87,7 @@ async def verify_connection(
         if connection.state is ConnectionState.DELETED:
             raise Conflict(f"Connection {connection.id} is deleted; it cannot be verified.")
         secrets = await connections_service.load_secrets(db, access.cipher, connection)
-    result = await check(access.factory, connection, secrets.credentials)
+    result = await check(access.factory_for(connection, secrets.credentials), connection, secrets.credentials)
     log.info(
         "connection.verified" if result.passed else "connection.verification_failed",
         connection_id=str(connection.id),

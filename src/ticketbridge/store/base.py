@@ -19,7 +19,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from pydantic import BaseModel
+from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -66,6 +67,13 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
     }
+
+
+def read_columns(row_class: type[Base], read: type[BaseModel]) -> tuple[ColumnElement[Any], ...]:
+    """The table columns that `read` (a Pydantic model) is validated from, for Core selects whose rows
+    go straight into `read.model_validate` (no ORM instances on the way)."""
+    table = row_class.__table__
+    return tuple(table.c[name] for name in read.model_fields)
 
 
 def utcnow() -> datetime:

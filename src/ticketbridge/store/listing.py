@@ -1,6 +1,7 @@
 """Keyset pages of tickets, projects and users, in (updated_at, id) order, oldest change first.
 
-Every list is one index range scan on (connection_id, updated_at, id) (the `ix_*_connection_updated`
+Rows are read as plain Core rows of the columns each read model needs, and validated straight into it
+(no ORM instances). Every list is one index range scan on (connection_id, updated_at, id) (the `ix_*_connection_updated`
 indexes), so page 10,000 costs what page 1 costs. `Window.after` pages forward from a position,
 `Window.before` backward (read descending, then reversed); `offset` is accepted for forward pages.
 """
@@ -18,9 +19,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ticketbridge.domain.directory import ProjectRead, UserRead
 from ticketbridge.domain.tickets import TicketRead
+from ticketbridge.store.base import read_columns
 from ticketbridge.store.tables import ProjectRow, TicketRow, UserRow
 
 T = TypeVar("T")
+
+_TICKETS = select(*read_columns(TicketRow, TicketRead))
+_PROJECTS = select(*read_columns(ProjectRow, ProjectRead))
+_USERS = select(*read_columns(UserRow, UserRead))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ async def _page(
         ordered = statement.where(_beyond(updated, key, window.before, forward=False)).order_by(
             updated.desc(), key.desc()
         )
-        rows = list((await db.scalars(ordered.limit(window.limit + 1))).all())
+        rows = list((await db.execute(ordered.limit(window.limit + 1))).all())
         items = [_read(read, row) for row in rows[: window.limit][::-1]]
         return Page(items=items, more=len(rows) > window.limit, any_before=False)
     if window.after is not None:
@@ -97,7 +103,7 @@ async def _page(
     else:
         statement_after = statement
     ordered = statement_after.order_by(updated, key).offset(window.offset or None)
-    rows = list((await db.scalars(ordered.limit(window.limit + 1))).all())
+    rows = list((await db.execute(ordered.limit(window.limit + 1))).all())
     page = rows[: window.limit]
     any_before = False
     if page and (window.after is not None or window.offset):
@@ -115,7 +121,7 @@ def _read(read: type[T], row: Any) -> T:
 async def list_tickets(
     db: AsyncSession, *, connection_id: uuid.UUID, filters: TicketFilters, window: Window
 ) -> Page[TicketRead]:
-    statement = select(TicketRow).where(TicketRow.connection_id == connection_id)
+    statement = _TICKETS.where(TicketRow.connection_id == connection_id)
     equal: dict[str, Any] = {
         "status": filters.status,
         "priority": filters.priority,
@@ -137,7 +143,7 @@ async def list_tickets(
 async def list_projects(
     db: AsyncSession, *, connection_id: uuid.UUID, filters: DirectoryFilters, window: Window
 ) -> Page[ProjectRead]:
-    statement = select(ProjectRow).where(ProjectRow.connection_id == connection_id)
+    statement = _PROJECTS.where(ProjectRow.connection_id == connection_id)
     if filters.name:
         statement = statement.where(ProjectRow.name.icontains(filters.name, autoescape=True))
     if filters.updated_since is not None:
@@ -148,7 +154,7 @@ async def list_projects(
 async def list_users(
     db: AsyncSession, *, connection_id: uuid.UUID, filters: DirectoryFilters, window: Window
 ) -> Page[UserRead]:
-    statement = select(UserRow).where(UserRow.connection_id == connection_id)
+    statement = _USERS.where(UserRow.connection_id == connection_id)
     if filters.name:
         statement = statement.where(UserRow.name.icontains(filters.name, autoescape=True))
     if filters.email:

@@ -356,3 +356,50 @@ class ConnectionAuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_connection_audit_connection_created", "connection_id", "created_at"),)
+
+
+# --- OAuth 2.0 (3LO) ---
+
+
+class OAuthTokenRow(Base):
+    """A 3LO connection's tokens (encrypted like its credentials) and what they grant. One row per
+    connection; a refresh holds this row locked (store/oauth.py)."""
+
+    __tablename__ = "oauth_tokens"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    #: Fernet token of {"access_token", "refresh_token"}; never logged, never returned.
+    tokens_encrypted: Mapped[str] = mapped_column(Text)
+    access_token_expires_at: Mapped[datetime]
+    #: The scopes the grant holds, as the token endpoint answered them.
+    scopes: Mapped[list[Any]]
+    cloud_id: Mapped[str] = mapped_column(String(100))
+    #: ACTIVE, or REAUTHORIZE once the grant is gone (revoked, expired): the customer must connect again.
+    status: Mapped[str] = mapped_column(String(20))
+    refreshed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_oauth_tokens_organization_id", "organization_id"),)
+
+
+class OAuthStateRow(Base):
+    """A connect flow's state, recorded when it is used (so it is used once), with the exchanged
+    tokens held meanwhile (encrypted) when the customer still has to choose among several sites."""
+
+    __tablename__ = "oauth_states"
+
+    #: The state's random nonce.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The state's own expiry: after it the row is of no use and is swept.
+    expires_at: Mapped[datetime]
+    #: Fernet token of the exchanged tokens and the reachable sites, until `completed_at`.
+    pending_encrypted: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_oauth_states_expires_at", "expires_at"),)

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tickets import TicketRead
 from ticketbridge.errors import NotFound
-from ticketbridge.store.base import utcnow
+from ticketbridge.store.base import read_columns, utcnow
 from ticketbridge.store.tables import TicketRow
 
 
@@ -57,8 +57,15 @@ def _readable(connection_id: uuid.UUID) -> Select[TicketRow]:
     return select(TicketRow).where(TicketRow.connection_id == connection_id)
 
 
+#: Built once (GET /v1/itsm/tickets/{id} runs it on every request): Core columns, no ORM instance.
+_TICKET_BY_ID = select(*read_columns(TicketRow, TicketRead)).where(
+    TicketRow.connection_id == bindparam("connection_id"), TicketRow.id == bindparam("ticket_id")
+)
+
+
 async def get_ticket_or_none(db: AsyncSession, ticket_id: uuid.UUID, *, connection_id: uuid.UUID) -> TicketRead | None:
-    row = await db.scalar(_readable(connection_id).where(TicketRow.id == ticket_id))
+    result = await db.execute(_TICKET_BY_ID, {"connection_id": connection_id, "ticket_id": ticket_id})
+    row = result.first()
     return None if row is None else TicketRead.model_validate(row)
 
 

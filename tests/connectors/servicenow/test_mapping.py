@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ticketbridge.connectors.credentials import ServiceNowCredentials, parse_credentials
+from ticketbridge.connectors.credentials import parse_credentials
 from ticketbridge.connectors.errors import VendorRejected
 from ticketbridge.connectors.servicenow import mapping
+from ticketbridge.connectors.servicenow.credentials import ServiceNowCredentials
 from ticketbridge.connectors.servicenow.mapping import Choices, CloseDefaults
 from ticketbridge.connectors.servicenow.plaintext import markdown_to_text
 from ticketbridge.domain.tickets import TicketChanges

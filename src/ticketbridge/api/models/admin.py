@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from ticketbridge.connectors import default_registry
+from ticketbridge.connectors.base import ConnectorSpec
 from ticketbridge.domain.inputs import RequestModel, SafeStr, check_text
 from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead, OrganizationRead
 from ticketbridge.enums import ConnectionState, HealthName, ResolutionOwner, Vendor
@@ -17,11 +20,28 @@ from ticketbridge.store.audit import ConnectionAuditRead
 
 ItemT = TypeVar("ItemT")
 
-BASE_URL_DESCRIPTION = (
-    "Jira site URL or Rezolve API URL: absolute https (http only for loopback hosts unless "
-    "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
-    "query or fragment"
-)
+
+def _base_url_description(specs: Iterable[ConnectorSpec]) -> str:
+    sites = "; ".join(f"{spec.vendor}: {spec.base_url_hint}" for spec in specs)
+    return (
+        f"The vendor's site ({sites}): absolute https (http only for loopback hosts unless "
+        "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
+        "query or fragment"
+    )
+
+
+def _credentials_description(specs: Iterable[ConnectorSpec]) -> str:
+    """Each vendor's credentials model: its fields (`?` when optional) and its docstring's first line."""
+    parts = []
+    for spec in specs:
+        model = spec.credentials_model
+        fields = ", ".join(name + ("" if info.is_required() else "?") for name, info in model.model_fields.items())
+        summary = (model.__doc__ or "").strip().split("\n")[0].rstrip(".")
+        parts.append(f"{spec.vendor}: {{{fields}}}" + (f" ({summary})" if summary else "") + ".")
+    return " ".join(parts)
+
+
+BASE_URL_DESCRIPTION = _base_url_description(default_registry().values())
 STATE_DESCRIPTION = (
     "PENDING until the vendor has accepted the site and credentials (then ACTIVE); PAUSED and DELETED "
     "are set by an admin. Only an ACTIVE connection serves data requests (409 otherwise)."
@@ -30,9 +50,7 @@ STATE_UPDATE_DESCRIPTION = (
     "ACTIVE (verified with the vendor first: PENDING with the failure in health if the check fails), "
     "PAUSED or DELETED; PENDING cannot be set"
 )
-CREDENTIALS_DESCRIPTION = (
-    "JIRA: {email, api_token} or {oauth_token}. REZOLVE: {tenant_id, realm, client_id, client_secret, auth_url?}."
-)
+CREDENTIALS_DESCRIPTION = _credentials_description(default_registry().values())
 
 
 def _check_nested_text(value: Any) -> Any:

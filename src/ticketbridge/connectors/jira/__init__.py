@@ -6,11 +6,15 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
-from ticketbridge.connectors.credentials import JiraCredentials
+from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
+from ticketbridge.connectors.oauth import TokenSourceAuth
+from ticketbridge.connectors.paths import segment
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
-from ticketbridge.connectors.jira.client import JiraClient
+from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient
 from ticketbridge.connectors.jira.connector import JiraConnector
+from ticketbridge.connectors.jira.credentials import JiraCredentials
+from ticketbridge.connectors.jira.oauth import CLOUD_ID
+from ticketbridge.connectors.jira.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 
@@ -33,14 +37,21 @@ def build(
 ) -> JiraConnector:
     parsed = JiraCredentials.model_validate(credentials)
     auth: httpx.Auth
-    if parsed.oauth_token is not None:
+    api_url = connection.base_url
+    if parsed.cloud_id is not None:
+        # OAuth 2.0 (3LO): the site answers only through Atlassian's gateway, with the bearer token.
+        if http.oauth is None:
+            raise LookupError("an OAuth 2.0 (3LO) Jira connection needs a token source (VendorHttp.oauth)")
+        auth = TokenSourceAuth(http.oauth.tokens)
+        api_url = f"{http.oauth.api_base_url.rstrip('/')}/ex/jira/{segment(parsed.cloud_id, CLOUD_ID)}"
+    elif parsed.oauth_token is not None:
         auth = BearerAuth(parsed.oauth_token.get_secret_value())
     else:
         assert parsed.email is not None and parsed.api_token is not None
         auth = httpx.BasicAuth(parsed.email, parsed.api_token.get_secret_value())
     options = http.for_connection(connection)
     client = build_client(
-        connection.base_url,
+        api_url,
         auth=auth,
         transport=transport,
         timeout_secs=options.timeout_seconds,
@@ -49,4 +60,20 @@ def build(
     return JiraConnector(client=JiraClient(client), site_url=connection.base_url, cache=cache, policy=options.retry)
 
 
-SPEC = ConnectorSpec(vendor=Vendor.JIRA, config_model=JiraCredentials, build=build)
+SPEC = ConnectorSpec(
+    vendor=Vendor.JIRA,
+    title="Jira Cloud",
+    capabilities=Capabilities(
+        bulk_create_size=BULK_CREATE_LIMIT,
+        # No conditional edit: If-Match reads, compares `updated`, then writes.
+        conditional_writes=False,
+        # JQL's index lags writes: see `JiraConnector.marker_settle_seconds`.
+        search_consistency=SearchConsistency.EVENTUAL,
+        bulk_update=True,
+    ),
+    credentials_model=JiraCredentials,
+    base_url_hint="the Jira site URL (https://<site>.atlassian.net)",
+    default_status_mapping=DEFAULT_STATUS_MAPPING,
+    default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
+    build=build,
+)

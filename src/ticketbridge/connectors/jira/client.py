@@ -1,6 +1,7 @@
 """A thin, typed client of the Jira Cloud platform REST API v3: one method per endpoint.
 
-Every response is classified exactly once, in `_send`, into a result or a `connectors.errors` error.
+Every response is classified exactly once, in `_send`, into a result or a `connectors.errors` error,
+by the rules every vendor shares (`connectors.responses`) read with Jira's error bodies (`ERRORS`).
 Payloads stay plain JSON here; translation to our model lives in `mapping.py`.
 """
 
@@ -11,15 +12,9 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.errors import (
-    VendorAuthError,
-    VendorNotFound,
-    VendorOutcomeUnknown,
-    VendorRejected,
-    VendorRetriable,
-)
-from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors import responses
 from ticketbridge.connectors.paths import KeyKind, checked, segment
+from ticketbridge.connectors.responses import ErrorDialect, send
 
 Json = dict[str, Any]
 API = "/rest/api/3"
@@ -180,40 +175,14 @@ class JiraClient:
     async def _send(
         self, method: str, url: str, *, write: bool = False, accept: tuple[int, ...] = (), **kwargs: Any
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.InvalidURL as exc:  # never sent; `segment` keeps tenant values out of this
-            raise VendorRejected(f"Cannot build the Jira URL: {exc}") from exc
-        except httpx.ConnectError as exc:
-            # Never connected, so nothing was written: safe to retry even a write.
-            raise VendorRetriable(f"Jira is unreachable: {type(exc).__name__}") from exc
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            error = VendorOutcomeUnknown if write else VendorRetriable
-            raise error(f"no answer from Jira ({type(exc).__name__})") from exc
+        response = await send(self._http, method, url, vendor="Jira", write=write, **kwargs)
         return classify(response, accept=accept)
 
 
 def classify(response: httpx.Response, *, accept: tuple[int, ...] = ()) -> httpx.Response:
-    """Returns a successful (or explicitly accepted) response; raises the matching vendor error."""
-    status = response.status_code
-    if status < 300 or status in accept:
-        return response
-    message = error_message(response)
-    if status == 401:
-        raise VendorAuthError(f"Jira rejected the credentials: {message}", status_code=status)
-    if status == 429:
-        raise VendorRetriable(
-            f"Jira rate limit: {message}", status_code=status, retry_after=retry_after_seconds(response)
-        )
-    if status >= 500:
-        raise VendorRetriable(
-            f"Jira server error {status}: {message}",
-            status_code=status,
-            retry_after=retry_after_seconds(response),
-        )
-    if status == 404:
-        raise VendorNotFound(message, status_code=status)
-    raise VendorRejected(message, status_code=status, field_errors=field_errors(response))
+    """Returns a successful (or explicitly accepted) response; raises the matching vendor error
+    (`connectors.responses`, with Jira's error bodies)."""
+    return responses.classify(response, ERRORS, accept=accept)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -247,3 +216,7 @@ def element_error_message(element_errors: Json) -> str:
     messages = list(element_errors.get("errorMessages") or [])
     messages += [f"{field}: {text}" for field, text in (element_errors.get("errors") or {}).items()]
     return "; ".join(messages) or "Jira rejected the issue"
+
+
+#: Jira's ErrorCollection: messages and a field -> message map (`errors`), as sentry reads them.
+ERRORS = ErrorDialect(vendor="Jira", message=error_message, field_errors=field_errors)

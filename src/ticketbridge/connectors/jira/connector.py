@@ -37,6 +37,7 @@ from ticketbridge.connectors.jira.client import (
     element_error_message,
 )
 from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
+from ticketbridge.connectors.paging import OffsetPage, TokenPage, offset_pages, token_pages
 from ticketbridge.connectors.walk import ChangeFeed, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
@@ -255,15 +256,12 @@ class JiraConnector:
         return SearchPage(items=items, next_cursor=next_cursor)
 
     async def _search_pages(self, jql: str, *, page_size: int) -> AsyncIterator[list[VendorTicket]]:
-        cursor: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
+        async def fetch(cursor: str | None) -> TokenPage[VendorTicket]:
             page = await self.search_tickets(jql, cursor=cursor, limit=page_size)
-            yield page.items
-            if page.next_cursor is None or page.next_cursor in seen_tokens:
-                return
-            seen_tokens.add(page.next_cursor)
-            cursor = page.next_cursor
+            return page.items, page.next_cursor
+
+        async for items in token_pages(fetch, operation="searchJql", max_pages=MAX_SEARCH_PAGES):
+            yield items
 
     async def iter_tickets(
         self, *, updated_since: datetime | None, page_size: int
@@ -339,14 +337,12 @@ class JiraConnector:
             after = ids[-1]
 
     async def iter_projects(self) -> AsyncIterator[list[VendorProject]]:
-        offset = 0
-        for _ in range(MAX_SEARCH_PAGES):
+        async def fetch(offset: int) -> OffsetPage[VendorProject]:
             page = await self.list_projects(limit=PROJECT_PAGE_SIZE, offset=offset, with_issue_types=False)
-            if page.items:
-                yield page.items
-            offset += len(page.items)
-            if not page.items or page.total is None or offset >= page.total:
-                return
+            return page.items, page.total is not None and offset + len(page.items) < page.total
+
+        async for projects in offset_pages(fetch, operation="searchProjects", max_pages=MAX_SEARCH_PAGES):
+            yield projects
 
     async def iter_users(self) -> AsyncIterator[list[VendorUser]]:
         """The users assignable in any project, each once. (Jira's getAllUsers needs the global

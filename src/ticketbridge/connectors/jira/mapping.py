@@ -15,8 +15,34 @@ from ticketbridge.domain.tickets import (
     VendorTicket,
     VendorUser,
 )
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus, StatusCategory
 
 Json = dict[str, Any]
+
+#: A new connection's status mapping (Leen's, for Jira's default workflows).
+DEFAULT_STATUS_MAPPING = {
+    "To Do": NormalizedStatus.TODO,
+    "Open": NormalizedStatus.OPEN,
+    "In Progress": NormalizedStatus.IN_PROGRESS,
+    "In Review": NormalizedStatus.IN_REVIEW,
+    "Resolved": NormalizedStatus.RESOLVED,
+    "Done": NormalizedStatus.CLOSED,
+    "Closed": NormalizedStatus.CLOSED,
+}
+#: A new connection's priority mapping (Jira's default priority scheme).
+DEFAULT_PRIORITY_MAPPING = {
+    "Highest": NormalizedPriority.CRITICAL,
+    "High": NormalizedPriority.HIGH,
+    "Medium": NormalizedPriority.MEDIUM,
+    "Low": NormalizedPriority.LOW,
+    "Lowest": NormalizedPriority.INFORMATIONAL,
+}
+#: Jira's status-category keys. "undefined" (No Category) and anything else maps to none.
+STATUS_CATEGORIES = {
+    "new": StatusCategory.TODO,
+    "indeterminate": StatusCategory.IN_PROGRESS,
+    "done": StatusCategory.DONE,
+}
 
 #: The fields a read asks for: everything a VendorTicket carries, nothing more.
 ISSUE_FIELDS = [
@@ -69,7 +95,7 @@ def to_vendor_ticket(issue: Json, *, site_url: str) -> VendorTicket:
         type_name=issue_type.get("name"),
         type_vendor_id=issue_type.get("id"),
         status_name=status.get("name"),
-        status_category=(status.get("statusCategory") or {}).get("key"),
+        status_category=status_category(status),
         priority_name=(fields.get("priority") or {}).get("name"),
         assignee_vendor_id=(fields.get("assignee") or {}).get("accountId"),
         reporter_vendor_id=(fields.get("reporter") or {}).get("accountId"),
@@ -181,5 +207,10 @@ def to_vendor_status(status: Json) -> VendorStatus:
     return VendorStatus(
         vendor_id=str(status["id"]),
         name=str(status["name"]),
-        category=(status.get("statusCategory") or {}).get("key"),
+        category=status_category(status),
     )
+
+
+def status_category(status: Json) -> StatusCategory | None:
+    """Ours, for a Jira status's `statusCategory.key`."""
+    return STATUS_CATEGORIES.get(str((status.get("statusCategory") or {}).get("key")))

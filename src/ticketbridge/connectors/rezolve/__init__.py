@@ -6,11 +6,12 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
-from ticketbridge.connectors.credentials import RezolveCredentials
+from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
 from ticketbridge.connectors.rezolve.client import RezolveClient
 from ticketbridge.connectors.rezolve.connector import RezolveConnector
+from ticketbridge.connectors.rezolve.credentials import RezolveCredentials
+from ticketbridge.connectors.rezolve.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING
 from ticketbridge.connectors.rezolve.tokens import token_cache_for
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
@@ -49,4 +50,19 @@ def build(
     return RezolveConnector(client=client, cache=cache, policy=options.retry)
 
 
-SPEC = ConnectorSpec(vendor=Vendor.REZOLVE, config_model=RezolveCredentials, build=build)
+SPEC = ConnectorSpec(
+    vendor=Vendor.REZOLVE,
+    title="Rezolve.ai",
+    capabilities=Capabilities(
+        # No bulk API: items go one call each, a few at a time (`MAX_CONCURRENT_ITEMS`).
+        bulk_create_size=1,
+        # The update is guarded by the ticket's etag (400 ETAG_MISMATCH).
+        conditional_writes=True,
+        search_consistency=SearchConsistency.READ_YOUR_WRITES,
+    ),
+    credentials_model=RezolveCredentials,
+    base_url_hint="the Rezolve API URL",
+    default_status_mapping=DEFAULT_STATUS_MAPPING,
+    default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
+    build=build,
+)

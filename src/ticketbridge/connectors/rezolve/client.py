@@ -3,7 +3,8 @@ endpoint. Reference: https://docs.rezolve.ai/docs/api-reference/ticketing/ (the 
 seed; the shapes it leaves open follow /work/shared/reference/rezolve-api.md §4).
 
 Every ticketing call carries the seed's headers (bearer token, `x-tenantid`, `realmname`) and, where
-Rezolve requires it, `type`/`module`. Every response is classified exactly once, in `classify`:
+Rezolve requires it, `type`/`module`. Every response is classified exactly once, in `classify`, by
+the rules every vendor shares (`connectors.responses`) with Rezolve's bodies and codes (`ERRORS`):
 
     400 ETAG_MISMATCH             EtagMismatch (internal: the connector re-reads and decides)
     400 INPUT_VALIDATION_FAILURE  VendorRejected, field_errors keyed by field UUID
@@ -28,15 +29,10 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.errors import (
-    VendorAuthError,
-    VendorNotFound,
-    VendorOutcomeUnknown,
-    VendorRejected,
-    VendorRetriable,
-)
-from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors import responses
+from ticketbridge.connectors.errors import VendorAuthError, VendorRetriable
 from ticketbridge.connectors.paths import KeyKind, segment
+from ticketbridge.connectors.responses import ErrorDialect, send
 from ticketbridge.connectors.rezolve.tokens import Token, TokenCache
 
 Json = dict[str, Any]
@@ -160,43 +156,23 @@ class RezolveClient:
 
     async def _request(self, method: str, url: str, token: str, *, write: bool, **kwargs: Any) -> httpx.Response:
         headers = {**self._headers, "authorization": f"Bearer {token}"}
-        try:
-            return await self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.InvalidURL as exc:  # never sent; `segment` keeps tenant values out of this
-            raise VendorRejected(f"Cannot build the Rezolve URL: {exc}") from exc
-        except httpx.ConnectError as exc:
-            # Never connected, so nothing was written: safe to retry even a write.
-            raise VendorRetriable(f"Rezolve is unreachable: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            error = VendorOutcomeUnknown if write else VendorRetriable
-            raise error(f"no answer from Rezolve ({type(exc).__name__})") from exc
+        return await send(self._http, method, url, vendor="Rezolve", write=write, headers=headers, **kwargs)
 
 
 def classify(response: httpx.Response) -> httpx.Response:
     """Returns a successful response; raises the matching error (see the module docstring)."""
-    status = response.status_code
-    if status < 300:
-        return response
-    code, message = error_code(response), error_message(response)
+    return responses.classify(response, ERRORS)
+
+
+def _special(response: httpx.Response, message: str) -> None:
+    """The answers whose meaning is Rezolve's own (the module docstring's table)."""
+    status, code = response.status_code, error_code(response)
     if status == 400 and code == "ETAG_MISMATCH":
         raise EtagMismatch(message)
     if status == 401:
         raise VendorAuthError(f"Rezolve refused the call ({code or 'UNAUTHORIZED'}): {message}", status_code=status)
     if status == 404 and message.startswith("Tenant not found"):
         raise VendorAuthError(f"Rezolve does not know this tenant for these credentials: {message}", status_code=status)
-    if status == 404:
-        raise VendorNotFound(message, status_code=status)
-    if status == 429:
-        raise VendorRetriable(
-            f"Rezolve rate limit: {message}", status_code=status, retry_after=retry_after_seconds(response)
-        )
-    if status >= 500:
-        raise VendorRetriable(
-            f"Rezolve server error {status}: {message}",
-            status_code=status,
-            retry_after=retry_after_seconds(response),
-        )
-    raise VendorRejected(message, status_code=status, field_errors=validation_reasons(response))
 
 
 def _body(response: httpx.Response) -> Json:
@@ -240,3 +216,9 @@ def validation_reasons(response: httpx.Response) -> dict[str, str]:
         if isinstance(result, dict) and isinstance(result.get("reason"), dict):
             return {str(key): str(value) for key, value in result["reason"].items()}
     return {}
+
+
+ERRORS = ErrorDialect(vendor="Rezolve", message=error_message, field_errors=validation_reasons, special=_special)
+
+
+ERRORS = ErrorDialect(vendor="Rezolve", message=error_message, field_errors=validation_reasons, special=_special)

@@ -23,6 +23,7 @@ from ticketbridge.connectors.errors import (
     VersionConflict,
 )
 from ticketbridge.connectors.http import RetryPolicy, with_retries
+from ticketbridge.connectors.paging import OffsetPage, offset_pages
 from ticketbridge.connectors.rezolve import mapping
 from ticketbridge.connectors.rezolve.client import MAX_PAGE_SIZE, RezolveClient
 from ticketbridge.connectors.rezolve.memory import ConnectionMemory
@@ -258,19 +259,18 @@ class RezolveConnector:
             yield raws
 
     async def _pages(self, body: Json, page_size: int) -> AsyncIterator[list[Json]]:
-        """Offset paging with a hard cap. Offsets shift when tickets change during the walk, so a
-        ticket may come twice; each is yielded once."""
+        """Offset paging (`connectors.paging`, with its hard cap). Offsets shift when tickets change
+        during the walk, so a ticket may come twice; each is yielded once."""
         seen: set[str] = set()
-        offset = 0
-        for _ in range(MAX_PAGES):
-            raws, has_more = await self._list_page(body, offset=offset, limit=min(page_size, MAX_PAGE_SIZE))
+
+        async def fetch(offset: int) -> OffsetPage[Json]:
+            return await self._list_page(body, offset=offset, limit=min(page_size, MAX_PAGE_SIZE))
+
+        async for raws in offset_pages(fetch, operation="listTickets", max_pages=MAX_PAGES):
             fresh = [raw for raw in raws if str(raw["id"]) not in seen]
             seen.update(str(raw["id"]) for raw in fresh)
             if fresh:
                 yield fresh
-            if not has_more or not raws:
-                return
-            offset += len(raws)
 
     async def _list_page(self, body: Json, *, offset: int, limit: int) -> tuple[list[Json], bool]:
         answer = await self._read(
@@ -351,17 +351,18 @@ class RezolveConnector:
         return mapping.to_vendor_ticket(raw, schema, teams)
 
     async def _schemas(self, *, refresh: bool = False) -> dict[str, TicketTypeSchema]:
+        async def page(skip: int) -> OffsetPage[Json]:
+            body = await self._read(
+                partial(self._client.list_ticket_types, top=MAX_PAGE_SIZE, skip=skip), "listTicketTypes"
+            )
+            data = body.get("data") or {}
+            raws: list[Json] = data.get("value") or []
+            return raws, skip + len(raws) < int(data.get("@odata.count") or 0)
+
         async def load() -> dict[str, TicketTypeSchema]:
             schemas: dict[str, TicketTypeSchema] = {}
-            for skip in range(0, MAX_PAGES * MAX_PAGE_SIZE, MAX_PAGE_SIZE):
-                body = await self._read(
-                    partial(self._client.list_ticket_types, top=MAX_PAGE_SIZE, skip=skip),
-                    "listTicketTypes",
-                )
-                page = (body.get("data") or {}).get("value") or []
-                schemas.update((str(raw["id"]), TicketTypeSchema.from_json(raw)) for raw in page)
-                if not page or len(schemas) >= int((body.get("data") or {}).get("@odata.count") or 0):
-                    break
+            async for raws in offset_pages(page, operation="listTicketTypes", max_pages=MAX_PAGES):
+                schemas.update((str(raw["id"]), TicketTypeSchema.from_json(raw)) for raw in raws)
             return schemas
 
         return await self._memory.cached("ticket_types", load, refresh=refresh)

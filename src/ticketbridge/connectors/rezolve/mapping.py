@@ -24,8 +24,25 @@ from ticketbridge.domain.tickets import (
     VendorTicket,
     VendorUser,
 )
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus
 
 Json = dict[str, Any]
+#: A new connection's status mapping (the statuses of Rezolve's default workflows).
+DEFAULT_STATUS_MAPPING = {
+    "New": NormalizedStatus.OPEN,
+    "Submitted": NormalizedStatus.TODO,
+    "In Progress": NormalizedStatus.IN_PROGRESS,
+    "Resolved": NormalizedStatus.RESOLVED,
+    "Closed": NormalizedStatus.CLOSED,
+    "Cancelled": NormalizedStatus.CLOSED,
+}
+#: A new connection's priority mapping.
+DEFAULT_PRIORITY_MAPPING = {
+    "Critical": NormalizedPriority.CRITICAL,
+    "High": NormalizedPriority.HIGH,
+    "Medium": NormalizedPriority.MEDIUM,
+    "Low": NormalizedPriority.LOW,
+}
 #: `source` of the tickets we create, as Rezolve's create page shows it.
 SOURCE = "api"
 

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ticketbridge.domain.vocabulary import StatusCategory
+
 Json = dict[str, Any]
 
 #: Unified field name -> the Rezolve field `name` that holds it (system fields of every type).
@@ -66,9 +68,11 @@ class StatusSpec:
     is_terminal: bool
 
     @property
-    def category(self) -> str:
-        """Jira's status-category keys, so services treat both vendors' statuses alike."""
-        return "new" if self.is_initial else "done" if self.is_terminal else "indeterminate"
+    def category(self) -> StatusCategory:
+        """Ours, from the workflow: its initial status is to do, a terminal one done."""
+        if self.is_initial:
+            return StatusCategory.TODO
+        return StatusCategory.DONE if self.is_terminal else StatusCategory.IN_PROGRESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.base import ConnectorSpec, MetadataCache
-from ticketbridge.connectors.credentials import ServiceNowCredentials
+from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
 from ticketbridge.connectors.servicenow.client import OAuthGrant, ServiceNowClient
 from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
-from ticketbridge.connectors.servicenow.mapping import CloseDefaults
+from ticketbridge.connectors.servicenow.credentials import ServiceNowCredentials
+from ticketbridge.connectors.servicenow.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING, CloseDefaults
 from ticketbridge.connectors.servicenow.tokens import token_cache_for
+from ticketbridge.connectors.servicenow.writes import BATCH_LIMIT
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 
@@ -72,4 +73,19 @@ def build(
     )
 
 
-SPEC = ConnectorSpec(vendor=Vendor.SERVICENOW, config_model=ServiceNowCredentials, build=build)
+SPEC = ConnectorSpec(
+    vendor=Vendor.SERVICENOW,
+    title="ServiceNow",
+    capabilities=Capabilities(
+        # Through the Batch API; a connection with `batch_api: false` sends one POST per ticket.
+        bulk_create_size=BATCH_LIMIT,
+        # No conditional write: If-Match reads and compares sys_mod_count, then writes.
+        conditional_writes=False,
+        search_consistency=SearchConsistency.READ_YOUR_WRITES,
+    ),
+    credentials_model=ServiceNowCredentials,
+    base_url_hint="the ServiceNow instance URL (https://<instance>.service-now.com)",
+    default_status_mapping=DEFAULT_STATUS_MAPPING,
+    default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
+    build=build,
+)

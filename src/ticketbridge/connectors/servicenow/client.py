@@ -4,8 +4,9 @@ References: the Table API (`/api/now/table/{tableName}`), the Batch API (`/api/n
 
 Reads ask for database values (`sysparm_display_value=false`) without reference links, so a
 reference is its sys_id and a choice its value; labels come from sys_choice (`connector.py`).
-Every response is classified exactly once, in `classify`, from ServiceNow's error envelope
-`{"error": {"message", "detail"}, "status": "failure"}`:
+Every response is classified exactly once, in `classify`, by the rules every vendor shares
+(`connectors.responses`) with ServiceNow's error envelope `{"error": {"message", "detail"}, "status":
+"failure"}` (`ERRORS`):
 
     401                           VendorAuthError (OAuth: the token is refreshed and the call sent
                                   once more first; a 401 refused the call, so resending is safe)
@@ -30,15 +31,10 @@ from typing import Any
 
 import httpx
 
-from ticketbridge.connectors.errors import (
-    VendorAuthError,
-    VendorNotFound,
-    VendorOutcomeUnknown,
-    VendorRejected,
-    VendorRetriable,
-)
-from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors import responses
+from ticketbridge.connectors.errors import VendorAuthError, VendorOutcomeUnknown, VendorRejected, VendorRetriable
 from ticketbridge.connectors.paths import KeyKind, segment
+from ticketbridge.connectors.responses import ErrorDialect, send
 from ticketbridge.connectors.servicenow.tokens import Token, TokenCache
 
 Json = dict[str, Any]
@@ -203,16 +199,7 @@ class ServiceNowClient:
 
     async def _request(self, method: str, url: str, token: str | None, *, write: bool, **kwargs: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"} if token is not None else None
-        try:
-            return await self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.InvalidURL as exc:  # never sent; `segment` keeps tenant values out of this
-            raise VendorRejected(f"Cannot build the ServiceNow URL: {exc}") from exc
-        except httpx.ConnectError as exc:
-            # Never connected, so nothing was written: safe to retry even a write.
-            raise VendorRetriable(f"ServiceNow is unreachable: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            error = VendorOutcomeUnknown if write else VendorRetriable
-            raise error(f"no answer from ServiceNow ({type(exc).__name__})") from exc
+        return await send(self._http, method, url, vendor="ServiceNow", write=write, headers=headers, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,28 +214,12 @@ class OAuthGrant:
 
 def classify(response: httpx.Response, *, write: bool = False) -> httpx.Response:
     """Returns a successful response; raises the matching error (see the module docstring)."""
-    status = response.status_code
-    if status < 300:
-        return response
-    message = error_message(response)
-    if status == 401:
-        raise VendorAuthError(f"ServiceNow refused the credentials: {message}", status_code=status)
-    if status == 403:
-        raise VendorRejected(f"ServiceNow refused the operation: {message}", status_code=status)
-    if status == 404:
-        raise VendorNotFound(message, status_code=status)
-    if status == 429:
-        raise VendorRetriable(
-            f"ServiceNow rate limit: {message}", status_code=status, retry_after=retry_after_seconds(response)
-        )
-    if status >= 500:
-        error = VendorOutcomeUnknown if write else VendorRetriable
-        raise error(
-            f"ServiceNow server error {status}: {message}",
-            status_code=status,
-            retry_after=retry_after_seconds(response),
-        )
-    raise VendorRejected(message, status_code=status)
+    return responses.classify(response, ERRORS, write=write)
+
+
+def _special(response: httpx.Response, message: str) -> None:
+    if response.status_code == 403:
+        raise VendorRejected(f"ServiceNow refused the operation: {message}", status_code=403)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -264,6 +235,9 @@ def envelope_message(body: Json) -> str | None:
     if body.get("error_description"):
         return str(body["error_description"])
     return str(error) if error else None
+
+
+ERRORS = ErrorDialect(vendor="ServiceNow", message=error_message, special=_special, server_error_may_have_written=True)
 
 
 def _body(response: httpx.Response) -> Json:

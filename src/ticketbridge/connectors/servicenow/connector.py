@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from ticketbridge.connectors.base import MetadataCache, ProjectPage
 from ticketbridge.connectors.errors import VendorNotFound, VendorRejected, VersionConflict
 from ticketbridge.connectors.http import RetryPolicy, with_retries
+from ticketbridge.connectors.paging import OffsetPage, offset_pages
 from ticketbridge.connectors.paths import KeyKind, checked
 from ticketbridge.connectors.servicenow import mapping
 from ticketbridge.connectors.servicenow.client import SYS_ID, Records, ServiceNowClient
@@ -67,6 +68,8 @@ MAX_PAGE_SIZE = 1000
 IN_CHUNK = 100
 #: Hard cap on the pages of one walk (a million incidents at 100 a page).
 MAX_PAGES = 10_000
+#: Pages of sys_choice rows read at most (20,000 choices of the incident fields).
+MAX_CHOICE_PAGES = 20
 #: ServiceNow's date-times are to the second.
 TIMESTAMP_RESOLUTION = timedelta(seconds=1)
 #: The tables incident inherits its columns from (correlation_id is defined on task).
@@ -428,20 +431,17 @@ class ServiceNowConnector:
         return mapping.to_vendor_ticket(raw, choices, instance_url=self._instance_url, marker_field=self._marker_field)
 
     async def _choices(self, *, refresh: bool = False) -> Choices:
+        query = f"name={TABLE}^elementIN{','.join(CHOICE_ELEMENTS)}^inactive=false^ORDERBYsequence^ORDERBYsys_id"
+        fields = ["element", "value", "label", "sequence", "inactive", "language"]
+
+        async def page(offset: int) -> OffsetPage[Json]:
+            records = await self._list("sys_choice", query, limit=MAX_PAGE_SIZE, offset=offset, fields=fields)
+            return records.rows, _has_more(records, offset, MAX_PAGE_SIZE)
+
         async def load() -> Choices:
             rows: list[Json] = []
-            query = f"name={TABLE}^elementIN{','.join(CHOICE_ELEMENTS)}^inactive=false^ORDERBYsequence^ORDERBYsys_id"
-            for page_number in range(20):
-                page = await self._list(
-                    "sys_choice",
-                    query,
-                    limit=MAX_PAGE_SIZE,
-                    offset=page_number * MAX_PAGE_SIZE,
-                    fields=["element", "value", "label", "sequence", "inactive", "language"],
-                )
-                rows += [row for row in page.rows if row.get("language") in (None, "", "en")]
-                if not _has_more(page, page_number * MAX_PAGE_SIZE, MAX_PAGE_SIZE):
-                    break
+            async for chunk in offset_pages(page, operation="list:sys_choice", max_pages=MAX_CHOICE_PAGES):
+                rows += [row for row in chunk if row.get("language") in (None, "", "en")]
             return Choices.from_rows(rows)
 
         return await self._cache.cached(

@@ -24,6 +24,7 @@ from ticketbridge.connectors.errors import VendorRejected
 from ticketbridge.connectors.servicenow.plaintext import markdown_to_text
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import CreateItem, TicketChanges, VendorIssueType, VendorTicket
+from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus, StatusCategory
 
 Json = dict[str, Any]
 TABLE = "incident"
@@ -46,6 +47,23 @@ STANDARD_LABELS = {
 #: Priority -> the (impact, urgency) pair sent for it: one cell of the standard priority lookup
 #: (1/1 -> 1, 1/2 and 2/1 -> 2, 1/3, 2/2 and 3/1 -> 3, 2/3 and 3/2 -> 4, 3/3 -> 5).
 PRIORITY_MATRIX = {"1": ("1", "1"), "2": ("1", "2"), "3": ("2", "2"), "4": ("2", "3"), "5": ("3", "3")}
+#: A new connection's status mapping: one state per normalized value, so that writing one is
+#: unambiguous (stored mappings keep no order); On Hold and Canceled read as IN_PROGRESS and CLOSED
+#: through their status category.
+DEFAULT_STATUS_MAPPING = {
+    "New": NormalizedStatus.OPEN,
+    "In Progress": NormalizedStatus.IN_PROGRESS,
+    "Resolved": NormalizedStatus.RESOLVED,
+    "Closed": NormalizedStatus.CLOSED,
+}
+#: A new connection's priority mapping (the standard incident.priority labels).
+DEFAULT_PRIORITY_MAPPING = {
+    "1 - Critical": NormalizedPriority.CRITICAL,
+    "2 - High": NormalizedPriority.HIGH,
+    "3 - Moderate": NormalizedPriority.MEDIUM,
+    "4 - Low": NormalizedPriority.LOW,
+    "5 - Planning": NormalizedPriority.INFORMATIONAL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +158,13 @@ def format_timestamp(moment: datetime) -> str:
     return aware.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
-def status_category(state: str | None) -> str | None:
-    """Jira's category keys, so services treat every vendor's statuses alike; a custom state counts
-    as work in progress."""
+def status_category(state: str | None) -> StatusCategory | None:
+    """Ours, for an incident state value; a custom state counts as work in progress."""
     if not state:
         return None
     if state == NEW:
-        return "new"
-    return "done" if state in (RESOLVED, CLOSED, CANCELED) else "indeterminate"
+        return StatusCategory.TODO
+    return StatusCategory.DONE if state in (RESOLVED, CLOSED, CANCELED) else StatusCategory.IN_PROGRESS
 
 
 def reference(value: Any) -> str | None:

@@ -14,8 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Scope
 
+from ticketbridge.sandboxes import control
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira.config import JiraSandboxConfig
+from ticketbridge.sandboxes.jira.control import JiraControls
 from ticketbridge.sandboxes.jira.control import router as control_router
 from ticketbridge.sandboxes.jira.demo import build_demo_site
 from ticketbridge.sandboxes.jira.errors import (
@@ -47,7 +49,6 @@ from ticketbridge.sandboxes.jira.state import Site
 from ticketbridge.sandboxes.jira.versions import ApiVersions
 
 API_PREFIX = "/rest/api/3"
-CONTROL_PREFIX = "/__sandbox__"
 
 
 class JiraSandboxApp(FastAPI):
@@ -67,7 +68,7 @@ class JiraSandboxApp(FastAPI):
 
 
 def _is_control(scope: Scope) -> bool:
-    return str(scope.get("path", "")).startswith(CONTROL_PREFIX)
+    return control.is_control(str(scope.get("path", "")))
 
 
 #: What a Jira site answers outside the REST API: its cloudId (https://<site>/_edge/tenant_info).
@@ -96,6 +97,7 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
         default_response_class=JiraJSONResponse,
     )
     app.state.runtime = runtime
+    app.state.controls = JiraControls(runtime)
     # `projects` first: its `/issue/createmeta` must not be read as `/issue/{issueIdOrKey}`.
     for module in (projects, issues, transitions, bulk, search, site, history, links, attachments, site_model):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -103,6 +105,7 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
     app.include_router(edge_router)
     # auth.atlassian.com and api.atlassian.com, served by the same process (paths as Atlassian's).
     app.include_router(oauth.router)
+    app.include_router(control.router)
     app.include_router(control_router)
     app.add_exception_handler(JiraError, render_exception)
     app.add_exception_handler(BulkOperationError, render_exception)

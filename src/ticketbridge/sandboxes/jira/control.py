@@ -1,5 +1,6 @@
-"""The `/__sandbox__/` control API (no auth): reset, seed, faults, rate limits, search consistency, call
-counts, inspection, and the OAuth server's controls (oauth_control.py, under `/__sandbox__/oauth`).
+"""The Jira sandbox's part of the `/__sandbox__/` control plane: `JiraControls` (what the shared router
+of sandboxes/control.py resets, seeds, throttles and lags) and the Jira-only control routes: inspection,
+a person's edits in the UI, and the OAuth server's controls (oauth_control.py, under `/__sandbox__/oauth`).
 
 Kept apart from the Jira surface, like moto's `/moto-api/`: tests and benchmarks drive the sandbox
 through it instead of reaching into its state.
@@ -11,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
+from ticketbridge.sandboxes.calls import CallCounter
+from ticketbridge.sandboxes.control import PREFIX, Controls, seed_result
+from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira import oauth_control
 from ticketbridge.sandboxes.jira.config import RateLimitConfig
 from ticketbridge.sandboxes.jira.demo import build_demo_site
@@ -25,20 +28,60 @@ from ticketbridge.sandboxes.jira.runtime import Runtime, RuntimeDep, new_queue
 from ticketbridge.sandboxes.jira.seeding import SeedError, SeedRequest, custom_field_ids, seed
 from ticketbridge.sandboxes.jira.state import Site
 
-router = APIRouter(prefix="/__sandbox__")
+router = APIRouter(prefix=PREFIX)
 router.include_router(oauth_control.router)
 
 
-class ResetRequest(BaseModel):
-    seed_demo: bool | None = None
+class JiraControls(Controls[SeedRequest, RateLimitConfig]):
+    """The site's reset, seed format (seeding.py), rate limits (ratelimit.py) and search lag."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        self.runtime = runtime
 
-class Consistency(BaseModel):
-    """How far `/search/jql` lags behind writes, in milliseconds; 0 is read-after-write consistent."""
+    @property
+    def calls(self) -> CallCounter:
+        return self.runtime.calls
 
-    model_config = ConfigDict(extra="forbid")
+    @property
+    def faults(self) -> FaultMiddleware:
+        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
+        return self.runtime.faults
 
-    search_lag_ms: float = Field(ge=0, strict=True, allow_inf_nan=False)
+    def reset(self, seed_demo: bool | None) -> int:
+        """Fresh site, no tasks, no OAuth grants, codes or tokens; the OAuth settings and clock, and the
+        hosted sites stay."""
+        runtime = self.runtime
+        runtime.replace_site(build_demo_site() if (runtime.config.seed_demo if seed_demo is None else seed_demo) else Site())
+        runtime.queue = new_queue(runtime.config)
+        runtime.oauth.clear()
+        runtime.search_cache.clear()
+        if runtime.store is not None:
+            runtime.store.clear()
+            runtime.store.save(runtime.site)
+        return len(runtime.site.issues)
+
+    def seed(self, request: SeedRequest) -> dict[str, Any]:
+        runtime = self.runtime
+        try:
+            keys = seed(runtime.site, request)
+        except SeedError as exc:
+            raise JiraError(400, [str(exc)]) from None
+        runtime.save()
+        extra = {"custom_fields": custom_field_ids(runtime.site, request)} if request.custom_fields else {}
+        return seed_result(keys, **extra)
+
+    def rate_limits(self) -> RateLimitConfig:
+        return self.runtime.limiter.config
+
+    def set_rate_limits(self, config: RateLimitConfig) -> None:
+        self.runtime.limiter.configure(config)
+
+    def search_lag_ms(self) -> float:
+        return self.runtime.search_lag_ms
+
+    def set_search_lag_ms(self, lag_ms: float) -> None:
+        self.runtime.search_lag_ms = lag_ms
 
 
 class UiEdit(BaseModel):
@@ -48,89 +91,6 @@ class UiEdit(BaseModel):
     status: str | None = None
     #: Who makes the change; the project lead when omitted.
     account_id: str | None = None
-
-
-@router.post("/reset")
-async def reset(runtime: RuntimeDep, request: ResetRequest | None = None) -> dict[str, int]:
-    """Fresh site (the demo unless told otherwise), no tasks, no call counts, no OAuth grants, codes or
-    tokens; faults, limits, the search lag, the OAuth settings and clock, and hosted sites stay."""
-    seed_demo = runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
-    runtime.replace_site(build_demo_site() if seed_demo else Site())
-    runtime.queue = new_queue(runtime.config)
-    runtime.calls.clear()
-    runtime.oauth.clear()
-    runtime.search_cache.clear()
-    runtime.limiter.configure(runtime.limiter.config)
-    if runtime.store is not None:
-        runtime.store.clear()
-        runtime.store.save(runtime.site)
-    return {"issues": len(runtime.site.issues)}
-
-
-@router.post("/seed")
-async def seed_site(request: SeedRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    try:
-        keys = seed(runtime.site, request)
-    except SeedError as exc:
-        raise JiraError(400, [str(exc)]) from None
-    runtime.save()
-    return {
-        "created": len(keys),
-        "first_key": keys[0] if keys else None,
-        "last_key": keys[-1] if keys else None,
-        "keys": keys if len(keys) <= 100 else None,
-    } | ({"custom_fields": custom_field_ids(runtime.site, request)} if request.custom_fields else {})
-
-
-@router.get("/faults")
-async def get_faults(runtime: RuntimeDep) -> FaultConfig:
-    return _faults(runtime).config
-
-
-@router.put("/faults")
-async def put_faults(config: FaultConfig, runtime: RuntimeDep) -> FaultConfig:
-    _faults(runtime).configure(config)
-    return config
-
-
-@router.get("/faults/injected")
-async def injected_faults(runtime: RuntimeDep) -> dict[str, int]:
-    return dict(_faults(runtime).counts)
-
-
-@router.get("/rate-limits")
-async def get_rate_limits(runtime: RuntimeDep) -> RateLimitConfig:
-    return runtime.limiter.config
-
-
-@router.put("/rate-limits")
-async def put_rate_limits(config: RateLimitConfig, runtime: RuntimeDep) -> RateLimitConfig:
-    runtime.limiter.configure(config)
-    return config
-
-
-@router.get("/consistency")
-async def get_consistency(runtime: RuntimeDep) -> Consistency:
-    return Consistency(search_lag_ms=runtime.search_lag_ms)
-
-
-@router.put("/consistency")
-async def put_consistency(consistency: Consistency, runtime: RuntimeDep) -> Consistency:
-    """Sets the search lag of later writes; 0 also makes every earlier write searchable at once."""
-    runtime.search_lag_ms = consistency.search_lag_ms
-    return consistency
-
-
-@router.get("/calls")
-async def calls(runtime: RuntimeDep) -> dict[str, int]:
-    """Requests that reached each Jira operation, keyed by Jira's operationId."""
-    return dict(runtime.calls)
-
-
-@router.delete("/calls", status_code=204)
-async def clear_calls(runtime: RuntimeDep) -> Response:
-    runtime.calls.clear()
-    return Response(status_code=204)
 
 
 @router.get("/issues/count")
@@ -183,7 +143,3 @@ async def ui_edit(issueIdOrKey: str, edit: UiEdit, runtime: RuntimeDep) -> Respo
     runtime.save()
     return Response(status_code=204)
 
-
-def _faults(runtime: Runtime) -> FaultMiddleware:
-    assert runtime.faults is not None, "the middleware stack is built before any request is served"
-    return runtime.faults

@@ -38,7 +38,7 @@ class JiraRoute(APIRoute):
             principal: Principal | None = request.scope.get(OAUTH_PRINCIPAL)
             if principal is not None and not runtime.scopes.allows(operation_id, principal.scopes):
                 return JSONResponse(gateway_error_body(SCOPE_MISMATCH), status_code=401)
-            runtime.calls[operation_id] += 1
+            runtime.calls.record(operation_id)
             runtime.queue.advance()
             limiter = runtime.limiter
             quota = limiter.is_quota_traffic(request.headers.get("authorization", ""))

@@ -4,7 +4,7 @@ the OAuth server and the other sites it hosts for the gateway."""
 from __future__ import annotations
 
 import secrets
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp
 
+from ticketbridge.sandboxes.calls import CallCounter
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira.bulk_tasks import BulkQueue
 from ticketbridge.sandboxes.jira.config import JiraSandboxConfig
@@ -43,7 +44,7 @@ class Runtime:
     limiter: RateLimiter
     queue: BulkQueue
     store: SiteStore | None
-    calls: Counter[str] = field(default_factory=Counter)
+    calls: CallCounter = field(default_factory=CallCounter)
     #: (jql, account id, site version, index version, reconciled ids not yet indexed) -> matching issue ids
     #: in order; pages re-read it.
     search_cache: OrderedDict[SearchKey, list[int]] = field(default_factory=OrderedDict)

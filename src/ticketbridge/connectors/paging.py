@@ -1,0 +1,57 @@
+"""Following a vendor's pages by token or by offset, written once: a hard cap on the pages one walk
+asks for, and a guard against a vendor that hands out a token it already gave (which would loop).
+
+Both raise `WalkStalled` (retriable, from `walk.py`) rather than stop quietly: a walk cut short
+would look complete, and a marker search that looks complete but is not can create a ticket twice.
+Offsets and tokens point into a list that may shift while it is walked; walks that must not miss a
+change use the keyset walk in `walk.py` instead, and these serve lookups and directory listings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from ticketbridge.connectors.walk import MAX_WALK_PAGES, WalkStalled
+
+T = TypeVar("T")
+
+#: `fetch(token)`: a page of items and the token of the next page (None on the last page).
+TokenPage = tuple[Sequence[T], str | None]
+#: `fetch(offset)`: a page of items and whether the vendor has more after them.
+OffsetPage = tuple[Sequence[T], bool]
+
+
+async def token_pages(
+    fetch: Callable[[str | None], Awaitable[TokenPage[T]]], *, operation: str, max_pages: int = MAX_WALK_PAGES
+) -> AsyncIterator[list[T]]:
+    """Every non-empty page, from the first (token None) until the vendor gives no next token."""
+    token: str | None = None
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        items, next_token = await fetch(token)
+        if items:
+            yield list(items)
+        if next_token is None:
+            return
+        if next_token in seen:
+            raise WalkStalled(f"{operation}: the vendor handed out a page token it already gave; the walk stopped.")
+        seen.add(next_token)
+        token = next_token
+    raise WalkStalled(f"{operation}: the walk reached its cap of {max_pages} pages; it resumes later.")
+
+
+async def offset_pages(
+    fetch: Callable[[int], Awaitable[OffsetPage[T]]], *, operation: str, max_pages: int = MAX_WALK_PAGES
+) -> AsyncIterator[list[T]]:
+    """Every non-empty page, from offset 0, each next offset past the items received, until the
+    vendor says there are no more (an empty page ends the walk too: the offset could not move)."""
+    offset = 0
+    for _ in range(max_pages):
+        items, more = await fetch(offset)
+        if items:
+            yield list(items)
+        if not more or not items:
+            return
+        offset += len(items)
+    raise WalkStalled(f"{operation}: the walk reached its cap of {max_pages} pages; it resumes later.")
