@@ -147,13 +147,9 @@ def servicenow_sandbox() -> FastAPI:
 
 @pytest.fixture
 def vendor_transport(jira_sandbox: FastAPI, rezolve_sandbox: FastAPI, servicenow_sandbox: FastAPI) -> SandboxRouter:
-    return SandboxRouter(
-        {
-            "jira.test": SandboxTransport(jira_sandbox),
-            "rezolve.test": SandboxTransport(rezolve_sandbox),
-            "servicenow.test": SandboxTransport(servicenow_sandbox),
-        }
-    )
+    """Each sandbox at the host of its URL (a new vendor adds its sandbox fixture and URL here)."""
+    sandboxes = {JIRA_URL: jira_sandbox, REZOLVE_URL: rezolve_sandbox, SERVICENOW_URL: servicenow_sandbox}
+    return SandboxRouter({httpx.URL(url).host: SandboxTransport(app) for url, app in sandboxes.items()})
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ticketbridge.api import admin, connection, health, itsm, jobs, passthrough, tickets
+from ticketbridge.api import admin, connection, health, itsm, jobs, oauth, passthrough, tickets
 from ticketbridge.api.errors import install_error_handlers
 from ticketbridge.api.idempotency import IdempotencyMiddleware, document_idempotency_key
 from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -123,6 +123,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(oauth.admin_router)
+    app.include_router(oauth.router)
     app.include_router(connection.router)
     app.include_router(itsm.router)
     app.include_router(passthrough.router)

@@ -40,6 +40,17 @@ class CredentialCipher:
             raise ValueError("credentials cannot be decrypted with the configured keys") from exc
         return result
 
+    def seal(self, data: bytes) -> bytes:
+        """Any bytes kept at rest that may hold a secret (e.g. a replayed answer that shows an API key)."""
+        return self._fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        """ValueError when no configured key opens it (its key was retired)."""
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise ValueError("the data cannot be decrypted with the configured keys") from exc
+
     def derived_keys(self, purpose: str) -> list[bytes]:
         """One key per secrets key, for `purpose` only (HMAC-SHA256 of the purpose under the key), in
         the keys' order: sign with the first, accept any, so signatures survive a rotation."""

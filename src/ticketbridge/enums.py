@@ -6,6 +6,10 @@ from enum import StrEnum
 
 
 class Vendor(StrEnum):
+    """The vendors, by the names Leen's API gives them. A member is named only in its own folders
+    (`connectors/<vendor>/`, `sandboxes/<vendor>/`) and where the demo composes them; everything
+    else reads what it needs from the vendor's spec (`connectors.spec_for`)."""
+
     JIRA = "JIRA"  #: Jira Cloud, REST API v3
     REZOLVE = "REZOLVE"  #: Rezolve.ai ticketing API v2
     SERVICENOW = "SERVICENOW"  #: ServiceNow Table API (incidents)

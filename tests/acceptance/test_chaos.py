@@ -18,11 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from tests.api.test_bulk import tickets
-from tests.api.test_rezolve import control, request_ticket, rezolve_tenant
-from tests.api.test_tickets import sandbox
+from tests.api.test_rezolve import request_ticket, rezolve_tenant
 from tests.builders import Tenant, make_tenant
 from tests.conftest import make_settings
-from tests.vendors import JIRA_URL, REZOLVE_URL
+from tests.support.sandboxes import control, set_faults
 from ticketbridge.config import Settings
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.services.job_handlers import ticket_job_handlers
@@ -66,9 +65,9 @@ async def test_bulk_jobs_under_chaos_create_each_ticket_exactly_once_on_jira(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, search_lag_ms: int
 ) -> None:
     tenant = await make_tenant(client)
-    await sandbox(jira_sandbox, "PUT", "/consistency", json={"search_lag_ms": search_lag_ms})
-    await run_chaos(client, runtime, tenant, jira_sandbox, JIRA_URL, tickets(PER_JOB))
-    assert await sandbox(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3 + JOBS * PER_JOB}
+    await control(jira_sandbox, "PUT", "/consistency", json={"search_lag_ms": search_lag_ms})
+    await run_chaos(client, runtime, tenant, jira_sandbox, tickets(PER_JOB))
+    assert await control(jira_sandbox, "GET", "/issues/count?project=DEMO") == {"count": 3 + JOBS * PER_JOB}
 
 
 async def test_bulk_jobs_under_chaos_create_each_ticket_exactly_once_on_rezolve(
@@ -81,7 +80,6 @@ async def test_bulk_jobs_under_chaos_create_each_ticket_exactly_once_on_rezolve(
         runtime,
         tenant,
         rezolve_sandbox,
-        REZOLVE_URL,
         [request_ticket(f"Request {n}") for n in range(PER_JOB)],
     )
     assert await control(rezolve_sandbox, "GET", "/tickets/count") == {"count": before + JOBS * PER_JOB}
@@ -92,7 +90,6 @@ async def run_chaos(
     runtime: Runtime,
     tenant: Tenant,
     vendor: FastAPI,
-    vendor_url: str,
     template: list[dict[str, Any]],
 ) -> None:
     """Enqueues the jobs, runs them under chaos, and checks every job and the local store."""
@@ -102,7 +99,7 @@ async def run_chaos(
         accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": batch}, headers=tenant.headers)
         assert accepted.status_code == 202, accepted.text
         job_ids.append(accepted.json()["job_id"])
-    await set_faults(vendor, vendor_url, CHAOS)
+    await set_faults(vendor, **CHAOS)
     worker = Worker.for_runtime(runtime, handlers=ticket_job_handlers(runtime), concurrency=8)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
@@ -113,7 +110,7 @@ async def run_chaos(
     finally:
         stop.set()
         await running
-    injected = await set_faults(vendor, vendor_url, {})
+    injected = await set_faults(vendor)
     assert injected.get("lost_response", 0) > 0 and injected.get("status_429", 0) > 0, injected
     statuses = [(await client.get(f"/v1/jobs/{job_id}", headers=tenant.headers)).json()["status"] for job_id in job_ids]
     assert statuses == ["SUCCESS"] * JOBS
@@ -121,16 +118,6 @@ async def run_chaos(
         stored = await db.scalar(select(func.count()).select_from(TicketRow))
         distinct_keys = await db.scalar(select(func.count(func.distinct(TicketRow.vendor_key))))
     assert stored == distinct_keys == JOBS * PER_JOB
-
-
-async def set_faults(app: FastAPI, url: str, config: dict[str, Any]) -> dict[str, int]:
-    """Replaces the sandbox's faults; returns how many of each it had injected until now."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url) as http:
-        calls = (await http.get("/__sandbox__/calls")).json()
-        injected = calls["faults"] if "faults" in calls else (await http.get("/__sandbox__/faults/injected")).json()
-        response = await http.put("/__sandbox__/faults", json=config)
-        assert response.status_code == 200, response.text
-    return dict(injected)
 
 
 async def unfinished_jobs(runtime: Runtime) -> int:

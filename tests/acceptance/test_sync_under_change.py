@@ -90,7 +90,7 @@ class Rezolve:
             await control(self.app, "POST", "/seed", json={"count": min(1000, count - start)})
 
     def _tenant(self) -> Any:
-        return self.app.state.sandbox.tenant(DEMO_TENANT_ID)
+        return self.app.state.runtime.tenant(DEMO_TENANT_ID)
 
     def _summary_field(self, ticket: Any) -> str:
         field_id: str = self._tenant().ticket_type(ticket.ticketTypeId).field_named("summary").id

@@ -30,7 +30,7 @@ JIRA_CREDENTIALS = {"email": jira.DEMO_EMAIL, "api_token": jira.DEMO_API_TOKEN}
 def other_rezolve_sandbox() -> FastAPI:
     """Another Rezolve site with the same tenant and client, whose teams differ."""
     app = rezolve.create_app(rezolve.RezolveSandboxConfig(base_url=OTHER_REZOLVE_URL))
-    app.state.sandbox.store.tenants[rezolve.DEMO_TENANT_ID].teams = [
+    app.state.runtime.store.tenants[rezolve.DEMO_TENANT_ID].teams = [
         Team(id="team-901", name="Facilities", key="facilities")
     ]
     return app

@@ -213,9 +213,11 @@ async def test_a_key_left_by_a_dead_process_runs_again_once_its_lock_ran_out(
     headers = {**keyed(tenant), "Content-Type": "application/json"}
     # Two requests that started and never finished: one just now, one whose lock has run out.
     live_since = utcnow()
-    assert not isinstance(await idempotency.begin(runtime.sessionmaker, scope, "live", fingerprint), StoredResponse)
+    assert not isinstance(
+        await idempotency.begin(runtime.sessionmaker, runtime.cipher, scope, "live", fingerprint), StoredResponse
+    )
     dead_since = live_since - timedelta(seconds=idempotency.LOCK_SECONDS + 1)
-    await idempotency.begin(runtime.sessionmaker, scope, "order-42", fingerprint, now=dead_since)
+    await idempotency.begin(runtime.sessionmaker, runtime.cipher, scope, "order-42", fingerprint, now=dead_since)
 
     live = await client.post("/v1/itsm/tickets", content=body, headers={**headers, "Idempotency-Key": "live"})
     assert live.status_code == 409 and live.json()["code"] == "IDEMPOTENCY_IN_PROGRESS"
@@ -235,7 +237,8 @@ async def test_keys_expire_after_24_hours_and_the_worker_sweeps_them(
     tomorrow = utcnow() + idempotency.KEY_TTL + timedelta(seconds=1)
     # Past its expiry a key counts as free, swept or not (this claim is rolled into a fresh row).
     assert not isinstance(
-        await idempotency.begin(runtime.sessionmaker, scope, "order-42", other, now=tomorrow), StoredResponse
+        await idempotency.begin(runtime.sessionmaker, runtime.cipher, scope, "order-42", other, now=tomorrow),
+        StoredResponse,
     )
     assert (await create(client, tenant, key="second")).status_code == 200
 

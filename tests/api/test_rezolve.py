@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tests.api.test_bulk import job, run_jobs
 from tests.builders import Tenant, make_tenant
+from tests.support.sandboxes import control
 from tests.vendors import REZOLVE_URL
 from ticketbridge.sandboxes import rezolve
 from ticketbridge.sandboxes.rezolve.demo import IT_TEAM
@@ -30,13 +31,6 @@ async def rezolve_tenant(client: httpx.AsyncClient) -> Tenant:
             "client_secret": rezolve.DEMO_CLIENT_SECRET,
         },
     )
-
-
-async def control(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=REZOLVE_URL) as http:
-        response = await http.request(method, f"/__sandbox__{path}", **kwargs)
-        assert response.status_code < 300, response.text
-        return response.json() if response.content else None
 
 
 def request_ticket(name: str, **fields: Any) -> dict[str, Any]:

@@ -9,19 +9,12 @@ import httpx
 from fastapi import FastAPI
 
 from tests.builders import Tenant, make_tenant, revoke_credentials
-from tests.vendors import JIRA_URL
+from tests.support.sandboxes import control as sandbox
 from ticketbridge.services.ticket_requests import marker_for
 from ticketbridge.state import Runtime
 
 BUG = "10002"
 TASK = "10001"
-
-
-async def sandbox(jira: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=jira), base_url=JIRA_URL) as http:
-        response = await http.request(method, f"/__sandbox__{path}", **kwargs)
-        assert response.status_code < 300, response.text
-        return response.json() if response.content else None
 
 
 async def create(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> httpx.Response:

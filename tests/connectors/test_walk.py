@@ -4,13 +4,13 @@ asks (changed since, and one bucket by key) and lets a test change its data betw
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticketbridge.connectors.walk import ChangeFeed, Page, WalkStalled, bucket_of, walk_changes
+from ticketbridge.connectors.walk import ChangeFeed, ExcludingQueries, Page, WalkStalled, bucket_of, walk_changes
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -33,6 +33,8 @@ class Vendor:
     between_pages: Callable[[Vendor], None] | None = None
     calls: int = 0
     clock: datetime = field(default=T0 + timedelta(days=1))
+    #: Whether its queries can leave named items out (by key, whatever their version), as Jira's can.
+    excludes: bool = False
 
     def touch(self, key: int) -> None:
         self.clock += timedelta(milliseconds=1)
@@ -44,28 +46,42 @@ class Vendor:
             self.between_pages(self)
         self.calls += 1
 
-    async def since(self, moment: datetime | None, limit: int) -> Page[Item]:
+    async def since(self, moment: datetime | None, limit: int, excluding: Sequence[Item] = ()) -> Page[Item]:
         self._answer()
+        left_out = {i.key for i in excluding}
         found = sorted(
-            (i for i in self.items.values() if moment is None or i.changed >= moment), key=lambda i: (i.changed, i.key)
+            (i for i in self.items.values() if (moment is None or i.changed >= moment) and i.key not in left_out),
+            key=lambda i: (i.changed, i.key),
         )
         return found[:limit], len(found) > limit
 
-    async def window(self, start: datetime, end: datetime, after: Item | None, limit: int) -> Page[Item]:
+    async def window(
+        self, start: datetime, end: datetime, after: Item | None, limit: int, excluding: Sequence[Item] = ()
+    ) -> Page[Item]:
         self._answer()
+        left_out = {i.key for i in excluding}
         found = sorted(
-            (i for i in self.items.values() if start <= i.changed < end and (after is None or i.key > after.key)),
+            (
+                i
+                for i in self.items.values()
+                if start <= i.changed < end and (after is None or i.key > after.key) and i.key not in left_out
+            ),
             key=lambda i: i.key,
         )
         return found[:limit], len(found) > limit
 
     def feed(self) -> ChangeFeed[Item]:
+        excluding = ExcludingQueries[Item](
+            since=lambda moment, items, limit: self.since(moment, limit, items),
+            window=lambda start, end, after, items, limit: self.window(start, end, after, limit, items),
+        )
         return ChangeFeed(
             since=self.since,
             window=self.window,
             changed_at=lambda item: item.changed,
             identity=lambda item: (item.key, item.version),
             resolution=self.resolution,
+            excluding=excluding if self.excludes else None,
         )
 
 
@@ -82,17 +98,19 @@ def spread(count: int, *, per_minute: int) -> dict[int, Item]:
     return {key: Item(key, T0 + MINUTE * (n // per_minute) + timedelta(seconds=n % 60)) for n, key in enumerate(keys)}
 
 
+@pytest.mark.parametrize("excludes", [False, True])
 @pytest.mark.parametrize("per_minute", [1, 7, 25, 60])
-async def test_every_item_comes_once_oldest_change_first(per_minute: int) -> None:
-    vendor = Vendor(spread(120, per_minute=per_minute))
+async def test_every_item_comes_once_oldest_change_first(per_minute: int, excludes: bool) -> None:
+    vendor = Vendor(spread(120, per_minute=per_minute), excludes=excludes)
     items = await walk(vendor, page_size=10)
     assert sorted(i.key for i in items) == list(range(1, 121))
     assert len(items) == 120
     assert [bucket_of(i.changed, MINUTE) for i in items] == sorted(bucket_of(i.changed, MINUTE) for i in items)
 
 
+@pytest.mark.parametrize("excludes", [False, True])
 @pytest.mark.parametrize("per_minute", [1, 7, 25, 60])
-async def test_items_changed_mid_walk_skip_no_other(per_minute: int) -> None:
+async def test_items_changed_mid_walk_skip_no_other(per_minute: int, excludes: bool) -> None:
     rng = random.Random(per_minute)
     touched: set[int] = set()
 
@@ -101,7 +119,7 @@ async def test_items_changed_mid_walk_skip_no_other(per_minute: int) -> None:
             vendor.touch(key)
             touched.add(key)
 
-    vendor = Vendor(spread(150, per_minute=per_minute), between_pages=someone_edits)
+    vendor = Vendor(spread(150, per_minute=per_minute), between_pages=someone_edits, excludes=excludes)
     items = await walk(vendor, page_size=10)
 
     assert {i.key for i in items} == set(range(1, 151))
@@ -112,11 +130,21 @@ async def test_items_changed_mid_walk_skip_no_other(per_minute: int) -> None:
     assert sum(i.version > 0 for i in items) > 0
 
 
-async def test_a_tie_larger_than_a_page_is_walked_by_key() -> None:
+@pytest.mark.parametrize("excludes", [False, True])
+async def test_a_tie_larger_than_a_page_is_walked_by_key(excludes: bool) -> None:
     same = T0 + timedelta(seconds=5)
-    vendor = Vendor({key: Item(key, same) for key in range(1, 36)} | {99: Item(99, T0 + 2 * MINUTE)})
+    vendor = Vendor({key: Item(key, same) for key in range(1, 36)} | {99: Item(99, T0 + 2 * MINUTE)}, excludes=excludes)
     items = await walk(vendor, page_size=10)
     assert [i.key for i in items] == [*range(1, 11), *range(11, 36), 99]
+
+
+@pytest.mark.parametrize("per_minute", [1, 7, 25, 60, 250])
+async def test_a_vendor_that_excludes_answers_no_page_twice(per_minute: int) -> None:
+    vendor = Vendor(spread(1000, per_minute=per_minute), excludes=True)
+    items = await walk(vendor, page_size=100)
+    assert sorted(i.key for i in items) == list(range(1, 1001))
+    # One query per page of items, and at most one more for each minute larger than a page.
+    assert vendor.calls <= 10 + 1 + (1000 // per_minute if per_minute > 100 else 0), vendor.calls
 
 
 async def test_millisecond_ties_on_a_fine_resolution() -> None:

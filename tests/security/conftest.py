@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from tests.api.test_bulk import run_jobs
 from tests.builders import ADMIN, make_api_key, make_organization
 from tests.conftest import make_settings
-from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
+from tests.vendors import JIRA_URL, REZOLVE_URL, SERVICENOW_URL, SandboxRouter
 from ticketbridge.config import Settings
 from ticketbridge.enums import Vendor
 from ticketbridge.sandboxes import jira, rezolve
@@ -35,8 +35,7 @@ from ticketbridge.sandboxes.jira.demo import BUG, DEMO_ACCOUNT_ID, TASK
 from ticketbridge.sandboxes.rezolve.demo import IT_TEAM, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, OTHER_REALM
 from ticketbridge.state import Runtime
 
-GLOBEX_JIRA_HOST = "jira-globex.test"
-GLOBEX_JIRA_URL = f"http://{GLOBEX_JIRA_HOST}"
+GLOBEX_JIRA_URL = "http://jira-globex.test"
 #: A Jira project only Globex's site has (Acme's site has DEMO and OPS, like Globex's).
 GLOBEX_JIRA_PROJECT = "GLBX"
 #: The team of Rezolve's second tenant ("acme" in the sandbox, Globex here).
@@ -68,14 +67,17 @@ def globex_jira_sandbox() -> FastAPI:
 
 
 @pytest.fixture
-def vendor_transport(jira_sandbox: FastAPI, globex_jira_sandbox: FastAPI, rezolve_sandbox: FastAPI) -> SandboxRouter:
-    return SandboxRouter(
-        {
-            "jira.test": SandboxTransport(jira_sandbox),
-            GLOBEX_JIRA_HOST: SandboxTransport(globex_jira_sandbox),
-            "rezolve.test": SandboxTransport(rezolve_sandbox),
-        }
-    )
+def vendor_transport(
+    jira_sandbox: FastAPI, globex_jira_sandbox: FastAPI, rezolve_sandbox: FastAPI, servicenow_sandbox: FastAPI
+) -> SandboxRouter:
+    """The suite's sandboxes (tests/conftest.py) and Globex's Jira site, each at the host of its URL."""
+    sandboxes = {
+        JIRA_URL: jira_sandbox,
+        GLOBEX_JIRA_URL: globex_jira_sandbox,
+        REZOLVE_URL: rezolve_sandbox,
+        SERVICENOW_URL: servicenow_sandbox,
+    }
+    return SandboxRouter({httpx.URL(url).host: SandboxTransport(app) for url, app in sandboxes.items()})
 
 
 async def sandbox_call(app: FastAPI, base_url: str, method: str, path: str, **kwargs: Any) -> Any:

@@ -68,7 +68,9 @@ class IdempotencyMiddleware:
         body = b"".join(message.get("body", b"") for message in messages)
         fingerprint = idempotency_service.request_hash("POST", scope["path"], scope["query_string"], body)
         try:
-            outcome = await idempotency_service.begin(runtime.sessionmaker, key_scope, _valid_key(keys), fingerprint)
+            outcome = await idempotency_service.begin(
+                runtime.sessionmaker, runtime.cipher, key_scope, _valid_key(keys), fingerprint
+            )
         except TicketbridgeError as exc:
             await (await domain_error_response(request, exc))(scope, receive, send)
             return
@@ -91,7 +93,7 @@ class IdempotencyMiddleware:
                 if not message.get("more_body", False):
                     answered = True
                     answer = StoredResponse(start["status"], list(start.get("headers", [])), b"".join(chunks))
-                    await _settle(idempotency_service.finish(runtime.sessionmaker, hold, answer))
+                    await _settle(idempotency_service.finish(runtime.sessionmaker, runtime.cipher, hold, answer))
             await send(message)
 
         renewing = asyncio.create_task(idempotency_service.keep_locked(runtime.sessionmaker, hold))

@@ -15,6 +15,7 @@ from ticketbridge.api.deps import AdminDep, DbSession, RuntimeDep
 from ticketbridge.api.models.admin import ConnectionModel
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.domain.inputs import RequestModel, SafeStr
+from ticketbridge.observability import request_id_var
 from ticketbridge.services import oauth as oauth_service
 from ticketbridge.services.connections import Actor
 from ticketbridge.services.vendor_sites import SitePolicy
@@ -140,6 +141,6 @@ async def jira_callback(
         error=error,
         error_description=error_description,
         sites=SitePolicy.from_settings(runtime.settings),
-        actor=Actor(name="oauth-callback"),
+        actor=Actor(name="oauth-callback", request_id=request_id_var.get()),
     )
     return _model(result)

@@ -16,11 +16,18 @@ page skips one. This walk never follows an offset or a token. Each page is a fre
 - A page entirely within one bucket cannot move the watermark. That bucket is then walked on its
   own by vendor key (`ChangeFeed.window`: `start <= changed < end`, `key > after`, keys never
   move), and the walk goes on from the next bucket.
+- A vendor that can leave named items out of a query (`ChangeFeed.excluding`: Jira's
+  `id not in (...)`) is handed the items already yielded from the bucket asked again, so that every
+  page carries only new items and a walk takes about as many pages as there are pages of items.
+  Without it, those items come again, take room on the page and are dropped here.
 
 What it guarantees: every item that does not change during the walk is yielded, exactly once. An
 item changed during the walk is yielded again, at its new version, when the change lands ahead of
 the walk's position; a change landing in the bucket being walked by key (only a bucket that is
-still "now") is left to the next walk, whose `since` the sync puts before this walk's start.
+still "now") is left to the next walk, whose `since` the sync puts before this walk's start. With
+`excluding`, the vendor leaves an item out by id whatever its version, so an item yielded from the
+bucket being asked again and changed meanwhile comes again only from a later query; a change made
+as the walk reaches "now" may likewise be left to the next walk.
 
 Guards: at most `max_pages` queries per walk, and a window page that does not move past the last
 key is refused (a vendor ignoring the filter would otherwise loop). Both raise `WalkStalled`, a
@@ -45,10 +52,21 @@ MAX_WALK_PAGES = 10_000
 
 #: (items, more): at most `limit` items, and whether the vendor has more after them.
 Page = tuple[Sequence[T], bool]
+#: The items a query is to leave out (at most two pages of them).
+Excluded = Sequence[T]
 
 
 class WalkStalled(VendorRetriable):
     """The walk hit its page cap or stopped making progress; resume from the last checkpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludingQueries(Generic[T]):
+    """`ChangeFeed.since` and `.window` with one more argument before `limit`: items to leave out,
+    by vendor id (never empty; a window's may hold keys up to `after`, which need no naming)."""
+
+    since: Callable[[datetime, Excluded[T], int], Awaitable[Page[T]]]
+    window: Callable[[datetime, datetime, T | None, Excluded[T], int], Awaitable[Page[T]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +85,9 @@ class ChangeFeed(Generic[T]):
     identity: Callable[[T], Hashable]
     #: The precision of `since`'s filter: a minute for JQL, a millisecond for Rezolve.
     resolution: timedelta
+    #: Optional: `since` and `window` that also leave out the given items (by vendor id), for
+    #: vendors whose queries can name them; the walk then uses these instead.
+    excluding: ExcludingQueries[T] | None = None
 
 
 def bucket_of(moment: datetime | None, resolution: timedelta) -> datetime:
@@ -84,10 +105,10 @@ async def walk_changes(
     that stays unchanged is skipped; one changed meanwhile may come twice (see the module note)."""
     walk = _Walk(feed, page_size=page_size, max_pages=max_pages)
     bucket = bucket_of(since, feed.resolution) if since is not None else None
-    yielded: set[Hashable] = set()  # identities yielded from `bucket`
+    yielded: dict[Hashable, T] = {}  # the items yielded from `bucket`, by identity
     while True:
         walk.count_page()
-        items, more = await feed.since(bucket, page_size)
+        items, more = await walk.since(bucket, yielded)
         fresh = [item for item in items if feed.identity(item) not in yielded]
         if fresh:
             yield fresh
@@ -96,13 +117,15 @@ async def walk_changes(
         last = bucket_of(feed.changed_at(items[-1]), feed.resolution)
         if bucket is None or last > bucket:
             bucket = last
-            yielded = {feed.identity(i) for i in items if bucket_of(feed.changed_at(i), feed.resolution) == last}
+            yielded = {
+                feed.identity(i): i for i in items if bucket_of(feed.changed_at(i), feed.resolution) == last
+            }
             continue
         # The whole page lies in `bucket`: walk it by key, then go on from the next bucket.
-        yielded.update(feed.identity(item) for item in items)
+        yielded.update((feed.identity(item), item) for item in items)
         async for page in walk.window(bucket, yielded):
             yield page
-        bucket, yielded = bucket + feed.resolution, set()
+        bucket, yielded = bucket + feed.resolution, {}
 
 
 class _Walk(Generic[T]):
@@ -117,13 +140,23 @@ class _Walk(Generic[T]):
             raise WalkStalled(f"The change walk reached its cap of {self._max_pages} pages; it resumes later.")
         self._pages += 1
 
-    async def window(self, start: datetime, yielded: set[Hashable]) -> AsyncIterator[list[T]]:
+    async def since(self, bucket: datetime | None, yielded: dict[Hashable, T]) -> Page[T]:
+        excluding = self._feed.excluding
+        if excluding is None or bucket is None or not yielded:
+            return await self._feed.since(bucket, self._page_size)
+        return await excluding.since(bucket, list(yielded.values()), self._page_size)
+
+    async def window(self, start: datetime, yielded: dict[Hashable, T]) -> AsyncIterator[list[T]]:
         """Every item changed within the bucket at `start`, by key, less the `yielded` ones."""
         end = start + self._feed.resolution
         after: T | None = None
+        excluding = self._feed.excluding
         while True:
             self.count_page()
-            items, more = await self._feed.window(start, end, after, self._page_size)
+            if excluding is None or not yielded:
+                items, more = await self._feed.window(start, end, after, self._page_size)
+            else:
+                items, more = await excluding.window(start, end, after, list(yielded.values()), self._page_size)
             fresh = [item for item in items if self._feed.identity(item) not in yielded]
             if fresh:
                 yield fresh

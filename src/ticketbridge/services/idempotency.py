@@ -11,6 +11,10 @@ A request with a key calls `begin`, which answers one of:
 Not stored, so that a retry with the same key runs again: 5xx answers, and answers that ask for a
 retry with Retry-After (429 throttling, 409 CREATE_IN_PROGRESS); replaying those would refuse for a
 day the very retry they ask for. Every other 4xx is stored, as Stripe stores them.
+
+Stored bodies are encrypted with the secrets key (an answer may show a secret once: a new API key),
+so nothing readable is kept at rest. A body sealed under a key that has since been retired cannot
+be replayed: the key then runs its request again, as after its 24 hours.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketbridge.crypto import CredentialCipher
 from ticketbridge.errors import IdempotencyInProgress, IdempotencyKeyReused
 from ticketbridge.observability import get_logger
 from ticketbridge.store import idempotency as store
@@ -79,6 +84,7 @@ def request_hash(method: str, path: str, query_string: bytes, body: bytes) -> st
 
 async def begin(
     sessionmaker: async_sessionmaker[AsyncSession],
+    cipher: CredentialCipher,
     scope: KeyScope,
     key: str,
     request_hash: str,
@@ -110,10 +116,16 @@ async def begin(
                 if record.request_hash != request_hash:
                     raise IdempotencyKeyReused()
                 if record.state == store.DONE:
-                    return _stored(record)
-                if record.locked_until > now:
+                    stored = _stored(cipher, record)
+                    if stored is not None:
+                        return stored
+                    log.warning("idempotency.body_unreadable", scope=scope.name)
+                elif record.locked_until > now:
                     raise IdempotencyInProgress()
-                log.warning("idempotency.taken_over", scope=scope.name, locked_until=record.locked_until.isoformat())
+                else:
+                    log.warning(
+                        "idempotency.taken_over", scope=scope.name, locked_until=record.locked_until.isoformat()
+                    )
             await store.take_over(
                 db, hold, request_hash=request_hash, locked_until=locked_until, expires_at=expires_at, now=now
             )
@@ -136,7 +148,9 @@ async def keep_locked(sessionmaker: async_sessionmaker[AsyncSession], hold: Hold
             return
 
 
-async def finish(sessionmaker: async_sessionmaker[AsyncSession], hold: Hold, response: StoredResponse) -> None:
+async def finish(
+    sessionmaker: async_sessionmaker[AsyncSession], cipher: CredentialCipher, hold: Hold, response: StoredResponse
+) -> None:
     """Stores the answer for replay, or frees the key when the answer is not replayable."""
     async with sessionmaker.begin() as db:
         if not response.is_replayable:
@@ -144,7 +158,7 @@ async def finish(sessionmaker: async_sessionmaker[AsyncSession], hold: Hold, res
             return
         headers = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in response.headers]
         stored = await store.store_response(
-            db, hold, status_code=response.status_code, headers=headers, body=response.body
+            db, hold, status_code=response.status_code, headers=headers, body=cipher.seal(response.body)
         )
     if not stored:
         log.warning("idempotency.hold_lost", scope=hold.scope)
@@ -156,10 +170,15 @@ async def abandon(sessionmaker: async_sessionmaker[AsyncSession], hold: Hold) ->
         await store.delete_held(db, hold)
 
 
-def _stored(record: store.IdempotencyRecord) -> StoredResponse:
+def _stored(cipher: CredentialCipher, record: store.IdempotencyRecord) -> StoredResponse | None:
+    """The stored answer, or None when its body was sealed under a retired secrets key."""
     assert record.status_code is not None, "a DONE row has its answer"
+    try:
+        body = cipher.unseal(record.response_body) if record.response_body else b""
+    except ValueError:
+        return None
     return StoredResponse(
         status_code=record.status_code,
         headers=[(name.encode("latin-1"), value.encode("latin-1")) for name, value in record.response_headers],
-        body=record.response_body or b"",
+        body=body,
     )

@@ -72,8 +72,10 @@ from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.sync")
 
+#: Tickets a page: Jira's most with the fields a ticket needs (connectors cap it at their own).
 PAGE_SIZE = 100
-ID_PAGE_SIZE = 1000
+#: Ids a page of the deletion walk: Jira's most for ids only (5000 rows, one INSERT into sync_seen).
+ID_PAGE_SIZE = 5000
 #: Tickets the deletion walk did not list, confirmed with the vendor this many at a time.
 CONFIRM_PAGE_SIZE = 100
 #: Skipped tickets a run tolerates (remembered ones included); beyond, the store's error is raised.

@@ -91,9 +91,10 @@ class Control:
         assert response.status_code == 200, response.text
 
     async def calls(self) -> dict[str, dict[str, int]]:
-        response = await self.http.get(f"{CONTROL}/calls")
-        body: dict[str, dict[str, int]] = response.json()
-        return body
+        """`{"calls": {operation: n}, "faults": {fault: n}}`: the two counts of the control plane."""
+        calls = await self.http.get(f"{CONTROL}/calls")
+        faults = await self.http.get(f"{CONTROL}/faults/injected")
+        return {"calls": calls.json(), "faults": faults.json()}
 
     async def clear_calls(self) -> None:
         await self.http.delete(f"{CONTROL}/calls")

@@ -51,7 +51,7 @@ async def test_a_token_rejected_with_401_is_replaced_once(factory: ConnectorFact
 
     assert ticket.key == "REQ-0001"
     # The cached token was tried and refused, one new token fetched, the call sent again.
-    assert (restarted.state.sandbox.calls["getTicket"], restarted.state.sandbox.calls["token"]) == (2, 1)
+    assert (restarted.state.runtime.calls["getTicket"], restarted.state.runtime.calls["token"]) == (2, 1)
 
 
 async def test_a_permission_failure_is_an_auth_error_without_a_new_token(

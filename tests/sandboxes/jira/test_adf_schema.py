@@ -26,6 +26,9 @@ MARKDOWN = [
     "| Host | Port |\n|---|--:|\n| `db1` | 5432 |\n| web |",
     "![alt](https://example.com/x.png) and <b>html</b>",
 ]
+#: Small, because jsonschema takes seconds over some broken nested lists and tables (each failed anyOf
+#: branch is explored to its last error).
+SMALL_MARKDOWN = ["plain", "**b** [l](https://example.com)", "## Two", "- a", "> q\n\n---"]
 
 
 def node(type_: str, **fields: Any) -> dict[str, Any]:
@@ -82,8 +85,8 @@ VALUES: list[Any] = [
 KEYS = ["type", "content", "text", "attrs", "marks", "version", "level", "foo", "localId", "url", "color"]
 
 
-def documents() -> list[Any]:
-    return [markdown_to_adf(m) for m in MARKDOWN] + HANDMADE
+def documents(markdown: list[str] = MARKDOWN) -> list[Any]:
+    return [markdown_to_adf(m) for m in markdown] + HANDMADE
 
 
 def paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -138,13 +141,13 @@ def test_broken_documents_get_jsonschemas_answer(compiled: Check) -> None:
     reference = Draft4Validator(SCHEMA)
     rng = random.Random(2026)
     answers = {True: 0, False: 0}
-    for document in documents():
-        for _ in range(150):
+    for document in documents(SMALL_MARKDOWN):
+        for _ in range(40):
             broken = mutate(document, rng)
             expected = reference.is_valid(broken)
             assert compiled(broken) is expected, json.dumps(broken)
             answers[expected] += 1
-    assert min(answers.values()) > 200, answers  # both answers are well represented
+    assert min(answers.values()) > 60, answers  # both answers are well represented
 
 
 @pytest.mark.parametrize(

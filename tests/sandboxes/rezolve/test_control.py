@@ -23,7 +23,7 @@ async def test_calls_are_counted_per_operation_and_cleared(client: httpx.AsyncCl
     cleared = await client.delete("/__sandbox__/calls")
     after = (await client.get("/__sandbox__/calls")).json()
 
-    assert counted["calls"] == {
+    assert counted == {
         "token": 1,
         "createTicket": 1,
         "getTicket": 1,
@@ -31,17 +31,22 @@ async def test_calls_are_counted_per_operation_and_cleared(client: httpx.AsyncCl
         "listTickets": 1,
     }
     assert cleared.status_code == 204
-    assert after == {"calls": {}, "faults": {}}
+    assert after == {}
 
 
 async def test_seed_adds_tickets_and_reset_restores_the_demo(client: httpx.AsyncClient, writer: dict[str, str]) -> None:
     seeded = await client.post("/__sandbox__/seed", json={"count": 3})
-    assert seeded.json() == {"objectIds": ["REQ-0003", "REQ-0004", "REQ-0005"]}
+    assert seeded.json() == {
+        "created": 3,
+        "first_key": "REQ-0003",
+        "last_key": "REQ-0005",
+        "keys": ["REQ-0003", "REQ-0004", "REQ-0005"],
+    }
     assert (await get_ticket(client, writer, "REQ-0005"))["data"][REQUEST_FIELDS.summary] == "Seeded request 3"
 
     reset = await client.post("/__sandbox__/reset")
 
-    assert reset.status_code == 204
+    assert reset.status_code == 200 and reset.json() == {"issues": 4}
     gone = await client.get(f"{TICKETS}/REQ-0005", params=QUERY, headers=writer)
     assert gone.status_code == 404
     assert (await get_ticket(client, writer, "REQ-0001"))["object_id"] == "REQ-0001"

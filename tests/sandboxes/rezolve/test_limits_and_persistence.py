@@ -9,6 +9,7 @@ import pytest
 
 from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.sandboxes.rezolve import RezolveSandboxConfig, create_app
+from ticketbridge.sandboxes.rezolve.config import RateLimitConfig
 
 from .support import BASE_URL, QUERY, TICKETS, api_headers, create_request, fetch_token, get_ticket
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_per_second_limit_answers_429_with_retry_after() -> None:
-    app = create_app(RezolveSandboxConfig(rate_limit_per_second=2))
+    app = create_app(RezolveSandboxConfig(rate_limits=RateLimitConfig(enabled=True, requests_per_second=2)))
     async with httpx.AsyncClient(transport=SandboxTransport(app), base_url=BASE_URL) as client:
         headers = api_headers(await fetch_token(client))
         responses = [await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=headers) for _ in range(3)]
@@ -47,3 +48,14 @@ async def test_without_demo_seed_the_tenant_starts_without_tickets() -> None:
 
     assert listed.json()["data"]["pagination"]["total"] == 0
     assert created["objectId"] == "REQ-0001"
+
+
+async def test_the_limit_is_set_through_the_control_plane(client: httpx.AsyncClient) -> None:
+    off = (await client.get("/__sandbox__/rate-limits")).json()
+    put = await client.put("/__sandbox__/rate-limits", json={"enabled": True, "requests_per_second": 1})
+    headers = api_headers(await fetch_token(client))
+    responses = [await client.get(f"{TICKETS}/REQ-0001", params=QUERY, headers=headers) for _ in range(2)]
+
+    assert off == {"enabled": False, "requests_per_second": 10}
+    assert put.status_code == 200 and put.json() == {"enabled": True, "requests_per_second": 1}
+    assert [response.status_code for response in responses] == [200, 429]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,19 +25,20 @@ ItemT = TypeVar("ItemT")
 def _base_url_description(specs: Iterable[ConnectorSpec]) -> str:
     sites = "; ".join(f"{spec.vendor}: {spec.base_url_hint}" for spec in specs)
     return (
-        f"The vendor's site ({sites}): absolute https (http only for loopback hosts unless "
+        f"The vendor's site ({sites}). Absolute https (http only for loopback hosts unless "
         "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
         "query or fragment"
     )
 
 
 def _credentials_description(specs: Iterable[ConnectorSpec]) -> str:
-    """Each vendor's credentials model: its fields (`?` when optional) and its docstring's first line."""
+    """Each vendor's credentials model: its fields (`?` when optional) and its docstring's first sentence."""
     parts = []
     for spec in specs:
         model = spec.credentials_model
         fields = ", ".join(name + ("" if info.is_required() else "?") for name, info in model.model_fields.items())
-        summary = (model.__doc__ or "").strip().split("\n")[0].rstrip(".")
+        paragraph = " ".join(inspect.cleandoc(model.__doc__ or "").split("\n\n")[0].split())
+        summary = paragraph.split(". ")[0].rstrip(".")
         parts.append(f"{spec.vendor}: {{{fields}}}" + (f" ({summary})" if summary else "") + ".")
     return " ".join(parts)
 

@@ -72,7 +72,7 @@ SPEC = ConnectorSpec(
         bulk_update=True,
     ),
     credentials_model=JiraCredentials,
-    base_url_hint="the Jira site URL (https://<site>.atlassian.net)",
+    base_url_hint="the Jira site URL, https://<site>.atlassian.net",
     default_status_mapping=DEFAULT_STATUS_MAPPING,
     default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
     build=build,

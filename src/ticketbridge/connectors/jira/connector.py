@@ -38,7 +38,7 @@ from ticketbridge.connectors.jira.client import (
 )
 from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
 from ticketbridge.connectors.paging import OffsetPage, TokenPage, offset_pages, token_pages
-from ticketbridge.connectors.walk import ChangeFeed, Page, walk_changes
+from ticketbridge.connectors.walk import ChangeFeed, ExcludingQueries, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.tickets import (
     CreateItem,
@@ -64,8 +64,12 @@ BULK_TASK_TIMEOUT_SECONDS = 300.0
 MAX_BULK_ROUNDS = 4
 #: Hard cap on the pages one walk requests (a million issues at 100 a page).
 MAX_SEARCH_PAGES = 10_000
-#: Jira answers up to 5000 issues a page when only ids are asked for.
-MAX_IDS_PAGE = 1000
+#: Jira answers up to 5000 issues a page when only ids are asked for...
+MAX_IDS_PAGE = 5000
+#: ...and up to 100 with the fields a ticket needs.
+MAX_FIELDS_PAGE = 100
+#: The change walk's order: the one its keyset needs (ties by id).
+SINCE_ORDER = "ORDER BY updated ASC, id ASC"
 PROJECT_PAGE_SIZE = 50
 USER_PAGE_SIZE = 100
 #: findAssignableUsers looks at the site's first 1000 users only.
@@ -269,22 +273,30 @@ class JiraConnector:
         """Oldest change first, with nothing skipped: the shared keyset walk (`connectors.walk`) over
         JQL, whose dates are read to the minute in the searching user's time zone. Page tokens are
         never followed (they offset into a list that shifts); a minute holding more than a page is
-        walked by issue id (`id > last`)."""
+        walked by issue id (`id > last`). The issues a query asks for again are named in
+        `id not in (...)`, so that no page repeats what an earlier one returned."""
         zone = await self._jql_zone()
 
         def at(moment: datetime) -> str:
             return f'"{moment.astimezone(zone):%Y-%m-%d %H:%M}"'
 
-        async def since(moment: datetime | None, limit: int) -> Page[VendorTicket]:
-            jql = f"updated >= {at(moment or EPOCH)} ORDER BY updated ASC, id ASC"
-            page = await self.search_tickets(jql, cursor=None, limit=limit)
+        def leaving_out(tickets: Sequence[VendorTicket], after: int = 0) -> str:
+            ids = sorted({int(t.vendor_id) for t in tickets if int(t.vendor_id) > after})
+            return f" AND id not in ({', '.join(map(str, ids))})" if ids else ""
+
+        async def page_of(jql: str, limit: int) -> Page[VendorTicket]:
+            page = await self.search_tickets(jql, cursor=None, limit=min(limit, MAX_FIELDS_PAGE))
             return page.items, page.next_cursor is not None
 
-        async def window(start: datetime, end: datetime, after: VendorTicket | None, limit: int) -> Page[VendorTicket]:
+        async def since(moment: datetime | None, limit: int, excluding: Sequence[VendorTicket] = ()) -> Page[VendorTicket]:
+            return await page_of(f"updated >= {at(moment or EPOCH)}{leaving_out(excluding)} {SINCE_ORDER}", limit)
+
+        async def window(
+            start: datetime, end: datetime, after: VendorTicket | None, limit: int, excluding: Sequence[VendorTicket] = ()
+        ) -> Page[VendorTicket]:
             last_id = int(after.vendor_id) if after else 0
-            jql = f"updated >= {at(start)} AND updated < {at(end)} AND id > {last_id} ORDER BY id ASC"
-            page = await self.search_tickets(jql, cursor=None, limit=limit)
-            return page.items, page.next_cursor is not None
+            jql = f"updated >= {at(start)} AND updated < {at(end)} AND id > {last_id}"
+            return await page_of(f"{jql}{leaving_out(excluding, last_id)} ORDER BY id ASC", limit)
 
         feed = ChangeFeed(
             since=since,
@@ -292,8 +304,13 @@ class JiraConnector:
             changed_at=lambda ticket: ticket.updated_at,
             identity=lambda ticket: (ticket.vendor_id, ticket.version),
             resolution=JQL_RESOLUTION,
+            excluding=ExcludingQueries(
+                since=lambda moment, excluding, limit: since(moment, limit, excluding),
+                window=lambda start, end, after, excluding, limit: window(start, end, after, limit, excluding),
+            ),
         )
-        async for page in walk_changes(feed, since=updated_since, page_size=page_size, max_pages=MAX_SEARCH_PAGES):
+        size = min(page_size, MAX_FIELDS_PAGE)
+        async for page in walk_changes(feed, since=updated_since, page_size=size, max_pages=MAX_SEARCH_PAGES):
             yield page
 
     async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:

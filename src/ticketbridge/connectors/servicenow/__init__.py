@@ -84,7 +84,7 @@ SPEC = ConnectorSpec(
         search_consistency=SearchConsistency.READ_YOUR_WRITES,
     ),
     credentials_model=ServiceNowCredentials,
-    base_url_hint="the ServiceNow instance URL (https://<instance>.service-now.com)",
+    base_url_hint="the instance URL, https://<instance>.service-now.com",
     default_status_mapping=DEFAULT_STATUS_MAPPING,
     default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
     build=build,

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketbridge.sandboxes.faults import FaultConfig
+
+
+class RateLimitConfig(BaseModel):
+    """A fixed one-second window per tenant, answered with 429 and Retry-After. Rezolve's overview
+    mentions 429 and X-RateLimit-* headers but publishes no numbers, so it is off unless asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    #: Requests per second per tenant (`x-tenantid`) before 429.
+    requests_per_second: int = Field(10, gt=0)
 
 
 class RezolveSandboxConfig(BaseModel):
@@ -25,5 +36,5 @@ class RezolveSandboxConfig(BaseModel):
     read_roles: frozenset[str] = frozenset({"ticket_agent", "ticket_user", "ticket_admin", "tenant_admin", "requestor"})
     #: Reject status changes that the ticket type's workflow does not allow for the caller's roles.
     enforce_workflow: bool = True
-    #: Requests per second per tenant before 429 with Retry-After; None disables the limit.
-    rate_limit_per_second: int | None = Field(None, gt=0)
+    #: The per-tenant limit (`GET`/`PUT /__sandbox__/rate-limits`); off by default.
+    rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)

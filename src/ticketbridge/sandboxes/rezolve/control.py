@@ -1,11 +1,7 @@
-"""The `/__sandbox__/` control API (JSON, no auth), apart from the vendor surface like moto's /moto-api/.
+"""The Rezolve sandbox's part of the `/__sandbox__/` control plane: `RezolveControls` (what the shared
+router of sandboxes/control.py resets, seeds and throttles; Rezolve's list reads its own writes) and the
+Rezolve-only control routes:
 
-POST   /__sandbox__/reset                     fresh state (demo data per config), call counts cleared
-POST   /__sandbox__/seed                      {"count", "tenantId"} -> {"objectIds": [...]}
-GET    /__sandbox__/faults                    the FaultConfig in force
-PUT    /__sandbox__/faults                    replace it (FaultConfig body)
-GET    /__sandbox__/calls                     {"calls": {operation: n}, "faults": {fault: n}}
-DELETE /__sandbox__/calls                     clear both counters
 GET    /__sandbox__/tickets/count             {"count": n} tickets of a tenant (?tenantId=, default the demo)
 POST   /__sandbox__/tickets/{objectId}/edit   edit as a person in the Rezolve UI (new etag)
 DELETE /__sandbox__/tickets/{objectId}        delete as a person in the Rezolve UI (the API has no delete)
@@ -17,11 +13,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp
 
-from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
+from ticketbridge.sandboxes.calls import CallCounter
+from ticketbridge.sandboxes.control import PREFIX, Controls, seed_result
+from ticketbridge.sandboxes.faults import FaultMiddleware
+from ticketbridge.sandboxes.rezolve.config import RateLimitConfig
 from ticketbridge.sandboxes.rezolve.demo import (
     AGENT_ALEX_ID,
     DEMO_CLIENT_ID,
@@ -29,19 +27,55 @@ from ticketbridge.sandboxes.rezolve.demo import (
     DEMO_TENANT_ID,
     seed_tickets,
 )
-from ticketbridge.sandboxes.rezolve.deps import IssuerDep, StateDep
-from ticketbridge.sandboxes.rezolve.errors import not_found, tenant_not_found
+from ticketbridge.sandboxes.rezolve.deps import IssuerDep, RuntimeDep
+from ticketbridge.sandboxes.rezolve.errors import input_validation_failure, not_found, tenant_not_found
 from ticketbridge.sandboxes.rezolve.models import Actor, ActorType, Tenant
-from ticketbridge.sandboxes.rezolve.state import SandboxState
+from ticketbridge.sandboxes.rezolve.runtime import Runtime
+from ticketbridge.sandboxes.rezolve.seeding import SeedRequest
 from ticketbridge.sandboxes.rezolve.tickets import update_ticket
 
-PREFIX = "/__sandbox__"
 router = APIRouter(prefix=PREFIX)
+NO_LAG = "Rezolve's ticket list reads its own writes: there is no lag to set, so only 0 is accepted."
 
 
-class SeedRequest(BaseModel):
-    count: int = Field(10, ge=1, le=1000)
-    tenantId: str = DEMO_TENANT_ID
+class RezolveControls(Controls[SeedRequest, RateLimitConfig]):
+    """The store's reset, seed format (seeding.py) and per-tenant rate limit (ratelimit.py)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        self.runtime = runtime
+
+    @property
+    def calls(self) -> CallCounter:
+        return self.runtime.calls
+
+    @property
+    def faults(self) -> FaultMiddleware:
+        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
+        return self.runtime.faults
+
+    def reset(self, seed_demo: bool | None) -> int:
+        """Fresh store (tenants, clients, catalogs; the demo tickets unless told otherwise)."""
+        runtime = self.runtime
+        runtime.reset(with_tickets=runtime.config.seed_demo if seed_demo is None else seed_demo)
+        return sum(len(tenant.tickets) for tenant in runtime.store.tenants.values())
+
+    def seed(self, request: SeedRequest) -> dict[str, Any]:
+        runtime = self.runtime
+        tenant = _tenant(runtime, request.tenantId)
+        with runtime.writing():
+            object_ids = seed_tickets(tenant, request.count)
+        return seed_result(object_ids)
+
+    def rate_limits(self) -> RateLimitConfig:
+        return self.runtime.limiter.config
+
+    def set_rate_limits(self, config: RateLimitConfig) -> None:
+        self.runtime.limiter.configure(config)
+
+    def set_search_lag_ms(self, lag_ms: float) -> None:
+        if lag_ms != 0:
+            raise input_validation_failure({"search_lag_ms": NO_LAG})
 
 
 class PersonEdit(BaseModel):
@@ -60,47 +94,13 @@ class TokenRequest(BaseModel):
     claims: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/reset", status_code=204)
-async def reset(state: StateDep) -> None:
-    state.reset()
-
-
-@router.post("/seed")
-async def seed(request: SeedRequest, state: StateDep) -> dict[str, list[str]]:
-    with state.writing():
-        object_ids = seed_tickets(_tenant(state, request.tenantId), request.count)
-    return {"objectIds": object_ids}
-
-
-@router.get("/faults")
-async def get_faults(request: Request) -> FaultConfig:
-    return fault_middleware(request.app).config
-
-
-@router.put("/faults")
-async def put_faults(config: FaultConfig, request: Request) -> FaultConfig:
-    fault_middleware(request.app).configure(config)
-    return config
-
-
-@router.get("/calls")
-async def get_calls(request: Request, state: StateDep) -> dict[str, dict[str, int]]:
-    return {"calls": dict(state.calls), "faults": dict(fault_middleware(request.app).counts)}
-
-
-@router.delete("/calls", status_code=204)
-async def clear_calls(request: Request, state: StateDep) -> None:
-    state.calls.clear()
-    fault_middleware(request.app).counts.clear()
-
-
 @router.get("/tickets/count")
-async def count_tickets(state: StateDep, tenantId: str = DEMO_TENANT_ID) -> dict[str, int]:
+async def count_tickets(state: RuntimeDep, tenantId: str = DEMO_TENANT_ID) -> dict[str, int]:
     return {"count": len(_tenant(state, tenantId).tickets)}
 
 
 @router.post("/tickets/{object_id}/edit")
-async def edit_as_person(object_id: str, edit: PersonEdit, state: StateDep) -> dict[str, str]:
+async def edit_as_person(object_id: str, edit: PersonEdit, state: RuntimeDep) -> dict[str, str]:
     """Changes a ticket the way a person in the UI would: no etag from the caller, workflow not
     enforced, a new etag all the same, so an API writer holding the old one gets ETAG_MISMATCH."""
     tenant = _tenant(state, edit.tenantId)
@@ -120,7 +120,7 @@ async def edit_as_person(object_id: str, edit: PersonEdit, state: StateDep) -> d
 
 
 @router.delete("/tickets/{object_id}", status_code=204)
-async def delete_as_person(object_id: str, state: StateDep, tenantId: str = DEMO_TENANT_ID) -> None:
+async def delete_as_person(object_id: str, state: RuntimeDep, tenantId: str = DEMO_TENANT_ID) -> None:
     """Deletes a ticket the way a person in the UI would; Rezolve's API documents no delete, but its
     SSE stream has a `deleted` event, so tickets do disappear."""
     tenant = _tenant(state, tenantId)
@@ -130,7 +130,7 @@ async def delete_as_person(object_id: str, state: StateDep, tenantId: str = DEMO
 
 
 @router.post("/tokens")
-async def mint_token(request: TokenRequest, state: StateDep, issuer: IssuerDep) -> dict[str, str]:
+async def mint_token(request: TokenRequest, state: RuntimeDep, issuer: IssuerDep) -> dict[str, str]:
     tenant = state.store.tenant_of_realm(request.realm)
     client = tenant.client(request.clientId) if tenant else None
     if tenant is None or client is None:
@@ -140,18 +140,7 @@ async def mint_token(request: TokenRequest, state: StateDep, issuer: IssuerDep) 
     return {"access_token": issuer.sign(claims | request.claims)}
 
 
-def fault_middleware(app: ASGIApp) -> FaultMiddleware:
-    """The app's FaultMiddleware, found by walking the middleware stack Starlette builds lazily
-    (it exists by now: this request went through it)."""
-    layer: Any = getattr(app, "middleware_stack", None)
-    while layer is not None and not isinstance(layer, FaultMiddleware):
-        layer = getattr(layer, "app", None)
-    if layer is None:
-        raise RuntimeError("the Rezolve sandbox app has no FaultMiddleware")
-    return layer
-
-
-def _tenant(state: SandboxState, tenant_id: str) -> Tenant:
+def _tenant(state: Runtime, tenant_id: str) -> Tenant:
     tenant = state.tenant(tenant_id)
     if tenant is None:
         raise tenant_not_found()

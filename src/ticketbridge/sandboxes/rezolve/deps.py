@@ -19,7 +19,7 @@ from ticketbridge.sandboxes.rezolve.errors import (
     unauthorized,
 )
 from ticketbridge.sandboxes.rezolve.models import Actor, ActorType, Tenant, Ticket
-from ticketbridge.sandboxes.rezolve.state import SandboxState
+from ticketbridge.sandboxes.rezolve.runtime import Runtime
 from ticketbridge.sandboxes.rezolve.tokens import InvalidToken, TokenIssuer
 
 READ_SCOPE = "tickets:read"
@@ -45,29 +45,29 @@ class Caller:
         return Actor(id=self.subject, type=kind)
 
 
-def get_state(request: Request) -> SandboxState:
-    return cast(SandboxState, request.app.state.sandbox)
+def get_runtime(request: Request) -> Runtime:
+    return cast(Runtime, request.app.state.runtime)
 
 
 def get_issuer(request: Request) -> TokenIssuer:
     return cast(TokenIssuer, request.app.state.issuer)
 
 
-StateDep = Annotated[SandboxState, Depends(get_state)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 IssuerDep = Annotated[TokenIssuer, Depends(get_issuer)]
 
 
-def counted(operation: str) -> Callable[[SandboxState], None]:
+def counted(operation: str) -> Callable[[Runtime], None]:
     """A route dependency that counts a call to `operation` before any check can fail it."""
 
-    def count(state: StateDep) -> None:
-        state.calls[operation] += 1
+    def count(state: RuntimeDep) -> None:
+        state.calls.record(operation)
 
     return count
 
 
 def authenticate(
-    state: StateDep,
+    state: RuntimeDep,
     issuer: IssuerDep,
     authorization: Annotated[str | None, Header()] = None,
     realmname: Annotated[str | None, Header()] = None,
@@ -91,16 +91,16 @@ def authenticate(
 AuthenticatedDep = Annotated[Caller, Depends(authenticate)]
 
 
-def reader(caller: AuthenticatedDep, state: StateDep) -> Caller:
+def reader(caller: AuthenticatedDep, state: RuntimeDep) -> Caller:
     if not caller.scopes & {READ_SCOPE, WRITE_SCOPE} or not caller.roles & state.config.read_roles:
         raise permission_failure("view")
     return caller
 
 
-def writer(action: str) -> Callable[[Caller, SandboxState], Caller]:
+def writer(action: str) -> Callable[[Caller, Runtime], Caller]:
     """Write access: the tickets:write scope *and* a write role, as the seed requires."""
 
-    def check(caller: AuthenticatedDep, state: StateDep) -> Caller:
+    def check(caller: AuthenticatedDep, state: RuntimeDep) -> Caller:
         if WRITE_SCOPE not in caller.scopes or not caller.roles & state.config.write_roles:
             raise permission_failure(action)
         return caller

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ticketbridge.sandboxes import control as controls
 from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.servicenow import control
 from ticketbridge.sandboxes.servicenow.config import ServiceNowSandboxConfig
@@ -26,17 +27,19 @@ from ticketbridge.sandboxes.servicenow.errors import (
     render_servicenow_error,
     render_validation_error,
 )
-from ticketbridge.sandboxes.servicenow.persistence import load_instance
+from ticketbridge.sandboxes.servicenow.persistence import open_store
 from ticketbridge.sandboxes.servicenow.ratelimit import RateLimiter
 from ticketbridge.sandboxes.servicenow.routes import attachment, batch, oauth, table
 from ticketbridge.sandboxes.servicenow.runtime import Runtime
 from ticketbridge.sandboxes.servicenow.tokens import TokenStore
 
-EXEMPT_PREFIXES = (control.PREFIX + "/", "/oauth_token.do")
+#: Never faulted: the control plane, and the OAuth token endpoint.
+EXEMPT_PREFIXES = ("/oauth_token.do",)
 
 
 def is_exempt(scope: Scope) -> bool:
-    return str(scope.get("path", "")).startswith(EXEMPT_PREFIXES)
+    path = str(scope.get("path", ""))
+    return controls.is_control(path) or path.startswith(EXEMPT_PREFIXES)
 
 
 class ServiceNowSandboxApp(FastAPI):
@@ -65,10 +68,11 @@ class ServiceNowSandboxApp(FastAPI):
 def create_app(config: ServiceNowSandboxConfig | None = None) -> FastAPI:
     """A sandbox instance: loaded from `persist_path` when that file holds one, else fresh (demo-seeded)."""
     config = config or ServiceNowSandboxConfig()
-    loaded = load_instance(config.persist_path) if config.persist_path is not None else None
+    store = open_store(config.persist_path) if config.persist_path is not None else None
+    loaded = store.load() if store is not None else None
     instance = loaded or build_demo_instance(with_incidents=config.seed_demo)
     tokens = TokenStore(config.access_token_ttl_seconds, config.refresh_token_ttl_seconds)
-    runtime = Runtime(config, instance, RateLimiter(config.rate_limits), tokens)
+    runtime = Runtime(config, instance, RateLimiter(config.rate_limits), tokens, store)
     runtime.save()
     app = ServiceNowSandboxApp(
         title="ServiceNow sandbox",
@@ -78,7 +82,8 @@ def create_app(config: ServiceNowSandboxConfig | None = None) -> FastAPI:
         default_response_class=ServiceNowJSONResponse,
     )
     app.state.runtime = runtime
-    for router in (table.router, batch.router, attachment.router, oauth.router, control.router):
+    app.state.controls = control.ServiceNowControls(runtime)
+    for router in (table.router, batch.router, attachment.router, oauth.router, controls.router, control.router):
         app.include_router(router)
     app.add_exception_handler(ServiceNowError, render_servicenow_error)
     app.add_exception_handler(OAuthError, render_oauth_error)

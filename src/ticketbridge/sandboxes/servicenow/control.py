@@ -1,6 +1,6 @@
-"""The `/__sandbox__/` control API (JSON, no auth, never faulted nor throttled), apart from the vendor
-surface like moto's `/moto-api/`. Its answers match the Jira sandbox's where the routes are shared
-(reset, seed, faults, faults/injected, calls, rate-limits, consistency)."""
+"""The ServiceNow sandbox's part of the `/__sandbox__/` control plane: `ServiceNowControls` (what the
+shared router of sandboxes/control.py resets, seeds and throttles; ServiceNow has no search lag) and the
+ServiceNow-only control routes: instance properties, ACL rules, token expiry, raw rows and UI edits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
+from ticketbridge.sandboxes.calls import CallCounter
+from ticketbridge.sandboxes.control import LISTED_KEYS, PREFIX, Controls, seed_result
+from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.servicenow import records
 from ticketbridge.sandboxes.servicenow.config import RateLimitConfig
 from ticketbridge.sandboxes.servicenow.demo import DEMO_USERNAME, build_demo_instance
@@ -17,45 +19,55 @@ from ticketbridge.sandboxes.servicenow.errors import ServiceNowError, invalid_ta
 from ticketbridge.sandboxes.servicenow.query import parse, run
 from ticketbridge.sandboxes.servicenow.runtime import Runtime, RuntimeDep
 from ticketbridge.sandboxes.servicenow.schema import TABLES
-from ticketbridge.sandboxes.servicenow.state import Account, Row
+from ticketbridge.sandboxes.servicenow.seeding import SeedRequest, account, seed
 
-PREFIX = "/__sandbox__"
 router = APIRouter(prefix=PREFIX)
 NO_LAG = "ServiceNow reads its own writes: the Table API has no search lag, so only 0 is accepted."
 
 
-class ResetRequest(BaseModel):
-    seed_demo: bool | None = None
+class ServiceNowControls(Controls[SeedRequest, RateLimitConfig]):
+    """The instance's reset, seed format (seeding.py) and rate-limit rules (ratelimit.py)."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        self.runtime = runtime
 
-class SeedUser(BaseModel):
-    user_name: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    #: Without a password the user exists but cannot log in.
-    password: str | None = None
-    roles: list[str] = Field(default_factory=list)
+    @property
+    def calls(self) -> CallCounter:
+        return self.runtime.calls
 
+    @property
+    def faults(self) -> FaultMiddleware:
+        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
+        return self.runtime.faults
 
-class SeedGroup(BaseModel):
-    name: str
-    description: str = ""
-    #: user_names of the members
-    members: list[str] = Field(default_factory=list)
+    def reset(self, seed_demo: bool | None) -> int:
+        """Fresh instance, no tokens; the properties set through here and the ACL rules stay."""
+        runtime = self.runtime
+        properties = runtime.instance.properties
+        runtime.instance = build_demo_instance(with_incidents=runtime.config.seed_demo if seed_demo is None else seed_demo)
+        runtime.instance.properties = properties
+        runtime.tokens.access.clear()
+        runtime.tokens.refresh.clear()
+        runtime.save()
+        return len(runtime.instance.rows("incident"))
 
+    def seed(self, request: SeedRequest) -> dict[str, Any]:
+        runtime = self.runtime
+        created = seed(runtime.instance, request, account(runtime.instance, DEMO_USERNAME))
+        runtime.save()
+        listed = len(created) <= LISTED_KEYS
+        return seed_result([r["number"] for r in created], sys_ids=[r["sys_id"] for r in created] if listed else None)
 
-class SeedRequest(BaseModel):
-    #: A number of generated incidents, or incident bodies as the Table API takes them.
-    incidents: int | list[dict[str, Any]] = 0
-    users: list[SeedUser] = Field(default_factory=list)
-    groups: list[SeedGroup] = Field(default_factory=list)
+    def rate_limits(self) -> RateLimitConfig:
+        return self.runtime.limiter.config
 
+    def set_rate_limits(self, config: RateLimitConfig) -> None:
+        self.runtime.limiter.configure(config)
 
-class Consistency(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    search_lag_ms: float = Field(ge=0, strict=True, allow_inf_nan=False)
+    def set_search_lag_ms(self, lag_ms: float) -> None:
+        if lag_ms != 0:
+            raise ServiceNowError(400, "Unsupported consistency", NO_LAG)
 
 
 class Acls(BaseModel):
@@ -73,109 +85,6 @@ class ExpireRequest(BaseModel):
 class UiEdit(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict)
     user_name: str = DEMO_USERNAME
-
-
-@router.post("/reset")
-async def reset(runtime: RuntimeDep, request: ResetRequest | None = None) -> dict[str, int]:
-    """Fresh instance (the demo unless told otherwise), no tokens, no call counts; faults, limits,
-    properties set through here and ACL rules stay."""
-    seed_demo = runtime.config.seed_demo if request is None or request.seed_demo is None else request.seed_demo
-    properties = runtime.instance.properties
-    runtime.instance = build_demo_instance(with_incidents=seed_demo)
-    runtime.instance.properties = properties
-    runtime.tokens.access.clear()
-    runtime.tokens.refresh.clear()
-    runtime.calls.clear()
-    runtime.limiter.configure(runtime.limiter.config)
-    runtime.save()
-    return {"issues": len(runtime.instance.rows("incident"))}
-
-
-@router.post("/seed")
-async def seed(request: SeedRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    instance = runtime.instance
-    admin = _account(runtime, DEMO_USERNAME)
-    for user in request.users:
-        body = user.model_dump(include={"user_name", "first_name", "last_name", "email"})
-        row = records.insert(instance, "sys_user", body, admin)
-        instance.accounts[user.user_name] = Account(row["sys_id"], user.user_name, user.password or "", user.roles)
-    for group in request.groups:
-        row = records.insert(instance, "sys_user_group", {"name": group.name, "description": group.description}, admin)
-        for member in group.members:
-            user_row = _account(runtime, member)
-            records.insert(instance, "sys_user_grmember", {"user": user_row.sys_id, "group": row["sys_id"]}, admin)
-    bodies = request.incidents
-    if isinstance(bodies, int):
-        bodies = [
-            {"short_description": f"Generated incident {i + 1}", "impact": "3", "urgency": "3"} for i in range(bodies)
-        ]
-    created: list[Row] = []
-    for body in bodies:
-        try:
-            created.append(records.insert(instance, "incident", body, admin, hold_reason_required=False))
-        except ServiceNowError as exc:
-            raise ServiceNowError(400, exc.message, exc.detail) from None
-    runtime.save()
-    numbers = [r["number"] for r in created]
-    return {
-        "created": len(created),
-        "first_key": numbers[0] if numbers else None,
-        "last_key": numbers[-1] if numbers else None,
-        "keys": numbers if len(numbers) <= 100 else None,
-        "sys_ids": [r["sys_id"] for r in created] if len(created) <= 100 else None,
-    }
-
-
-@router.get("/faults")
-async def get_faults(runtime: RuntimeDep) -> FaultConfig:
-    return _faults(runtime).config
-
-
-@router.put("/faults")
-async def put_faults(config: FaultConfig, runtime: RuntimeDep) -> FaultConfig:
-    _faults(runtime).configure(config)
-    return config
-
-
-@router.get("/faults/injected")
-async def injected_faults(runtime: RuntimeDep) -> dict[str, int]:
-    return dict(_faults(runtime).counts)
-
-
-@router.get("/rate-limits")
-async def get_rate_limits(runtime: RuntimeDep) -> RateLimitConfig:
-    return runtime.limiter.config
-
-
-@router.put("/rate-limits")
-async def put_rate_limits(config: RateLimitConfig, runtime: RuntimeDep) -> RateLimitConfig:
-    runtime.limiter.configure(config)
-    return config
-
-
-@router.get("/consistency")
-async def get_consistency() -> Consistency:
-    return Consistency(search_lag_ms=0)
-
-
-@router.put("/consistency")
-async def put_consistency(consistency: Consistency) -> Consistency:
-    if consistency.search_lag_ms != 0:
-        raise ServiceNowError(400, "Unsupported consistency", NO_LAG)
-    return consistency
-
-
-@router.get("/calls")
-async def calls(runtime: RuntimeDep) -> dict[str, int]:
-    """Requests that reached each operation: `table.<table>.<METHOD>`, `batch.POST`, `attachment.<METHOD>`,
-    `oauth.token` (batch items count under their own names too)."""
-    return dict(runtime.calls)
-
-
-@router.delete("/calls", status_code=204)
-async def clear_calls(runtime: RuntimeDep) -> Response:
-    runtime.calls.clear()
-    return Response(status_code=204)
 
 
 @router.get("/properties")
@@ -236,7 +145,7 @@ async def ui_edit(table: str, sys_id: str, edit: UiEdit, runtime: RuntimeDep) ->
     row = runtime.instance.row(table, sys_id)
     if row is None:
         raise record_not_found()
-    records.update(runtime.instance, table, row, edit.fields, _account(runtime, edit.user_name))
+    records.update(runtime.instance, table, row, edit.fields, account(runtime.instance, edit.user_name))
     runtime.save()
     return Response(status_code=204)
 
@@ -246,16 +155,3 @@ def _table(table: str) -> None:
         raise invalid_table(table)
 
 
-def _account(runtime: Runtime, user_name: str) -> Account:
-    account = runtime.instance.account_by_name(user_name)
-    if account is None:
-        row = next((r for r in runtime.instance.rows("sys_user").values() if r["user_name"] == user_name), None)
-        if row is None:
-            raise ServiceNowError(400, f"unknown user {user_name!r}")
-        return Account(row["sys_id"], user_name, "")
-    return account
-
-
-def _faults(runtime: Runtime) -> FaultMiddleware:
-    assert runtime.faults is not None, "the middleware stack is built before any request is served"
-    return runtime.faults

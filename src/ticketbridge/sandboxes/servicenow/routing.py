@@ -33,7 +33,7 @@ class ServiceNowRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             runtime: Runtime = request.app.state.runtime
-            runtime.calls[operation_name(request, route_name)] += 1
+            runtime.calls.record(operation_name(request, route_name))
             headers: dict[str, str] = {}
             try:
                 account = authenticate(runtime, request)

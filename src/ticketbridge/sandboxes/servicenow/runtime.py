@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.types import ASGIApp
 
+from ticketbridge.sandboxes.calls import CallCounter
 from ticketbridge.sandboxes.faults import FaultMiddleware
+from ticketbridge.sandboxes.persistence import Store
 from ticketbridge.sandboxes.servicenow.config import ServiceNowSandboxConfig
-from ticketbridge.sandboxes.servicenow.persistence import save_instance
 from ticketbridge.sandboxes.servicenow.ratelimit import RateLimiter
 from ticketbridge.sandboxes.servicenow.state import Instance
 from ticketbridge.sandboxes.servicenow.tokens import TokenStore
@@ -24,7 +23,9 @@ class Runtime:
     instance: Instance
     limiter: RateLimiter
     tokens: TokenStore
-    calls: Counter[str] = field(default_factory=Counter)
+    #: Where the instance is kept across restarts (`persist_path`), if anywhere.
+    store: Store[Instance] | None = None
+    calls: CallCounter = field(default_factory=CallCounter)
     #: table -> encoded query of rows a read ACL hides from users without the admin role
     #: (`PUT /__sandbox__/acls`); applied after sysparm_limit when `limit_before_acl`.
     hidden: dict[str, str] = field(default_factory=dict)
@@ -41,9 +42,9 @@ class Runtime:
         return self.config.base_url.rstrip("/")
 
     def save(self) -> None:
-        path: Path | None = self.config.persist_path
-        if path is not None:
-            save_instance(path, self.instance)
+        """Writes the instance through to its store, when the sandbox persists."""
+        if self.store is not None:
+            self.store.save(self.instance)
 
 
 def get_runtime(request: Request) -> Runtime:

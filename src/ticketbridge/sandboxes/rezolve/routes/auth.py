@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from ticketbridge.sandboxes.rezolve.deps import IssuerDep, StateDep, counted
+from ticketbridge.sandboxes.rezolve.deps import IssuerDep, RuntimeDep, counted
 from ticketbridge.sandboxes.rezolve.errors import TokenError
 from ticketbridge.sandboxes.rezolve.models import Client, Tenant
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/auth/realms/{realm}/protocol/openid-connect")
 async def issue_token(
     realm: str,
     request: Request,
-    state: StateDep,
+    state: RuntimeDep,
     issuer: IssuerDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -50,7 +50,7 @@ async def issue_token(
 
 
 @router.get("/certs", dependencies=[Depends(counted("certs"))])
-async def get_certs(realm: str, state: StateDep, issuer: IssuerDep) -> dict[str, Any]:
+async def get_certs(realm: str, state: RuntimeDep, issuer: IssuerDep) -> dict[str, Any]:
     _tenant_of(state.store.tenant_of_realm(realm))
     return issuer.jwks()
 

@@ -17,7 +17,7 @@ from ticketbridge.sandboxes.rezolve.deps import (
     OptionalCatalogDep,
     ReaderDep,
     RequiredCatalogDep,
-    StateDep,
+    RuntimeDep,
     TicketDep,
     UpdaterDep,
     counted,
@@ -50,7 +50,7 @@ async def create(
     item_type_id: str,
     caller: CreatorDep,
     catalog: RequiredCatalogDep,
-    state: StateDep,
+    state: RuntimeDep,
     body: CreateTicketBody,
 ) -> dict[str, Any]:
     values = {key: value for key, value in body.ticketBody.items() if key != OFFER_ID_KEY}
@@ -113,7 +113,7 @@ async def update(
     caller: UpdaterDep,
     catalog: RequiredCatalogDep,
     ticket: TicketDep,
-    state: StateDep,
+    state: RuntimeDep,
     body: UpdateTicketBody,
 ) -> dict[str, Any]:
     roles = caller.roles if state.config.enforce_workflow else None

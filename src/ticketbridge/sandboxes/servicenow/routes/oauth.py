@@ -30,7 +30,7 @@ def _denied() -> OAuthError:
 @router.post("/oauth_token.do")
 async def token(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
-    runtime.calls["oauth.token"] += 1
+    runtime.calls.record("oauth.token")
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode(errors="replace")).items()}
     client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
