@@ -62,7 +62,9 @@ async def configure_oauth(jira: FastAPI, **changes: Any) -> None:
 
 
 async def authorize(client: httpx.AsyncClient, org_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = await client.post(f"/v1/admin/organizations/{org_id}/connections/jira/authorize", json=body, headers=ADMIN)
+    response = await client.post(
+        f"/v1/admin/organizations/{org_id}/connections/jira/authorize", json=body, headers=ADMIN
+    )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
@@ -125,7 +127,9 @@ async def test_connect_flow_end_to_end_creates_a_verified_connection_that_writes
     headers = {"X-API-KEY": api_key, "X-CONNECTION-ID": body["connection"]["id"]}
     await sandbox(jira_sandbox, "DELETE", "/calls")
     created = await client.post(
-        "/v1/itsm/tickets", json={"name": "via 3LO", "project_vendor_id": "DEMO", "type_vendor_id": "10002"}, headers=headers
+        "/v1/itsm/tickets",
+        json={"name": "via 3LO", "project_vendor_id": "DEMO", "type_vendor_id": "10002"},
+        headers=headers,
     )
     assert created.status_code in (200, 201), created.text
     assert created.json()["url"].startswith(f"{JIRA_URL}/browse/")
@@ -198,7 +202,9 @@ async def test_missing_scopes_are_a_422_naming_them(client: httpx.AsyncClient, j
     org_id = await make_organization(client)
     start = await authorize(client, org_id)
     # An app whose console lacks write:jira-work: Atlassian grants the others only.
-    query = await consent(jira_sandbox, with_scope(start["authorize_url"], "read:jira-work read:jira-user offline_access"))
+    query = await consent(
+        jira_sandbox, with_scope(start["authorize_url"], "read:jira-work read:jira-user offline_access")
+    )
 
     response = await callback(client, query)
 
@@ -209,7 +215,9 @@ async def test_missing_scopes_are_a_422_naming_them(client: httpx.AsyncClient, j
 
 
 async def test_several_sites_are_never_chosen_silently(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
-    await sandbox(jira_sandbox, "POST", "/oauth/sites", json={"cloud_id": SECOND_CLOUD_ID, "name": "second", "url": SECOND_URL})
+    await sandbox(
+        jira_sandbox, "POST", "/oauth/sites", json={"cloud_id": SECOND_CLOUD_ID, "name": "second", "url": SECOND_URL}
+    )
     org_id = await make_organization(client)
     # The customer first grants the app the second site (the only one then: connected at once) ...
     await configure_oauth(jira_sandbox, consent_site=SECOND_CLOUD_ID)
@@ -248,7 +256,9 @@ async def test_several_sites_are_never_chosen_silently(client: httpx.AsyncClient
 
 
 async def test_a_site_named_at_authorize_is_the_one_connected(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
-    await sandbox(jira_sandbox, "POST", "/oauth/sites", json={"cloud_id": SECOND_CLOUD_ID, "name": "second", "url": SECOND_URL})
+    await sandbox(
+        jira_sandbox, "POST", "/oauth/sites", json={"cloud_id": SECOND_CLOUD_ID, "name": "second", "url": SECOND_URL}
+    )
     org_id = await make_organization(client)
     await configure_oauth(jira_sandbox, consent_site=SECOND_CLOUD_ID)
     await connected(client, jira_sandbox, org_id)

@@ -73,7 +73,7 @@ async def test_two_clients_patch_with_the_same_if_match_exactly_one_wins(
     assert sorted([first.status_code, second.status_code]) == [200, 412], (first.text, second.text)
     winner = first if first.status_code == 200 else second
     vendor = await control(rezolve_sandbox, "GET", "/calls")
-    assert vendor["calls"]["updateTicket"] >= 1
+    assert vendor["updateTicket"] >= 1
     stored = (await client.get(f"/v1/itsm/tickets/{ticket['id']}", headers=tenant.headers)).json()
     assert stored["name"] == winner.json()["name"]
     fresh = await client.patch(f"/v1/itsm/tickets/{ticket['id']}", json={"priority": "LOW"}, headers=tenant.headers)

@@ -15,6 +15,8 @@ from tests.api.test_rezolve import request_ticket
 from tests.api.test_tickets import BUG
 from tests.builders import ADMIN, Tenant, make_api_key, make_organization, revoke_credentials
 from tests.connectors.test_http import make_connection
+from tests.support.sandboxes import calls as vendor_calls
+from tests.support.sandboxes import control
 from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.errors import VendorNotFound, VendorRejected, VendorRetriable
@@ -86,19 +88,6 @@ VENDORS = pytest.mark.parametrize(
 @pytest.fixture
 def sandboxes(jira_sandbox: FastAPI, rezolve_sandbox: FastAPI) -> dict[str, FastAPI]:
     return {"jira_sandbox": jira_sandbox, "rezolve_sandbox": rezolve_sandbox}
-
-
-async def control(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test") as http:
-        response = await http.request(method, f"/__sandbox__{path}", **kwargs)
-        assert response.status_code < 300, response.text
-        return response.json() if response.content else None
-
-
-async def vendor_calls(app: FastAPI) -> dict[str, int]:
-    calls = await control(app, "GET", "/calls")
-    counted: dict[str, int] = calls.get("calls", calls)  # Rezolve nests them under "calls"
-    return counted
 
 
 async def organization(client: httpx.AsyncClient) -> tuple[str, str]:

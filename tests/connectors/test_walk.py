@@ -71,7 +71,7 @@ class Vendor:
         return found[:limit], len(found) > limit
 
     def feed(self) -> ChangeFeed[Item]:
-        excluding = ExcludingQueries[Item](
+        excluding: ExcludingQueries[Item] = ExcludingQueries(
             since=lambda moment, items, limit: self.since(moment, limit, items),
             window=lambda start, end, after, items, limit: self.window(start, end, after, limit, items),
         )

@@ -58,8 +58,6 @@ async def test_concurrent_writes_after_expiry_make_exactly_one_refresh(
     await sandbox(jira_sandbox, "POST", "/oauth/expire-access-tokens")
     await sandbox(jira_sandbox, "DELETE", "/calls")
 
-    import sys; sys.path.insert(0, "/tmp/scratch"); import dbg
-    dumper = asyncio.create_task(dbg.dump_tasks())
     answers = await asyncio.gather(
         *(client.post("/v1/itsm/tickets", json=TICKET | {"name": f"Finding {n}"}, headers=headers) for n in range(20))
     )
@@ -188,7 +186,7 @@ async def test_an_outage_of_the_token_endpoint_is_transient_and_keeps_the_tokens
     client: httpx.AsyncClient, jira_sandbox: FastAPI, runtime: Runtime
 ) -> None:
     _, connection_id = await tenant(client, jira_sandbox)
-    before, old = await stored(runtime, connection_id)
+    _, old = await stored(runtime, connection_id)
     source = await source_for(runtime, connection_id, token_endpoint_answering(jira_sandbox, 503, {"error": "x"}))
 
     with pytest.raises(VendorRetriable):

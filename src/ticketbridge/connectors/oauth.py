@@ -62,8 +62,6 @@ class OAuthClientRejected(VendorError):
 class TokenSourceAuth(httpx.Auth):
     """Bearer auth from a `TokenSource`: one refresh (and one resend) when the vendor answers 401."""
 
-    requires_response_body = True
-
     def __init__(self, tokens: TokenSource) -> None:
         self._tokens = tokens
 
@@ -74,7 +72,10 @@ class TokenSourceAuth(httpx.Auth):
         token = await self._tokens.current()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code != 401 or SCOPE_MISMATCH in response.text:
+        if response.status_code != 401:
+            return
+        await response.aread()
+        if SCOPE_MISMATCH in response.text:
             return
         fresh = await self._tokens.refresh(token)
         if fresh == token:

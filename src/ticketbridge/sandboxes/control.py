@@ -123,7 +123,7 @@ class Controls(ABC, Generic[SeedT, LimitsT]):
         vendor's 400 error when the vendor reads its own writes and `lag_ms` is not 0."""
 
 
-AnyControls = Controls[Any, Any]
+AnyControls = Controls[BaseModel, BaseModel]
 
 
 def get_controls(request: Request) -> AnyControls:

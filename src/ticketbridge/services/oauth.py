@@ -186,7 +186,9 @@ async def start_authorization(
     if site_url is not None and cloud_id is not None:
         raise InvalidRequest(
             "Name the site by site_url or by cloud_id, not both.",
-            details=[{"loc": ["body", "cloud_id"], "msg": "give site_url or cloud_id, not both", "type": "value_error"}],
+            details=[
+                {"loc": ["body", "cloud_id"], "msg": "give site_url or cloud_id, not both", "type": "value_error"}
+            ],
         )
     expires = int(time.time()) + STATE_TTL_SECONDS
     state = ConnectState(
@@ -234,7 +236,9 @@ async def finish_authorization(
                 "The customer did not grant access to the Jira site (access_denied); nothing was connected. "
                 "Start the connect flow again to retry."
             )
-        raise OAuthFlowFailed(f"Atlassian ended the connect flow with {error}: {error_description or 'no description'}.")
+        raise OAuthFlowFailed(
+            f"Atlassian ended the connect flow with {error}: {error_description or 'no description'}."
+        )
     if not code:
         raise OAuthFlowFailed("The callback carries no authorization code: start the connect flow again.")
     grant, reachable = await _exchange(access, config, code)
@@ -293,7 +297,9 @@ async def _exchange(
     except OAuthClientRejected as exc:
         raise ServiceUnavailable(f"Cannot connect Jira sites: {exc.message}.") from exc
     except VendorRetriable as exc:
-        raise VendorUnavailable(f"Atlassian did not answer: {exc.message}", retry_after_seconds=exc.retry_after) from exc
+        raise VendorUnavailable(
+            f"Atlassian did not answer: {exc.message}", retry_after_seconds=exc.retry_after
+        ) from exc
     except (VendorAuthError, VendorError) as exc:
         raise VendorUnavailable(f"Atlassian refused the connect flow: {exc.message}") from exc
     if not reachable:
@@ -310,7 +316,9 @@ def _check_scopes(grant: TokenGrant) -> None:
         raise MissingScopes(
             f"Atlassian granted too few scopes; missing: {', '.join(missing)}. Add them to the OAuth app "
             "(developer.atlassian.com) and connect again.",
-            details=[{"loc": ["scope", scope], "msg": "required scope not granted", "type": "missing"} for scope in missing],
+            details=[
+                {"loc": ["scope", scope], "msg": "required scope not granted", "type": "missing"} for scope in missing
+            ],
         )
 
 

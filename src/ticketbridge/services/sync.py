@@ -6,7 +6,8 @@ Design:
   vendor, minute-precision vendor queries, search indexes that lag behind writes). Starting from the
   previous run's start, not its newest ticket, catches tickets changed while that run was walking.
 - **Streaming.** Pages of `PAGE_SIZE` are stored one short transaction each and dropped: memory
-  stays flat whatever the number of tickets, and no transaction is open during a vendor call.
+  stays flat whatever the number of tickets, and no transaction waits on a vendor call. The next
+  page is fetched while one is stored (`_one_ahead`): at most two pages are held.
 - **Resume.** After each page the run's checkpoint (the newest vendor change time it stored) is
   committed with the page. A run interrupted by a crash is retried by the job engine and continues
   from that checkpoint, keeping its original start as the next high-water mark.
@@ -33,12 +34,14 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +74,7 @@ from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.sync")
+T = TypeVar("T")
 
 #: Tickets a page: Jira's most with the fields a ticket needs (connectors cap it at their own).
 PAGE_SIZE = 100
@@ -259,11 +263,38 @@ async def _sync_tickets(
     pages = _PageStore(transaction, connection)
     synced = state.tickets_synced + await pages.retry_skipped(connector)
     since = state.checkpoint or state.run_since
-    async for page in connector.iter_tickets(updated_since=since, page_size=page_size):
+    async for page in _one_ahead(connector.iter_tickets(updated_since=since, page_size=page_size)):
         synced += await pages.store(page, synced_before=synced)
     async with transaction() as db:
         await store.update_sync_state(db, connection.id, phase=DELETIONS)
     return synced
+
+
+async def _one_ahead(pages: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`pages` in order, the next one fetched while the caller works on the current one. A page's
+    error surfaces where that page would have come; a caller that stops early cancels the fetch."""
+
+    async def fetch() -> T:
+        return await anext(pages)
+
+    pending = asyncio.create_task(fetch())
+    try:
+        while True:
+            try:
+                page = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.create_task(fetch())
+            yield page
+    finally:
+        pending.cancel()
+        # The caller stopped (its own error is on its way): the page fetched ahead, or the error
+        # fetching it, is for no one.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _is_unstorable(exc: StatementError) -> bool:

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.base import Connector
-from ticketbridge.connectors.oauth import OAuthClientRejected, OAuthSession, ReauthorizationRequired
 from ticketbridge.connectors.errors import (
     VendorAuthError,
     VendorError,
@@ -25,6 +24,7 @@ from ticketbridge.connectors.errors import (
     VendorRejected,
     VendorRetriable,
 )
+from ticketbridge.connectors.oauth import OAuthClientRejected, OAuthSession, ReauthorizationRequired
 from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import HealthName

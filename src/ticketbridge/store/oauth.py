@@ -109,9 +109,7 @@ async def set_status(db: AsyncSession, connection_id: uuid.UUID, status: str) ->
     )
 
 
-async def use_state(
-    db: AsyncSession, state_id: str, *, organization_id: uuid.UUID, expires_at: datetime
-) -> bool:
+async def use_state(db: AsyncSession, state_id: str, *, organization_id: uuid.UUID, expires_at: datetime) -> bool:
     """Records the state as used; False when it was used before. Expired rows are swept first (their
     states are refused by their own expiry anyway)."""
     now = utcnow()
@@ -125,7 +123,9 @@ async def use_state(
 
 
 async def hold_pending(db: AsyncSession, state_id: str, pending_encrypted: str) -> None:
-    await db.execute(update(OAuthStateRow).where(OAuthStateRow.id == state_id).values(pending_encrypted=pending_encrypted))
+    await db.execute(
+        update(OAuthStateRow).where(OAuthStateRow.id == state_id).values(pending_encrypted=pending_encrypted)
+    )
 
 
 async def take_pending(db: AsyncSession, state_id: str, *, organization_id: uuid.UUID) -> str | None:
@@ -144,8 +144,6 @@ async def take_pending(db: AsyncSession, state_id: str, *, organization_id: uuid
     if pending is None:
         return None
     await db.execute(
-        update(OAuthStateRow)
-        .where(OAuthStateRow.id == state_id)
-        .values(completed_at=utcnow(), pending_encrypted=None)
+        update(OAuthStateRow).where(OAuthStateRow.id == state_id).values(completed_at=utcnow(), pending_encrypted=None)
     )
     return pending

@@ -367,9 +367,7 @@ class OAuthTokenRow(Base):
 
     __tablename__ = "oauth_tokens"
 
-    connection_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
-    )
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     #: Fernet token of {"access_token", "refresh_token"}; never logged, never returned.
     tokens_encrypted: Mapped[str] = mapped_column(Text)

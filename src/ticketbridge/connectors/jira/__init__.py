@@ -7,14 +7,14 @@ from typing import Any
 import httpx
 
 from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
-from ticketbridge.connectors.oauth import TokenSourceAuth
-from ticketbridge.connectors.paths import segment
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
 from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient
 from ticketbridge.connectors.jira.connector import JiraConnector
 from ticketbridge.connectors.jira.credentials import JiraCredentials
-from ticketbridge.connectors.jira.oauth import CLOUD_ID
 from ticketbridge.connectors.jira.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING
+from ticketbridge.connectors.jira.oauth import CLOUD_ID
+from ticketbridge.connectors.oauth import TokenSourceAuth
+from ticketbridge.connectors.paths import segment
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 

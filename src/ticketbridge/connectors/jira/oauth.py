@@ -88,7 +88,9 @@ class AtlassianOAuthClient:
 
     async def exchange_code(self, code: str) -> TokenGrant:
         """POST /oauth/token, grant_type authorization_code."""
-        return await self._token({"grant_type": "authorization_code", "code": code, "redirect_uri": self._app.redirect_uri})
+        return await self._token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self._app.redirect_uri}
+        )
 
     async def refresh(self, refresh_token: str) -> TokenGrant:
         """POST /oauth/token, grant_type refresh_token: a new access token and, rotating, a new refresh token."""

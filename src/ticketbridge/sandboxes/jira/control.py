@@ -52,7 +52,9 @@ class JiraControls(Controls[SeedRequest, RateLimitConfig]):
         """Fresh site, no tasks, no OAuth grants, codes or tokens; the OAuth settings and clock, and the
         hosted sites stay."""
         runtime = self.runtime
-        runtime.replace_site(build_demo_site() if (runtime.config.seed_demo if seed_demo is None else seed_demo) else Site())
+        runtime.replace_site(
+            build_demo_site() if (runtime.config.seed_demo if seed_demo is None else seed_demo) else Site()
+        )
         runtime.queue = new_queue(runtime.config)
         runtime.oauth.clear()
         runtime.search_cache.clear()
@@ -142,4 +144,3 @@ async def ui_edit(issueIdOrKey: str, edit: UiEdit, runtime: RuntimeDep) -> Respo
     apply_changes(site, user, issue, changes, before)
     runtime.save()
     return Response(status_code=204)
-

@@ -45,7 +45,9 @@ class ServiceNowControls(Controls[SeedRequest, RateLimitConfig]):
         """Fresh instance, no tokens; the properties set through here and the ACL rules stay."""
         runtime = self.runtime
         properties = runtime.instance.properties
-        runtime.instance = build_demo_instance(with_incidents=runtime.config.seed_demo if seed_demo is None else seed_demo)
+        runtime.instance = build_demo_instance(
+            with_incidents=runtime.config.seed_demo if seed_demo is None else seed_demo
+        )
         runtime.instance.properties = properties
         runtime.tokens.access.clear()
         runtime.tokens.refresh.clear()
@@ -153,5 +155,3 @@ async def ui_edit(table: str, sys_id: str, edit: UiEdit, runtime: RuntimeDep) ->
 def _table(table: str) -> None:
     if table not in TABLES:
         raise invalid_table(table)
-
-
