@@ -60,6 +60,7 @@ class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self._root = root
         self._refs: dict[str, Check] = {}
+        self._compiling: set[str] = set()
         self._schemas: dict[str, Mapping[str, Any]] = {}
 
     def compile(self, schema: Mapping[str, Any]) -> Check:
@@ -69,11 +70,18 @@ class _Compiler:
         if unknown:
             raise UnsupportedSchema(f"unsupported keywords {sorted(unknown)}")
         # Cheap, discriminating checks first: a failing anyOf branch stops at its `type` enum.
-        checks = [_KEYWORDS[k](self, schema[k], schema) for k in _ORDER if k in schema]
-        checks = [c for c in checks if c is not None]
+        made = [_KEYWORDS[k](self, schema[k], schema) for k in _ORDER if k in schema]
+        checks = [c for c in made if c is not None]
         if len(checks) == 1:
             return checks[0]
-        return lambda v: all(check(v) for check in checks)
+
+        def every_check(v: Any) -> bool:
+            for check in checks:
+                if not check(v):
+                    return False
+            return True
+
+        return every_check
 
     def resolve(self, ref: str) -> Mapping[str, Any]:
         if not ref.startswith("#/"):
@@ -86,12 +94,15 @@ class _Compiler:
         return self._schemas[ref]
 
     def _ref(self, ref: str) -> Check:
+        if ref in self._compiling:
+            # A definition reached from itself: looked up when called, by then it is compiled.
+            compiled = self._refs
+            return lambda v: compiled[ref](v)
         if ref not in self._refs:
-            # Late bound, so that recursive definitions compile: the table is filled before use.
-            self._refs[ref] = lambda v: self._refs[ref](v)
+            self._compiling.add(ref)
             self._refs[ref] = self.compile(self.resolve(ref))
-        compiled = self._refs
-        return lambda v: compiled[ref](v)
+            self._compiling.discard(ref)
+        return self._refs[ref]
 
     def target(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         """`schema` with its $ref chain followed."""
@@ -139,8 +150,16 @@ class _Compiler:
         if isinstance(value, list):  # positional; additionalItems is absent, so extra items pass
             positional = [self.compile(sub) for sub in value]
             return lambda v: not isinstance(v, list) or all(sub(x) for sub, x in zip(positional, v, strict=False))
-        every = self.compile(value)
-        return lambda v: not isinstance(v, list) or all(every(x) for x in v)
+        each = self.compile(value)
+
+        def every_item(v: Any) -> bool:
+            if isinstance(v, list):
+                for x in v:
+                    if not each(x):
+                        return False
+            return True
+
+        return every_item
 
     def min_items(self, value: int, _: Mapping[str, Any]) -> Check:
         return lambda v: not isinstance(v, list) or len(v) >= value
@@ -189,21 +208,36 @@ class _Compiler:
 
         def check(v: Any) -> bool:
             if isinstance(v, dict) and isinstance(v.get("type"), str):
-                candidates = (by_type if by_type is not None else table()).get(v["type"], [])
-                return any(b(v) for b in candidates) or any(b(v) for b in undiscriminated)
+                candidates = (by_type if by_type is not None else table()).get(v["type"], ())
+                for branch in candidates:
+                    if branch(v):
+                        return True
+                return any(b(v) for b in undiscriminated)
             return any(b(v) for b in branches)
 
         return check
 
-    def _node_types(self, schema: Mapping[str, Any]) -> frozenset[str] | None:
-        """The `type` values a branch admits from a dict that has one: those of its `type`
-        property's string enum (None when it has no such property)."""
+    def _node_types(self, schema: Mapping[str, Any], seen: frozenset[int] = frozenset()) -> frozenset[str] | None:
+        """The `type` values a branch can admit from a dict that has one: its `type` property's
+        string enum, narrowed by every `allOf` member and widened over an `anyOf` (None: any)."""
         target = self.target(schema)
-        enum = self.target(target.get("properties", {}).get("type", {})).get("enum")
-        if not isinstance(enum, list) or not all(isinstance(e, str) for e in enum):
+        if id(target) in seen:
             return None
-        return frozenset(enum)
-
+        seen |= {id(target)}
+        found: frozenset[str] | None = None
+        enum = self.target(target.get("properties", {}).get("type", {})).get("enum")
+        if isinstance(enum, list) and all(isinstance(e, str) for e in enum):
+            found = frozenset(enum)
+        for member in target.get("allOf", ()):
+            names = self._node_types(member, seen)
+            if names is not None:
+                found = names if found is None else found & names
+        if "anyOf" in target:
+            options = [self._node_types(branch, seen) for branch in target["anyOf"]]
+            if all(names is not None for names in options):
+                union = frozenset().union(*(names for names in options if names is not None))
+                found = union if found is None else found & union
+        return found
 
 _KEYWORDS: dict[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]] = {
     "type": _Compiler.type_,
