@@ -27,6 +27,7 @@ from tests.api.test_tickets import sandbox
 from tests.builders import Tenant, make_tenant
 from tests.services.support import jira_call, run_sync
 from ticketbridge.sandboxes.rezolve import DEMO_TENANT_ID
+from ticketbridge.services import sync
 from ticketbridge.state import Runtime
 from ticketbridge.store.tables import TicketRow
 
@@ -156,8 +157,10 @@ def vendor(request: pytest.FixtureRequest, jira_sandbox: FastAPI, rezolve_sandbo
 
 
 async def test_a_sync_under_change_skips_nothing_and_deactivates_only_what_is_gone(
-    client: httpx.AsyncClient, runtime: Runtime, vendor: Vendor
+    client: httpx.AsyncClient, runtime: Runtime, vendor: Vendor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Jira lists 5000 ids a page: smaller pages, so that deletions land mid deletion walk.
+    monkeypatch.setattr(sync, "ID_PAGE_SIZE", 500)
     tenant = await vendor.tenant(client)
     await vendor.seed(TICKETS)
     rng = random.Random(2026)

@@ -12,12 +12,14 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from tests.builders import ADMIN, make_api_key, make_organization
 from tests.conftest import make_settings
 from tests.vendors import JIRA_URL
 from ticketbridge.config import Settings
+from ticketbridge.crypto import CredentialCipher
 from ticketbridge.sandboxes.jira import (
     DEMO_CLOUD_ID,
     DEMO_OAUTH_CLIENT_ID,
@@ -25,7 +27,10 @@ from ticketbridge.sandboxes.jira import (
     DEMO_OAUTH_REDIRECT_URI,
 )
 from ticketbridge.services import oauth as oauth_service
+from ticketbridge.services.connections import Actor
+from ticketbridge.services.credential_rotation import rotate_credentials
 from ticketbridge.state import Runtime
+from ticketbridge.store.tables import OAuthTokenRow
 
 SECOND_CLOUD_ID = "7c0e3b52-2f4d-4d61-9b1e-5a8c2d9e0f11"
 SECOND_URL = "https://second.atlassian.net"
@@ -278,3 +283,22 @@ async def test_authorize_needs_the_admin_token_and_a_known_organization(client: 
     assert unknown.status_code == 404
     both = await client.post(path, json={"site_url": JIRA_URL, "cloud_id": DEMO_CLOUD_ID}, headers=ADMIN)
     assert both.status_code == 422
+
+
+async def test_secrets_rotate_moves_the_3lo_tokens_to_the_new_key(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    org_id = await make_organization(client)
+    body = await connected(client, jira_sandbox, org_id)
+    assert runtime.settings.secrets_key is not None
+    old_key = runtime.settings.secrets_key.get_secret_value().split(",")[0]
+    new_key = Fernet.generate_key().decode()
+
+    report = await rotate_credentials(runtime.sessionmaker, CredentialCipher([new_key, old_key]), actor=Actor("test"))
+
+    assert report.failed == () and report.rotated >= 2  # the connection's credentials and its tokens
+    async with runtime.sessionmaker() as db:
+        row = await db.get(OAuthTokenRow, uuid.UUID(body["connection"]["id"]))
+    assert row is not None
+    tokens = CredentialCipher([new_key]).decrypt(row.tokens_encrypted)
+    assert {"access_token", "refresh_token"} <= set(tokens)

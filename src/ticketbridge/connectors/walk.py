@@ -117,9 +117,7 @@ async def walk_changes(
         last = bucket_of(feed.changed_at(items[-1]), feed.resolution)
         if bucket is None or last > bucket:
             bucket = last
-            yielded = {
-                feed.identity(i): i for i in items if bucket_of(feed.changed_at(i), feed.resolution) == last
-            }
+            yielded = {feed.identity(i): i for i in items if bucket_of(feed.changed_at(i), feed.resolution) == last}
             continue
         # The whole page lies in `bucket`: walk it by key, then go on from the next bucket.
         yielded.update((feed.identity(item), item) for item in items)

@@ -4,7 +4,11 @@ Online: connections are walked by id in batches, each batch one short transactio
 rows, so a concurrent credentials PATCH waits a moment instead of being overwritten. Every row holds
 either its old or its new ciphertext, and a service configured with both keys reads both. A row
 already under the first key is left alone, so a second run rotates nothing; once a run reports no
-failures, the old key can be removed. Connection credentials are the only encrypted column.
+failures, the old key can be removed. Two columns hold lasting ciphertexts: connection credentials
+and 3LO tokens (walked in a pass of their own, so that a token refresh, which locks its token row,
+never waits on a batch that holds connection rows). Two others live briefly and need no rotation:
+an Idempotency-Key's stored answer (24 h; one its key cannot open runs again) and a 3LO connect
+flow's pending tokens (10 minutes).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ticketbridge.crypto import CredentialCipher
 from ticketbridge.services.connections import Actor, AuditAction
 from ticketbridge.store import audit as audit_store
 from ticketbridge.store import connections as store
+from ticketbridge.store import oauth as oauth_store
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -39,30 +44,35 @@ async def rotate_credentials(
 ) -> RotationReport:
     rotated = current = 0
     failed: list[uuid.UUID] = []
-    after: uuid.UUID | None = None
-    while True:
-        async with sessionmaker.begin() as db:
-            batch = await store.lock_credentials_batch(db, after=after, limit=batch_size)
-            for connection_id, organization_id, token in batch:
-                if cipher.is_current(token):
-                    current += 1
-                    continue
-                try:
-                    new_token = cipher.rotate(token)
-                except ValueError:
-                    failed.append(connection_id)
-                    continue
-                await store.set_encrypted_credentials(db, connection_id, new_token)
-                await audit_store.record_change(
-                    db,
-                    organization_id=organization_id,
-                    connection_id=connection_id,
-                    actor=actor.name,
-                    action=AuditAction.CREDENTIALS_ROTATED,
-                    fields=["credentials"],
-                    request_id=actor.request_id,
-                )
-                rotated += 1
-        if len(batch) < batch_size:
-            return RotationReport(rotated=rotated, already_current=current, failed=tuple(failed))
-        after = batch[-1].connection_id
+    for lock_batch, store_new, field in (
+        (store.lock_credentials_batch, store.set_encrypted_credentials, "credentials"),
+        (oauth_store.lock_encrypted_batch, oauth_store.set_encrypted, "oauth_tokens"),
+    ):
+        after: uuid.UUID | None = None
+        while True:
+            async with sessionmaker.begin() as db:
+                batch = await lock_batch(db, after=after, limit=batch_size)
+                for connection_id, organization_id, token in batch:
+                    if cipher.is_current(token):
+                        current += 1
+                        continue
+                    try:
+                        new_token = cipher.rotate(token)
+                    except ValueError:
+                        failed.append(connection_id)
+                        continue
+                    await store_new(db, connection_id, new_token)
+                    await audit_store.record_change(
+                        db,
+                        organization_id=organization_id,
+                        connection_id=connection_id,
+                        actor=actor.name,
+                        action=AuditAction.CREDENTIALS_ROTATED,
+                        fields=[field],
+                        request_id=actor.request_id,
+                    )
+                    rotated += 1
+            if len(batch) < batch_size:
+                break
+            after = batch[-1][0]
+    return RotationReport(rotated=rotated, already_current=current, failed=tuple(failed))

@@ -147,3 +147,24 @@ async def take_pending(db: AsyncSession, state_id: str, *, organization_id: uuid
         update(OAuthStateRow).where(OAuthStateRow.id == state_id).values(completed_at=utcnow(), pending_encrypted=None)
     )
     return pending
+
+
+async def lock_encrypted_batch(
+    db: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """(connection id, organization id, ciphertext) of the next `limit` token rows by connection id
+    after `after`, locked until the transaction ends (for `secrets rotate`)."""
+    statement = select(OAuthTokenRow.connection_id, OAuthTokenRow.organization_id, OAuthTokenRow.tokens_encrypted)
+    if after is not None:
+        statement = statement.where(OAuthTokenRow.connection_id > after)
+    result = await db.execute(statement.order_by(OAuthTokenRow.connection_id).limit(limit).with_for_update())
+    return [(row[0], row[1], row[2]) for row in result]
+
+
+async def set_encrypted(db: AsyncSession, connection_id: uuid.UUID, token: str) -> None:
+    """Replaces the ciphertext only (a re-encryption changes nothing else)."""
+    await db.execute(
+        update(OAuthTokenRow)
+        .where(OAuthTokenRow.connection_id == connection_id)
+        .values(tokens_encrypted=token, updated_at=OAuthTokenRow.updated_at)
+    )

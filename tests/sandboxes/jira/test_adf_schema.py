@@ -19,7 +19,7 @@ SCHEMA = json.loads(ADF_SCHEMA_PATH.read_text())
 MARKDOWN = [
     "",
     "plain",
-    "**bold** _em_ `code` ~~strike~~ [link](https://example.com \"title\")",
+    '**bold** _em_ `code` ~~strike~~ [link](https://example.com "title")',
     "# One\n\n## Two\n\n###### Six",
     "- a\n- b\n  1. c\n  2. d\n\n3. e\n4. f",
     "```python\nprint(1)\n```\n\n> quoted\n> > nested\n\n---\n\nline  \nbreak",
@@ -40,7 +40,9 @@ def txt(value: str, *marks: dict[str, Any]) -> dict[str, Any]:
 
 
 HANDMADE = [
-    node("doc", version=1, content=[node("panel", attrs={"panelType": "info"}, content=[paragraph("x")["content"][0]])]),
+    node(
+        "doc", version=1, content=[node("panel", attrs={"panelType": "info"}, content=[paragraph("x")["content"][0]])]
+    ),
     node(
         "doc",
         version=1,

@@ -288,11 +288,17 @@ class JiraConnector:
             page = await self.search_tickets(jql, cursor=None, limit=min(limit, MAX_FIELDS_PAGE))
             return page.items, page.next_cursor is not None
 
-        async def since(moment: datetime | None, limit: int, excluding: Sequence[VendorTicket] = ()) -> Page[VendorTicket]:
+        async def since(
+            moment: datetime | None, limit: int, excluding: Sequence[VendorTicket] = ()
+        ) -> Page[VendorTicket]:
             return await page_of(f"updated >= {at(moment or EPOCH)}{leaving_out(excluding)} {SINCE_ORDER}", limit)
 
         async def window(
-            start: datetime, end: datetime, after: VendorTicket | None, limit: int, excluding: Sequence[VendorTicket] = ()
+            start: datetime,
+            end: datetime,
+            after: VendorTicket | None,
+            limit: int,
+            excluding: Sequence[VendorTicket] = (),
         ) -> Page[VendorTicket]:
             last_id = int(after.vendor_id) if after else 0
             jql = f"updated >= {at(start)} AND updated < {at(end)} AND id > {last_id}"

@@ -76,7 +76,8 @@ class _Compiler:
             return checks[0]
 
         def every_check(v: Any) -> bool:
-            for check in checks:
+            # Loops, not all(generator): this runs for every node, and a generator costs a frame.
+            for check in checks:  # noqa: SIM110
                 if not check(v):
                     return False
             return True
@@ -131,7 +132,7 @@ class _Compiler:
         def check(v: Any) -> bool:
             if not isinstance(v, dict):
                 return True
-            for name, sub in props:
+            for name, sub in props:  # noqa: SIM110
                 if name in v and not sub(v[name]):
                     return False
             return True
@@ -238,6 +239,7 @@ class _Compiler:
                 union = frozenset().union(*(names for names in options if names is not None))
                 found = union if found is None else found & union
         return found
+
 
 _KEYWORDS: dict[str, Callable[[_Compiler, Any, Mapping[str, Any]], Check | None]] = {
     "type": _Compiler.type_,
