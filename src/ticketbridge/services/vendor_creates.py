@@ -171,9 +171,7 @@ async def _store(
             await create_claims.settle_stored(db, connection, [entry.identifier for entry, _, _ in written])
     except SQLAlchemyError as exc:
         keys = ", ".join(ticket.key for _, ticket, _ in written)
-        log.error(
-            "tickets.store_after_create_failed", connection_id=str(connection.id), vendor_keys=keys, exc_info=exc
-        )
+        log.error("tickets.store_after_create_failed", connection_id=str(connection.id), vendor_keys=keys, exc_info=exc)
         raise TicketNotStored(
             f"{connection.vendor} has the ticket(s) {keys}, but storing them failed; retry the same request "
             "(the vendor is not written again) or wait for the next sync."

@@ -284,14 +284,27 @@ class JiraConnector:
             ids = sorted({int(t.vendor_id) for t in tickets if int(t.vendor_id) > after})
             return f" AND id not in ({', '.join(map(str, ids))})" if ids else ""
 
-        async def page_of(jql: str, limit: int) -> Page[VendorTicket]:
-            page = await self.search_tickets(jql, cursor=None, limit=min(limit, MAX_FIELDS_PAGE))
+        async def page_of(jql: str, limit: int, *, unless_refused: str | None = None) -> Page[VendorTicket]:
+            """`unless_refused` is the same query without `id not in (...)`: Jira refuses a JQL naming
+            an issue that no longer exists, and one deleted between two pages must not stop the walk
+            (the walk then drops the repeats itself)."""
+            try:
+                page = await self.search_tickets(jql, cursor=None, limit=min(limit, MAX_FIELDS_PAGE))
+            except VendorRejected:
+                if unless_refused is None:
+                    raise
+                log.info("connector.jira.exclusion_refused")
+                page = await self.search_tickets(unless_refused, cursor=None, limit=min(limit, MAX_FIELDS_PAGE))
             return page.items, page.next_cursor is not None
 
         async def since(
             moment: datetime | None, limit: int, excluding: Sequence[VendorTicket] = ()
         ) -> Page[VendorTicket]:
-            return await page_of(f"updated >= {at(moment or EPOCH)}{leaving_out(excluding)} {SINCE_ORDER}", limit)
+            plain = f"updated >= {at(moment or EPOCH)} {SINCE_ORDER}"
+            if not excluding:
+                return await page_of(plain, limit)
+            jql = f"updated >= {at(moment or EPOCH)}{leaving_out(excluding)} {SINCE_ORDER}"
+            return await page_of(jql, limit, unless_refused=plain)
 
         async def window(
             start: datetime,
@@ -302,7 +315,11 @@ class JiraConnector:
         ) -> Page[VendorTicket]:
             last_id = int(after.vendor_id) if after else 0
             jql = f"updated >= {at(start)} AND updated < {at(end)} AND id > {last_id}"
-            return await page_of(f"{jql}{leaving_out(excluding, last_id)} ORDER BY id ASC", limit)
+            plain = f"{jql} ORDER BY id ASC"
+            left_out = leaving_out(excluding, last_id)
+            if not left_out:
+                return await page_of(plain, limit)
+            return await page_of(f"{jql}{left_out} ORDER BY id ASC", limit, unless_refused=plain)
 
         feed = ChangeFeed(
             since=since,

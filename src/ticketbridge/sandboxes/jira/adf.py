@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ticketbridge.sandboxes.jira.adf_schema import Check, compile_schema
+import jsonschema_rs
 
 #: A copy of @atlaskit/adf-schema 57.7.22 `json-schema/v1/full.json` (Apache-2.0), vendored beside us.
 ADF_SCHEMA_PATH = Path(__file__).with_name("adf-schema-v1-full.json")
@@ -15,14 +15,16 @@ NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Docu
 
 
 @cache
-def _validator() -> Check:
-    # Compiled once per process, on first use: importing the sandbox must stay cheap.
-    return compile_schema(json.loads(ADF_SCHEMA_PATH.read_text()))
+def _validator() -> jsonschema_rs.Draft4Validator:
+    # Built once per process, on first use (importing the sandbox stays cheap). jsonschema-rs
+    # checks a description in microseconds where the pure-Python jsonschema took ~20 ms, so the
+    # sandbox is no longer the slow side of the benchmarks it serves as a baseline.
+    return jsonschema_rs.Draft4Validator(json.loads(ADF_SCHEMA_PATH.read_text()))
 
 
 def is_adf(value: object) -> bool:
-    """Whether `value` is a document the official schema admits (what Draft 4 jsonschema answers)."""
-    return isinstance(value, dict) and _validator()(value)
+    """Whether `value` is a document the official schema (Draft 4) admits."""
+    return isinstance(value, dict) and bool(_validator().is_valid(value))
 
 
 def plain_text(doc: dict[str, Any] | None) -> str:
