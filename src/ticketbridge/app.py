@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from ticketbridge.api import admin, connection, health, itsm, jobs, oauth, passthrough, tickets
+from ticketbridge.api import admin, connection, deps, health, itsm, jobs, oauth, passthrough, tickets
 from ticketbridge.api.errors import install_error_handlers
 from ticketbridge.api.idempotency import IdempotencyMiddleware, document_idempotency_key
 from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -117,6 +117,7 @@ def create_app(
         lifespan=lifespan,
         # One schema per model, under the seeds' names (no "-Input"/"-Output" twins).
         separate_input_output_schemas=False,
+        dependencies=[Depends(deps.single_query_values)],
     )
     if runtime is not None:
         app.state.runtime = runtime

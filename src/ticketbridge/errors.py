@@ -2,6 +2,7 @@
 
     TicketbridgeError
      ├── NotFound            the object does not exist, or belongs to another tenant
+     │    └── NotConfigured        the deployment does not offer the feature (not set up)
      ├── Unauthenticated     missing, unknown or revoked credentials
      │    └── AdminUnauthenticated  the same for the admin token
      ├── Conflict            the request clashes with the current state (paused connection, duplicate)
@@ -47,6 +48,12 @@ class NotFound(TicketbridgeError):
     """The requested object was not found."""
 
     code = "NOT_FOUND"
+
+
+class NotConfigured(NotFound):
+    """This deployment does not offer the feature: its operator has not configured it."""
+
+    code = "NOT_CONFIGURED"
 
 
 class Unauthenticated(TicketbridgeError):

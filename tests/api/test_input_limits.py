@@ -14,7 +14,7 @@ import pytest
 from tests.api.test_errors import assert_error_body
 from tests.api.test_rezolve import rezolve_tenant
 from tests.api.test_tickets import BUG
-from tests.builders import Tenant, make_tenant
+from tests.builders import ADMIN, Tenant, make_organization, make_tenant
 
 TICKETS = "/v1/itsm/tickets"
 LISTS = ["/v1/itsm/tickets", "/v1/itsm/projects", "/v1/itsm/users"]
@@ -214,3 +214,23 @@ async def test_the_schema_documents_the_bounds(client: httpx.AsyncClient) -> Non
     assert parameters["offset"]["maximum"] == 2**31 - 1
     assert parameters["updated_since"]["anyOf"][0] == {"type": "string", "format": "date-time"}
     assert parameters["name"]["anyOf"][0]["maxLength"] == 255
+
+
+async def test_a_repeated_query_parameter_is_refused(client: httpx.AsyncClient) -> None:
+    tenant = await make_tenant(client)
+
+    answer = await client.get("/v1/itsm/users?offset=1&offset=0", headers=tenant.headers)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+async def test_jira_oauth_on_a_deployment_without_an_oauth_app_is_a_404_not_a_5xx(client: httpx.AsyncClient) -> None:
+    organization_id = await make_organization(client)
+
+    answer = await client.post(
+        f"/v1/admin/organizations/{organization_id}/connections/jira/authorize", json={}, headers=ADMIN
+    )
+
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == "NOT_CONFIGURED" and "TICKETBRIDGE_JIRA_OAUTH_CLIENT_ID" in answer.json()["message"]

@@ -106,3 +106,19 @@ async def require_admin(
 
 
 AdminDep = Depends(require_admin)
+
+
+async def single_query_values(request: Request) -> None:
+    """No query parameter of ours takes several values: a repeated one is refused (422), rather
+    than silently keeping the last, as a lenient framework would."""
+    counts: dict[str, int] = {}
+    for name, _value in request.query_params.multi_items():
+        counts[name] = counts.get(name, 0) + 1
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        raise InvalidRequest(
+            f"Query parameters given more than once: {', '.join(repeated)}.",
+            details=[
+                {"loc": ["query", name], "msg": "given more than once", "type": "value_error"} for name in repeated
+            ],
+        )

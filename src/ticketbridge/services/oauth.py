@@ -42,6 +42,7 @@ from ticketbridge.enums import ConnectionState, Vendor
 from ticketbridge.errors import (
     Conflict,
     InvalidRequest,
+    NotConfigured,
     OAuthConsentDenied,
     OAuthFlowFailed,
     ServiceUnavailable,
@@ -163,7 +164,7 @@ def verify_state(cipher: CredentialCipher, token: str, *, now: float | None = No
 
 def _require(config: JiraOAuthConfig | None) -> JiraOAuthConfig:
     if config is None:
-        raise ServiceUnavailable(
+        raise NotConfigured(
             "Jira OAuth is not configured: the operator must set TICKETBRIDGE_JIRA_OAUTH_CLIENT_ID, "
             "TICKETBRIDGE_JIRA_OAUTH_CLIENT_SECRET and TICKETBRIDGE_JIRA_OAUTH_REDIRECT_URI."
         )
