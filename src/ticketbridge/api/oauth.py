@@ -76,8 +76,8 @@ async def authorize_jira(
 ) -> JiraAuthorizeModel:
     """Starts connecting a Jira Cloud site with OAuth 2.0 (3LO): answers the consent URL to send the
     customer to, and its `state` (signed, single-use, valid 10 minutes, bound to this organization).
-    Atlassian then redirects to GET /v1/oauth/jira/callback. 503 when the operator has not configured
-    the OAuth app (TICKETBRIDGE_JIRA_OAUTH_*)."""
+    Atlassian then redirects to GET /v1/oauth/jira/callback. 404 `NOT_CONFIGURED` when the operator
+    has not configured the OAuth app (TICKETBRIDGE_JIRA_OAUTH_*)."""
     given = body or JiraAuthorizeRequest()
     start = await oauth_service.start_authorization(
         db,
@@ -117,7 +117,7 @@ async def complete_jira(
     "/jira/callback",
     status_code=status.HTTP_201_CREATED,
     operation_id="jira_oauth_callback",
-    responses=error_responses(400, 409, 422, 503),
+    responses=error_responses(400, 404, 409, 422, 503),
 )
 async def jira_callback(
     runtime: RuntimeDep,
