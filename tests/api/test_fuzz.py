@@ -72,6 +72,8 @@ CHECKS = [
     negative_data_refused,
 ]
 ERROR_FIELDS = {"type", "code", "message", "detail"}
+#: httpx's own limit on a URL's length.
+MAX_URL_CHARS = 65_536
 #: Path parameters that name the fixture's real objects in about half of the positive cases, so the
 #: operations on one ticket or job get past 404.
 KNOWN_OBJECTS = ("ticket_id", "identifier", "job_id", "project_key")
@@ -190,6 +192,8 @@ def test_every_operation_keeps_its_contract(env: FuzzEnv, label: str) -> None:
         if mode is GenerationMode.POSITIVE and data.draw(st.booleans(), label="known objects"):
             anchor(case, label, env.known)
         kwargs, prepared = as_sent(case, env.known["headers"])
+        # httpx refuses to send a URL over 64 KiB (so does any client and server): not a case to judge.
+        hypothesis.assume(len(str(prepared.url)) <= MAX_URL_CHARS)
         response = env.loop.run(
             env.client.request(
                 str(prepared.method), str(prepared.url), headers=dict(prepared.headers), content=prepared.body
