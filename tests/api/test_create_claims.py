@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.api.test_bulk import job, run_jobs, tickets
 from tests.api.test_tickets import sandbox
-from tests.builders import make_tenant
+from tests.builders import Tenant, make_tenant
 from tests.conftest import make_settings
 from ticketbridge.config import Settings
 from ticketbridge.services.ticket_requests import marker_for
@@ -60,6 +60,19 @@ async def stored_tickets(runtime: Runtime) -> int:
 async def claims_left(runtime: Runtime) -> int:
     async with runtime.sessionmaker() as db:
         return int(await db.scalar(select(func.count()).select_from(CreateClaimRow)) or 0)
+
+
+def claim_row(tenant: Tenant, identifier: str, *, owner: str, until: datetime) -> CreateClaimRow:
+    """A CLAIMED row of another writer, expiring (and reconcilable) at `until`."""
+    return CreateClaimRow(
+        connection_id=uuid.UUID(tenant.connection_id),
+        organization_id=uuid.UUID(tenant.organization_id),
+        identifier=identifier,
+        owner=owner,
+        state="CLAIMED",
+        expires_at=until,
+        reconcile_after=until,
+    )
 
 
 async def run_jobs_to_end(runtime: Runtime) -> None:
@@ -246,18 +259,7 @@ async def test_an_abandoned_claim_is_taken_over_and_reconciled_by_marker(
         row = await db.get(TicketRow, uuid.UUID(first.json()["id"]))
         assert row is not None
         await db.delete(row)
-        past = utcnow() - timedelta(minutes=5)
-        db.add(
-            CreateClaimRow(
-                connection_id=uuid.UUID(tenant.connection_id),
-                organization_id=uuid.UUID(tenant.organization_id),
-                identifier="dead-1",
-                owner="request:dead",
-                state="CLAIMED",
-                expires_at=past,
-                reconcile_after=past,
-            )
-        )
+        db.add(claim_row(tenant, "dead-1", owner="request:dead", until=utcnow() - timedelta(minutes=5)))
 
     adopted = await client.post("/v1/itsm/tickets", json=ticket_body("dead-1"), headers=tenant.headers)
 
@@ -272,19 +274,8 @@ async def test_a_live_claim_of_another_writer_answers_in_progress(
 ) -> None:
     tenant = await make_tenant(client)
     monkeypatch.setattr("ticketbridge.services.create_claims.WAIT_SECONDS", 0.3)
-    future = utcnow() + timedelta(minutes=5)
     async with runtime.sessionmaker.begin() as db:
-        db.add(
-            CreateClaimRow(
-                connection_id=uuid.UUID(tenant.connection_id),
-                organization_id=uuid.UUID(tenant.organization_id),
-                identifier="busy-1",
-                owner="request:other",
-                state="CLAIMED",
-                expires_at=future,
-                reconcile_after=future,
-            )
-        )
+        db.add(claim_row(tenant, "busy-1", owner="request:other", until=utcnow() + timedelta(minutes=5)))
     before = await issue_count(jira_sandbox)
 
     answer = await client.post("/v1/itsm/tickets", json=ticket_body("busy-1"), headers=tenant.headers)
