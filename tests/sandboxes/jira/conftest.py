@@ -1,15 +1,24 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from openapi_core import OpenAPI
 
+from tests.sandboxes.jira.conformance_support import Served, serve_recorded, validate_recorded
+from tests.sandboxes.jira.openapi_support import load_openapi
 from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, RateLimitConfig, create_app
 
 BASE_URL = "http://jira.test"
+
+
+@pytest.fixture(scope="session")
+def jira_openapi() -> OpenAPI:
+    """Atlassian's OpenAPI document, loaded once per run (about 13 s)."""
+    return load_openapi()
 
 
 @pytest.fixture
@@ -37,3 +46,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=SandboxTransport(app), base_url=BASE_URL) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    """The client conformance suites' sandbox on a real socket, every answer recorded."""
+    yield from serve_recorded()
+
+
+@pytest.fixture
+def conformant(served: Served, jira_openapi: OpenAPI) -> Iterator[None]:
+    """Every answer a test of a conformance suite got, validated against the document afterwards."""
+    served.reset()
+    yield
+    validate_recorded(jira_openapi, served)

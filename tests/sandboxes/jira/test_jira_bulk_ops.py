@@ -213,3 +213,17 @@ def test_with_a_step_interval_tasks_advance_with_wall_clock_time() -> None:
     assert after_half_interval == [1, 2]
     assert done == [1, 2, 3, 4, 5, 6]
     assert task.status is TaskStatus.COMPLETE
+
+
+async def test_bulk_editable_fields_list_what_bulk_edit_applies(client: httpx.AsyncClient) -> None:
+    every = await client.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "DEMO-1,OPS-1"})
+    searched = await client.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "DEMO-1", "searchText": "PRIO"})
+
+    fields = {f["id"]: f for f in every.json()["fields"]}
+    assert every.status_code == 200
+    assert set(fields) == {"assignee", "description", "environment", "issuetype", "labels", "priority", "reporter",
+                           "summary"}  # fmt: skip
+    assert fields["labels"]["multiSelectFieldOptions"] == ["ADD", "REMOVE", "REPLACE", "REMOVE_ALL"]
+    assert fields["assignee"]["searchUrl"].endswith("/user/assignable/multiProjectSearch?projectKeys=DEMO,OPS&query=")
+    assert [o["priority"] for o in fields["priority"]["fieldOptions"]][:2] == ["Highest", "High"]
+    assert [f["id"] for f in searched.json()["fields"]] == ["priority"]

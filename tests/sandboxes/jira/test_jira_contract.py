@@ -1,31 +1,22 @@
 """Contract tests: the sandbox's answers, successes and errors, checked against Atlassian's OpenAPI document.
 
-The document is loaded once per run (about 13 s). Where it contradicts itself or the live service, the
+The document is loaded once per run (openapi_support.py). Where it contradicts itself or the live service, the
 allow-list below says how the check treats it; everything else must validate as is.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
 
 from tests.sandboxes.jira.jira_support import API, adf, issue_fields
-
-SPEC_PATH = Path(__file__).parent / "spec" / "jira-platform-v3.json"
-SPEC_HOST = "https://your-domain.atlassian.net"
-SPEC_PREFIX = "/rest/api/3"
-#: Jira writes offsets without a colon (2021-01-17T12:34:00.000+0000), which JSON Schema's `date-time`
-#: refuses; such values are given the colon before validation.
-JIRA_DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d)(\d\d)$")
+from tests.sandboxes.jira.openapi_support import SPEC_PREFIX, Answer, spec_path_of, validate_answer
+from ticketbridge.sandboxes.jira import OUTSIDER_API_TOKEN, OUTSIDER_EMAIL
+from ticketbridge.sandboxes.jira.demo import DEMO_ACCOUNT_ID, MIA_ACCOUNT_ID
 
 #: Answers the document does not list, each a deliberate choice (see the sandbox README):
 UNDOCUMENTED = {
@@ -35,28 +26,6 @@ UNDOCUMENTED = {
     # The search that was removed in 2025 still appears in the document, deprecated, without its 410.
     ("GET", "/search", 410),
 }
-#: BulkOperationProgress types its timestamps as date-time strings, but every example of the same
-#: operation (and live Jira) uses epoch milliseconds; converted before validation.
-EPOCH_MS_FIELDS = {"/bulk/queue/{taskId}": ("created", "started", "updated")}
-
-
-def _drop_invalid_enum_defaults(node: Any) -> None:
-    """The document's four `"default": ""` values that are not in their enum make it fail to load."""
-    if isinstance(node, dict):
-        if "enum" in node and node.get("default") == "" and "" not in node["enum"]:
-            del node["default"]
-        for value in node.values():
-            _drop_invalid_enum_defaults(value)
-    elif isinstance(node, list):
-        for value in node:
-            _drop_invalid_enum_defaults(value)
-
-
-@pytest.fixture(scope="session")
-def jira_openapi() -> OpenAPI:
-    spec = json.loads(SPEC_PATH.read_text())
-    _drop_invalid_enum_defaults(spec)
-    return OpenAPI.from_dict(spec)
 
 
 Step = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
@@ -89,7 +58,68 @@ async def _transition_then_progress(client: httpx.AsyncClient) -> httpx.Response
     return await client.get(f"{API}/bulk/queue/{task_id}")
 
 
+async def _edited(client: httpx.AsyncClient, step: Step) -> httpx.Response:
+    await client.put(f"{API}/issue/DEMO-1", json={"fields": {"summary": "edited", "priority": {"id": "2"}}})
+    return await step(client)
+
+
+async def _changelog_by_ids(client: httpx.AsyncClient) -> httpx.Response:
+    await client.put(f"{API}/issue/DEMO-1", json={"fields": {"summary": "edited"}})
+    ids = [v["id"] for v in (await client.get(f"{API}/issue/DEMO-1/changelog")).json()["values"]]
+    return await client.post(f"{API}/issue/DEMO-1/changelog/list", json={"changelogIds": [int(i) for i in ids]})
+
+
+async def _linked(client: httpx.AsyncClient) -> str:
+    body = {"type": {"name": "Blocks"}, "inwardIssue": {"key": "DEMO-1"}, "outwardIssue": {"key": "DEMO-2"}}
+    await client.post(f"{API}/issueLink", json=body)
+    link_id: str = (await client.get(f"{API}/issue/DEMO-1?fields=issuelinks")).json()["fields"]["issuelinks"][0]["id"]
+    return link_id
+
+
+async def _attached(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(
+        f"{API}/issue/DEMO-1/attachments", files={"file": ("log.txt", b"line\n", "text/plain")}, headers=NO_CHECK
+    )
+
+
+async def _attachment_id(client: httpx.AsyncClient) -> str:
+    attachment_id: str = (await _attached(client)).json()[0]["id"]
+    return attachment_id
+
+
+async def _worklog(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(
+        f"{API}/issue/DEMO-1/worklog",
+        json={"timeSpent": "1h", "started": "2026-01-05T09:00:00.000+0000", "comment": adf("done")},
+    )
+
+
+async def _seeded(client: httpx.AsyncClient, path: str) -> httpx.Response:
+    await client.post("/__sandbox__/seed", json={"components": [{"project": "DEMO", "name": "Backend"}],
+                                                 "versions": [{"project": "DEMO", "name": "1.0"}]})  # fmt: skip
+    return await client.get(f"{API}{path}")
+
+
+async def _then(
+    client: httpx.AsyncClient,
+    first: Callable[[httpx.AsyncClient], Awaitable[Any]],
+    method: str,
+    path: str,
+    body: Any = None,
+) -> httpx.Response:
+    """`first` (whose answer, or its id, fills `path`), then the request under test."""
+    made = await first(client)
+    return await client.request(method, API + path.format(made if isinstance(made, str) else ""), json=body)
+
+
+async def _comment_id(client: httpx.AsyncClient) -> str:
+    comment_id: str = (await client.post(f"{API}/issue/DEMO-1/comment", json={"body": adf("hi")})).json()["id"]
+    return comment_id
+
+
 ALL = ["*all"]
+NO_CHECK = {"X-Atlassian-Token": "no-check"}
+EXPANDED = "changelog,renderedFields,names,schema,transitions.fields,editmeta,operations"
 #: (name, method, spec path below /rest/api/3, expected status, step)
 CASES: list[tuple[str, str, str, int, Step]] = [
     ("server-info", "GET", "/serverInfo", 200, lambda c: c.get(f"{API}/serverInfo")),
@@ -205,24 +235,132 @@ CASES: list[tuple[str, str, str, int, Step]] = [
     ("statuses", "GET", "/status", 200, lambda c: c.get(f"{API}/status")),
     ("status-categories", "GET", "/statuscategory", 200, lambda c: c.get(f"{API}/statuscategory")),
     ("fields", "GET", "/field", 200, lambda c: c.get(f"{API}/field")),
+    # Added with the site model, history, v2/latest and the corrections:
+    ("get-issue-expanded", "GET", "/issue/{issueIdOrKey}", 200,
+     lambda c: _edited(c, lambda c: c.get(f"{API}/issue/DEMO-1", params={"expand": EXPANDED}))),
+    ("get-issue-v2", "GET", "/issue/{issueIdOrKey}", 200,
+     lambda c: _edited(c, lambda c: c.get("/rest/api/2/issue/DEMO-1", params={"expand": "changelog"}))),
+    ("search-latest", "POST", "/search/jql", 200,
+     lambda c: c.post("/rest/api/latest/search/jql", json={"jql": "project = DEMO", "fields": ALL})),
+    ("assign-latest", "PUT", "/issue/{issueIdOrKey}/assignee", 204,
+     lambda c: c.put("/rest/api/latest/issue/DEMO-1/assignee", json={"accountId": None})),
+    ("comment-v2", "POST", "/issue/{issueIdOrKey}/comment", 201,
+     lambda c: c.post("/rest/api/2/issue/DEMO-1/comment", json={"body": "plain"})),
+    ("changelog", "GET", "/issue/{issueIdOrKey}/changelog", 200,
+     lambda c: _edited(c, lambda c: c.get(f"{API}/issue/DEMO-1/changelog"))),
+    ("changelog-404", "GET", "/issue/{issueIdOrKey}/changelog", 404,
+     lambda c: c.get(f"{API}/issue/DEMO-404/changelog")),
+    ("changelog-by-ids", "POST", "/issue/{issueIdOrKey}/changelog/list", 200, _changelog_by_ids),
+    ("changelog-by-ids-400", "POST", "/issue/{issueIdOrKey}/changelog/list", 400,
+     lambda c: c.post(f"{API}/issue/DEMO-1/changelog/list", json={"changelogIds": []})),
+    ("editmeta", "GET", "/issue/{issueIdOrKey}/editmeta", 200, lambda c: c.get(f"{API}/issue/DEMO-1/editmeta")),
+    ("editmeta-404", "GET", "/issue/{issueIdOrKey}/editmeta", 404, lambda c: c.get(f"{API}/issue/DEMO-404/editmeta")),
+    ("transitions-fields", "GET", "/issue/{issueIdOrKey}/transitions", 200,
+     lambda c: c.get(f"{API}/issue/DEMO-1/transitions", params={"expand": "transitions.fields"})),
+    ("link", "POST", "/issueLink", 201,
+     lambda c: c.post(f"{API}/issueLink", json={"type": {"name": "Relates"}, "inwardIssue": {"key": "DEMO-1"},
+                                                "outwardIssue": {"key": "DEMO-3"}})),
+    ("link-400", "POST", "/issueLink", 400,
+     lambda c: c.post(f"{API}/issueLink", json={"type": {"name": "Relates"}, "inwardIssue": {"key": "DEMO-1"},
+                                                "outwardIssue": {"key": "DEMO-1"}})),
+    ("link-404", "POST", "/issueLink", 404,
+     lambda c: c.post(f"{API}/issueLink", json={"type": {"name": "Relates"}, "inwardIssue": {"key": "DEMO-1"},
+                                                "outwardIssue": {"key": "DEMO-404"}})),
+    ("get-link", "GET", "/issueLink/{linkId}", 200, lambda c: _then(c, _linked, "GET", "/issueLink/{}")),
+    ("get-link-404", "GET", "/issueLink/{linkId}", 404, lambda c: c.get(f"{API}/issueLink/99999")),
+    ("delete-link", "DELETE", "/issueLink/{linkId}", 204, lambda c: _then(c, _linked, "DELETE", "/issueLink/{}")),
+    ("link-types", "GET", "/issueLinkType", 200, lambda c: c.get(f"{API}/issueLinkType")),
+    ("link-type", "GET", "/issueLinkType/{issueLinkTypeId}", 200, lambda c: c.get(f"{API}/issueLinkType/10000")),
+    ("link-type-404", "GET", "/issueLinkType/{issueLinkTypeId}", 404, lambda c: c.get(f"{API}/issueLinkType/1")),
+    ("watchers", "GET", "/issue/{issueIdOrKey}/watchers", 200, lambda c: c.get(f"{API}/issue/DEMO-1/watchers")),
+    ("watchers-404", "GET", "/issue/{issueIdOrKey}/watchers", 404,
+     lambda c: c.get(f"{API}/issue/DEMO-404/watchers")),
+    ("add-watcher", "POST", "/issue/{issueIdOrKey}/watchers", 204,
+     lambda c: c.post(f"{API}/issue/DEMO-1/watchers", json=MIA_ACCOUNT_ID)),
+    ("add-watcher-400", "POST", "/issue/{issueIdOrKey}/watchers", 400,
+     lambda c: c.post(f"{API}/issue/DEMO-1/watchers", json={"accountId": MIA_ACCOUNT_ID})),
+    ("add-watcher-404", "POST", "/issue/{issueIdOrKey}/watchers", 404,
+     lambda c: c.post(f"{API}/issue/DEMO-1/watchers", json="nobody")),
+    ("remove-watcher", "DELETE", "/issue/{issueIdOrKey}/watchers", 204,
+     lambda c: c.delete(f"{API}/issue/DEMO-1/watchers", params={"accountId": DEMO_ACCOUNT_ID})),
+    ("remove-watcher-400", "DELETE", "/issue/{issueIdOrKey}/watchers", 400,
+     lambda c: c.delete(f"{API}/issue/DEMO-1/watchers")),
+    ("attach", "POST", "/issue/{issueIdOrKey}/attachments", 200, _attached),
+    ("attach-403", "POST", "/issue/{issueIdOrKey}/attachments", 403,
+     lambda c: c.post(f"{API}/issue/DEMO-1/attachments", files={"file": ("a.txt", b"x")})),
+    ("attach-404", "POST", "/issue/{issueIdOrKey}/attachments", 404,
+     lambda c: c.post(f"{API}/issue/DEMO-404/attachments", files={"file": ("a.txt", b"x")}, headers=NO_CHECK)),
+    ("attachment", "GET", "/attachment/{id}", 200, lambda c: _then(c, _attachment_id, "GET", "/attachment/{}")),
+    ("attachment-404", "GET", "/attachment/{id}", 404, lambda c: c.get(f"{API}/attachment/99999")),
+    ("attachment-content", "GET", "/attachment/content/{id}", 200,
+     lambda c: _then(c, _attachment_id, "GET", "/attachment/content/{}")),
+    ("attachment-content-404", "GET", "/attachment/content/{id}", 404,
+     lambda c: c.get(f"{API}/attachment/content/99999")),
+    ("attachment-meta", "GET", "/attachment/meta", 200, lambda c: c.get(f"{API}/attachment/meta")),
+    ("remove-attachment", "DELETE", "/attachment/{id}", 204,
+     lambda c: _then(c, _attachment_id, "DELETE", "/attachment/{}")),
+    ("remove-attachment-404", "DELETE", "/attachment/{id}", 404, lambda c: c.delete(f"{API}/attachment/99999")),
+    ("add-worklog", "POST", "/issue/{issueIdOrKey}/worklog", 201, _worklog),
+    ("add-worklog-400", "POST", "/issue/{issueIdOrKey}/worklog", 400,
+     lambda c: c.post(f"{API}/issue/DEMO-1/worklog", json={"timeSpentSeconds": 0})),
+    ("worklogs", "GET", "/issue/{issueIdOrKey}/worklog", 200,
+     lambda c: _then(c, _worklog, "GET", "/issue/DEMO-1/worklog")),
+    ("worklogs-404", "GET", "/issue/{issueIdOrKey}/worklog", 404, lambda c: c.get(f"{API}/issue/DEMO-404/worklog")),
+    ("components", "GET", "/project/{projectIdOrKey}/components", 200,
+     lambda c: _seeded(c, "/project/DEMO/components")),
+    ("components-404", "GET", "/project/{projectIdOrKey}/components", 404,
+     lambda c: c.get(f"{API}/project/NOPE/components")),
+    ("versions", "GET", "/project/{projectIdOrKey}/versions", 200, lambda c: _seeded(c, "/project/DEMO/versions")),
+    ("versions-404", "GET", "/project/{projectIdOrKey}/versions", 404, lambda c: c.get(f"{API}/project/NOPE/versions")),
+    ("resolutions", "GET", "/resolution", 200, lambda c: c.get(f"{API}/resolution")),
+    ("user-search", "GET", "/user/search", 200, lambda c: c.get(f"{API}/user/search", params={"query": "mia"})),
+    ("user-search-400", "GET", "/user/search", 400, lambda c: c.get(f"{API}/user/search")),
+    ("assignable-projects", "GET", "/user/assignable/multiProjectSearch", 200,
+     lambda c: c.get(f"{API}/user/assignable/multiProjectSearch", params={"projectKeys": "DEMO,OPS"})),
+    ("assignable-projects-400", "GET", "/user/assignable/multiProjectSearch", 400,
+     lambda c: c.get(f"{API}/user/assignable/multiProjectSearch")),
+    ("assignable-projects-404", "GET", "/user/assignable/multiProjectSearch", 404,
+     lambda c: c.get(f"{API}/user/assignable/multiProjectSearch", params={"projectKeys": "DEMO,NOPE"})),
+    ("edit-parent", "PUT", "/issue/{issueIdOrKey}", 400,
+     lambda c: c.put(f"{API}/issue/DEMO-1", json={"fields": {"parent": {"key": "DEMO-2"}}})),
+    ("priority", "GET", "/priority/{id}", 200, lambda c: c.get(f"{API}/priority/1")),
+    ("priority-404", "GET", "/priority/{id}", 404, lambda c: c.get(f"{API}/priority/99")),
+    ("status", "GET", "/status/{idOrName}", 200, lambda c: c.get(f"{API}/status/In Progress")),
+    ("status-404", "GET", "/status/{idOrName}", 404, lambda c: c.get(f"{API}/status/Nope")),
+    ("resolution", "GET", "/resolution/{id}", 200, lambda c: c.get(f"{API}/resolution/10000")),
+    ("resolution-404", "GET", "/resolution/{id}", 404, lambda c: c.get(f"{API}/resolution/1")),
+    ("issuetype", "GET", "/issuetype/{id}", 200, lambda c: c.get(f"{API}/issuetype/10005")),
+    ("issuetype-404", "GET", "/issuetype/{id}", 404, lambda c: c.get(f"{API}/issuetype/1")),
+    ("component", "GET", "/component/{id}", 200,
+     lambda c: _then(c, lambda c: _seeded(c, "/project/DEMO/components"), "GET", "/component/10000")),
+    ("component-404", "GET", "/component/{id}", 404, lambda c: c.get(f"{API}/component/1")),
+    ("version", "GET", "/version/{id}", 200,
+     lambda c: _then(c, lambda c: _seeded(c, "/project/DEMO/versions"), "GET", "/version/10001")),
+    ("version-404", "GET", "/version/{id}", 404, lambda c: c.get(f"{API}/version/1")),
+    ("get-comment", "GET", "/issue/{issueIdOrKey}/comment/{id}", 200,
+     lambda c: _then(c, _comment_id, "GET", "/issue/DEMO-1/comment/{}")),
+    ("get-comment-404", "GET", "/issue/{issueIdOrKey}/comment/{id}", 404,
+     lambda c: c.get(f"{API}/issue/DEMO-1/comment/1")),
+    ("update-comment", "PUT", "/issue/{issueIdOrKey}/comment/{id}", 200,
+     lambda c: _then(c, _comment_id, "PUT", "/issue/DEMO-1/comment/{}", {"body": adf("edited")})),
+    ("update-comment-400", "PUT", "/issue/{issueIdOrKey}/comment/{id}", 400,
+     lambda c: _then(c, _comment_id, "PUT", "/issue/DEMO-1/comment/{}", {"body": "plain"})),
+    ("delete-comment", "DELETE", "/issue/{issueIdOrKey}/comment/{id}", 204,
+     lambda c: _then(c, _comment_id, "DELETE", "/issue/DEMO-1/comment/{}")),
+    ("delete-comment-404", "DELETE", "/issue/{issueIdOrKey}/comment/{id}", 404,
+     lambda c: c.delete(f"{API}/issue/DEMO-404/comment/1")),
+    ("bulk-fields", "GET", "/bulk/issues/fields", 200,
+     lambda c: c.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "DEMO-1,OPS-1"})),
+    ("bulk-fields-400", "GET", "/bulk/issues/fields", 400,
+     lambda c: c.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "NOPE-1"})),
+    ("bulk-fields-401", "GET", "/bulk/issues/fields", 401,
+     lambda c: c.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "DEMO-1"}, auth=("x@y.z", "bad"))),
+    ("bulk-fields-403", "GET", "/bulk/issues/fields", 403,
+     lambda c: c.get(f"{API}/bulk/issues/fields", params={"issueIdsOrKeys": "DEMO-1"},
+                     auth=(OUTSIDER_EMAIL, OUTSIDER_API_TOKEN))),
+    ("search-deleted-id", "POST", "/search/jql", 400,
+     lambda c: c.post(f"{API}/search/jql", json={"jql": "id not in (99999)"})),
 ]  # fmt: skip
-
-
-def _as_documented(spec_path: str, body: Any) -> Any:
-    for name in EPOCH_MS_FIELDS.get(spec_path, ()):
-        if isinstance(body, dict) and isinstance(body.get(name), int):
-            body[name] = datetime.fromtimestamp(body[name] / 1000, UTC).isoformat()
-    return _with_colon_offsets(body)
-
-
-def _with_colon_offsets(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _with_colon_offsets(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_with_colon_offsets(v) for v in node]
-    if isinstance(node, str):
-        return JIRA_DATETIME.sub(r"\1:\2", node)
-    return node
 
 
 @pytest.mark.anyio
@@ -233,21 +371,16 @@ async def test_answer_matches_the_official_document(
     response = await step(client)
 
     assert response.status_code == status, response.text
-    body = _as_documented(spec_path, response.json()) if response.content else None
+    assert spec_path_of(response.request.url.path) == spec_path
     if (method, spec_path, status) in UNDOCUMENTED:
-        assert body is not None
-        assert set(body) in ({"errorMessages", "errors"}, {"errors"})
+        assert set(response.json()) in ({"errorMessages", "errors"}, {"errors"})
         return
     if status == 204:
         # The document gives its 204s a JSON content type; Jira (and HTTP) send no body at all.
         assert response.content == b""
-        assert str(status) in (jira_openapi.spec / "paths" / (SPEC_PREFIX + spec_path) / method.lower() / "responses")
-        return
-    concrete = response.request.url.path
-    request = MockRequest(SPEC_HOST, method.lower(), concrete, path_pattern=SPEC_PREFIX + spec_path)
-    data = json.dumps(body).encode() if body is not None else b""
-    content_type = "application/json" if body is not None else ""
-    jira_openapi.validate_response(request, MockResponse(data, status_code=status, content_type=content_type))
+    content_type = response.headers.get("content-type", "")
+    answer = Answer(method, response.request.url.path, status, content_type, response.content)
+    validate_answer(jira_openapi, answer, spec_path)
 
 
 def test_every_case_names_a_documented_operation(jira_openapi: OpenAPI) -> None:

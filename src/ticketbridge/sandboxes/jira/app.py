@@ -37,6 +37,7 @@ from ticketbridge.sandboxes.jira.routes import (
     history,
     issues,
     links,
+    lookups,
     oauth,
     projects,
     search,
@@ -99,7 +100,8 @@ def create_app(config: JiraSandboxConfig | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.controls = JiraControls(runtime)
     # `projects` first: its `/issue/createmeta` must not be read as `/issue/{issueIdOrKey}`.
-    for module in (projects, issues, transitions, bulk, search, site, history, links, attachments, site_model):
+    modules = (projects, issues, transitions, bulk, search, site, history, links, attachments, site_model, lookups)
+    for module in modules:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(search.removed_router)
     app.include_router(edge_router)

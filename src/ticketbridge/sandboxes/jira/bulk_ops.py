@@ -165,3 +165,39 @@ def _changes_for(site: Site, issue: Issue, edits: dict[str, Any]) -> Changes:
         else:
             changes.values[field_id] = edit
     return changes
+
+
+#: The fields bulk edit applies here (`_field_edits`), as `GET /bulk/issues/fields` lists them: id, name,
+#: and whether labels-style ADD/REMOVE/REPLACE/REMOVE_ALL options apply.
+EDITABLE_FIELDS = (
+    ("assignee", "Assignee", False),
+    ("description", "Description", False),
+    ("environment", "Environment", False),
+    ("issuetype", "Issue Type", False),
+    ("labels", "Labels", True),
+    ("priority", "Priority", False),
+    ("reporter", "Reporter", False),
+    ("summary", "Summary", False),
+)
+
+
+def editable_fields(site: Site, base: str, issue_ids: list[int], search_text: str | None) -> list[dict[str, Any]]:
+    """IssueBulkEditField for each field bulk edit can set on the issues, filtered by `searchText` (a
+    case-insensitive part of the name); the options of priority and the user search of user fields."""
+    keys = ",".join(sorted({site.projects[site.issues[i].project_id].key for i in issue_ids}))
+    needle = (search_text or "").lower()
+    fields = []
+    for field_id, name, multi in EDITABLE_FIELDS:
+        if needle not in name.lower():
+            continue
+        entry: dict[str, Any] = {"id": field_id, "isRequired": field_id == "summary", "name": name, "type": field_id}
+        if multi:
+            entry["multiSelectFieldOptions"] = ["ADD", "REMOVE", "REPLACE", "REMOVE_ALL"]
+        if field_id in USER_FIELDS:
+            entry["searchUrl"] = f"{base}/rest/api/3/user/assignable/multiProjectSearch?projectKeys={keys}&query="
+        if field_id == "priority":
+            entry["fieldOptions"] = [
+                {"description": p.description, "id": p.id, "priority": p.name} for p in site.priorities.values()
+            ]
+        fields.append(entry)
+    return fields

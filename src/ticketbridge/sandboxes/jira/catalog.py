@@ -60,7 +60,7 @@ FIELDS = (
     FieldInfo("reporter", "Reporter", "user"),
     FieldInfo("labels", "Labels", "array", "string", ("add", "set", "remove")),
     FieldInfo("duedate", "Due date", "date"),
-    FieldInfo("parent", "Parent", "issuelink", on_edit=False),
+    FieldInfo("parent", "Parent", "issuelink"),
     FieldInfo("components", "Components", "array", "component"),
     FieldInfo("fixVersions", "Fix versions", "array", "version"),
     FieldInfo("versions", "Affects versions", "array", "version"),

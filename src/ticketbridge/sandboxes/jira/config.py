@@ -19,7 +19,7 @@ PAGE_TOKEN_TTL_SECONDS = 7 * 24 * 3600
 #: The OAuth 2.0 (3LO) app every fresh sandbox has registered, as in Atlassian's developer console.
 DEMO_OAUTH_CLIENT_ID = "demo-oauth-client-id"
 DEMO_OAUTH_CLIENT_SECRET = "demo-oauth-client-secret"
-DEMO_OAUTH_REDIRECT_URI = "http://127.0.0.1:8000/oauth/jira/callback"
+DEMO_OAUTH_REDIRECT_URI = "http://127.0.0.1:8000/v1/oauth/jira/callback"
 #: The demo admin (demo.DEMO_ACCOUNT_ID): whom the automatic consent signs in.
 DEMO_CONSENT_ACCOUNT_ID = "5b10a2844c20165700ede21g"
 DAY_SECONDS = 24 * 3600

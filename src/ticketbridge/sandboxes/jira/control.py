@@ -14,9 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from ticketbridge.sandboxes.calls import CallCounter
 from ticketbridge.sandboxes.control import PREFIX, Controls, seed_result
-from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.jira import oauth_control
 from ticketbridge.sandboxes.jira.config import RateLimitConfig
 from ticketbridge.sandboxes.jira.demo import build_demo_site
@@ -33,28 +31,19 @@ router.include_router(oauth_control.router)
 
 
 class JiraControls(Controls[SeedRequest, RateLimitConfig]):
-    """The site's reset, seed format (seeding.py), rate limits (ratelimit.py) and search lag."""
+    """The site's reset, seed format (seeding.py) and search lag; the shared plane serves the rest."""
+
+    search_lags = True
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        super().__init__(runtime, seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
         self.runtime = runtime
 
-    @property
-    def calls(self) -> CallCounter:
-        return self.runtime.calls
-
-    @property
-    def faults(self) -> FaultMiddleware:
-        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
-        return self.runtime.faults
-
-    def reset(self, seed_demo: bool | None) -> int:
+    def reset(self, seed_demo: bool) -> int:
         """Fresh site, no tasks, no OAuth grants, codes or tokens; the OAuth settings and clock, and the
         hosted sites stay."""
         runtime = self.runtime
-        runtime.replace_site(
-            build_demo_site() if (runtime.config.seed_demo if seed_demo is None else seed_demo) else Site()
-        )
+        runtime.replace_site(build_demo_site() if seed_demo else Site())
         runtime.queue = new_queue(runtime.config)
         runtime.oauth.clear()
         runtime.search_cache.clear()
@@ -72,12 +61,6 @@ class JiraControls(Controls[SeedRequest, RateLimitConfig]):
         runtime.save()
         extra = {"custom_fields": custom_field_ids(runtime.site, request)} if request.custom_fields else {}
         return seed_result(keys, **extra)
-
-    def rate_limits(self) -> RateLimitConfig:
-        return self.runtime.limiter.config
-
-    def set_rate_limits(self, config: RateLimitConfig) -> None:
-        self.runtime.limiter.configure(config)
 
     def search_lag_ms(self) -> float:
         return self.runtime.search_lag_ms

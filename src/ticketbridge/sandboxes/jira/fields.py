@@ -84,8 +84,7 @@ def parse_changes(
             else:
                 changes.errors[name] = cannot_be_set(name)
             continue
-        # Moving an issue under another parent is a separate Jira operation, not an edit.
-        if name not in allowed or (issue is not None and name == "parent"):
+        if name not in allowed:
             changes.errors[name] = cannot_be_set(name)
             continue
         _read_field(site, project, name, value, changes)
@@ -96,11 +95,23 @@ def parse_changes(
             changes.errors.setdefault("summary", "You must specify a summary of the issue.")
         if issue_type is not None and issue_type.subtask and "parent" not in changes.values:
             changes.errors.setdefault("parent", "Sub-task parent is required.")
-        if issue_type is not None and not issue_type.subtask and changes.values.get("parent") is not None:
-            parent = site.issues[changes.values["parent"]]
-            if site.issue_types[parent.issuetype_id].hierarchy_level != 1:
-                changes.errors["parent"] = "Given parent issue does not belong to appropriate hierarchy."
+    if issue_type is not None and "parent" in changes.values:
+        _check_parent(site, issue_type, issue, changes)
     return changes
+
+
+def _check_parent(site: Site, issue_type: IssueType, issue: Issue | None, changes: Changes) -> None:
+    """The parent one level up the hierarchy, as Jira requires on create and edit: a sub-task's is a
+    standard issue, a standard issue's an epic; `null` removes a standard issue's parent."""
+    parent_id = changes.values["parent"]
+    if parent_id is None:
+        if issue_type.subtask:
+            changes.errors["parent"] = "Sub-task parent is required."
+        return
+    parent = site.issues[parent_id]
+    level = site.issue_types[parent.issuetype_id].hierarchy_level
+    if (issue is not None and parent.id == issue.id) or level != issue_type.hierarchy_level + 1:
+        changes.errors["parent"] = "Given parent issue does not belong to appropriate hierarchy."
 
 
 def _read_operations(name: str, operations: Any, raw: dict[str, Any], changes: Changes) -> None:
@@ -367,6 +378,9 @@ def _read_labels(value: Any, changes: Changes) -> None:
 
 
 def _read_parent(site: Site, project: Project | None, value: Any, changes: Changes) -> None:
+    if value is None:
+        changes.values["parent"] = None
+        return
     parent = site.issue(_ref(value, "id", "key") or "")
     if parent is None or project is None or parent.project_id != project.id:
         changes.errors["parent"] = "Given parent issue does not belong to appropriate hierarchy."

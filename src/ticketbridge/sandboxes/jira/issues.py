@@ -157,6 +157,8 @@ def apply_changes(site: Site, user: User, issue: Issue, changes: Changes, before
     ):
         if name in values:
             setattr(issue, attribute, values[name])
+    if "parent" in values and values["parent"] != issue.parent_id:
+        site.set_parent(issue, values["parent"])
     labels = list(values.get("labels", issue.labels))
     labels += [label for label in changes.labels_add if label not in labels]
     issue.labels = tuple(label for label in labels if label not in changes.labels_remove)

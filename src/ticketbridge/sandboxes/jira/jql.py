@@ -28,7 +28,7 @@ Semantics kept from Jira:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter, ge, gt, le, lt
@@ -172,7 +172,7 @@ def compile_jql(
     *,
     current_account_id: str | None,
     now: datetime,
-    known_values: Mapping[str, set[str]] | None = None,
+    known_values: Mapping[str, Container[str]] | None = None,
     context: JqlContext | None = None,
 ) -> CompiledQuery:
     """Compile `text`; raises `JqlError` with Jira's messages if it cannot be run.
@@ -356,7 +356,7 @@ class _Compiler:
         self,
         current_account_id: str | None,
         now: datetime,
-        known_values: Mapping[str, set[str]] | None,
+        known_values: Mapping[str, Container[str]] | None,
         context: JqlContext,
     ) -> None:
         self.current_account_id = current_account_id
@@ -596,6 +596,7 @@ class _Compiler:
         """The lower-cased values a clause names (functions resolved, checked), and whether EMPTY is one."""
         items = clause.operand.items if isinstance(clause.operand, ValueList) else (clause.operand,)
         selection = _Selection()
+        unknown: list[str] = []  # Jira names every value it cannot find, not just the first
         for item in items:
             if isinstance(item, Empty):
                 if not _FIELDS[field][1]:
@@ -607,10 +608,17 @@ class _Compiler:
             elif field == "resolution" and item.text.lower() == "unresolved":
                 selection.with_empty = True
             else:
-                value = self.checked(clause, field, item.text)
+                try:
+                    value = self.checked(clause, field, item.text)
+                except _Invalid as invalid:
+                    unknown.append(str(invalid))
+                    continue
                 if field == "sprint" and not value.isdigit():
                     value = str(self.context.sprint_names.get(value, value))
                 selection.values.add(value)
+        if unknown:
+            self.errors.extend(unknown[:-1])
+            raise _Invalid(unknown[-1])
         return selection
 
     def function_values(self, function: Function, clause: Clause, selection: _Selection) -> set[str]:
@@ -656,18 +664,16 @@ class _Compiler:
 
     def checked(self, clause: Clause, field: str, text: str) -> str:
         value = text if field in _USER_FIELDS else text.lower()
-        if field in ("key", "parent", "parentepic") and text.isdigit():  # an issue id
-            return value
-        if field in ("key", "parent", "parentepic") and not _ISSUE_KEY.fullmatch(text):
+        if field in ("key", "parent", "parentepic") and not (text.isdigit() or _ISSUE_KEY.fullmatch(text)):
             raise _Invalid(f"The issue key '{text}' for field '{clause.field}' is invalid.")
         existing = self.existing(field)
         if existing is not None and value.lower() not in existing:
-            if field in ("key", "parent", "parentepic"):
+            if field in ("key", "parent", "parentepic"):  # a key or an id (Jira names both a key)
                 raise _Invalid(f"An issue with key '{text}' does not exist for field '{clause.field}'.")
             raise _Invalid(f"The value '{text}' does not exist for the field '{clause.field}'.")
         return value
 
-    def existing(self, field: str) -> set[str] | None:
+    def existing(self, field: str) -> Container[str] | None:
         if self.known_values is None or field not in _KNOWN_VALUES_KEY:  # e.g. labels: any label may be asked
             return None
         found = self.known_values.get(_KNOWN_VALUES_KEY[field])

@@ -222,6 +222,8 @@ def add_worklog(site: Site, user: User, issue: Issue, body: Any) -> Worklog:
     if not isinstance(body, dict):
         raise JiraError(400, ["The request body must be a JSON object."])
     seconds = body.get("timeSpentSeconds")
+    if isinstance(seconds, str) and seconds.isdigit():  # Jira's JSON reader takes numbers in strings
+        seconds = int(seconds)
     if seconds is None and isinstance(body.get("timeSpent"), str):
         seconds = _duration(body["timeSpent"])
     if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:

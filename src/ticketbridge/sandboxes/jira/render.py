@@ -67,6 +67,7 @@ EXPANDS = frozenset(
         "names",
         "schema",
         "transitions",
+        "transitions.fields",
         "operations",
         "editmeta",
         "changelog",
@@ -162,8 +163,10 @@ def project_json(base: str, site: Site, project: Project, expand: Collection[str
     return body
 
 
-def transition_json(base: str, site: Site, transition: Transition) -> dict[str, Any]:
-    return {
+def transition_json(base: str, site: Site, transition: Transition, with_fields: bool = False) -> dict[str, Any]:
+    """`with_fields` (`expand=transitions.fields`): the transition screen's fields; no transition has a
+    screen (`hasScreen: false`), so they are always none."""
+    body: dict[str, Any] = {
         "id": str(transition.id),
         "name": transition.name,
         "to": status_json(base, site.statuses[transition.to_status_id]),
@@ -175,6 +178,9 @@ def transition_json(base: str, site: Site, transition: Transition) -> dict[str, 
         # Live Cloud answers carry `isLooped`, although the schema names it `looped`.
         "isLooped": False,
     }
+    if with_fields:
+        body["fields"] = {}
+    return body
 
 
 def comment_json(base: str, site: Site, issue: Issue, comment: Comment) -> dict[str, Any]:
@@ -248,9 +254,10 @@ def issue_json(
             body["fields"] = values
     if "renderedFields" in expand:
         body["renderedFields"] = {name: _rendered(base, site, issue, name) for name in field_names(site, issue, fields)}
-    if "transitions" in expand:
+    if "transitions" in expand or "transitions.fields" in expand:
         available = site.workflow_of(issue).available(issue.status_id)
-        body["transitions"] = [transition_json(base, site, t) for t in available]
+        with_fields = "transitions.fields" in expand
+        body["transitions"] = [transition_json(base, site, t, with_fields) for t in available]
     if "operations" in expand:
         body["operations"] = {"linkGroups": []}
     if "changelog" in expand:

@@ -7,7 +7,7 @@ every write, so that a site holds 100,000 issues in little memory and searches n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -392,9 +392,15 @@ class Site:
         self.reindex(issue)
 
     def remove_issue(self, issue: Issue) -> None:
-        """Deletes the issue and its sub-tasks (sub-tasks have no children of their own)."""
+        """Deletes the issue and its sub-tasks (sub-tasks have no children of their own); an epic's
+        children stay, without a parent, as in Jira."""
         for child_id in self.subtask_ids.pop(issue.id, []):
-            self._forget_attached(self.issues[child_id])
+            child = self.issues[child_id]
+            if not self.issue_types[child.issuetype_id].subtask:
+                child.parent_id = None
+                self.reindex(child)
+                continue
+            self._forget_attached(child)
             del self.issue_ids_by_key[self.issues.pop(child_id).key]
             self.removed_issue_ids.add(child_id)
             self.index.forget(child_id)
@@ -406,6 +412,16 @@ class Site:
         if issue.parent_id is not None:
             self.subtask_ids[issue.parent_id].remove(issue.id)
         self.version += 1
+
+    def set_parent(self, issue: Issue, parent_id: int | None) -> None:
+        """Moves the issue under another parent (or none), keeping the index of children in step."""
+        if issue.parent_id is not None:
+            self.subtask_ids[issue.parent_id].remove(issue.id)
+        issue.parent_id = parent_id
+        if parent_id is not None:
+            self.subtask_ids.setdefault(parent_id, []).append(issue.id)
+        for child_id in self.subtask_ids.get(issue.id, ()):  # their parentEpic moves with them
+            self.reindex(self.issues[child_id])
 
     def reindex(self, issue: Issue) -> None:
         """Rebuilds the issue's search row; call after every change to the issue."""
@@ -568,11 +584,13 @@ class Site:
             return self.custom_fields.get(f"customfield_{ref}")
         return next((f for f in self.custom_fields.values() if f.name.lower() == ref.lower()), None)
 
-    def known_values(self, account_id: str) -> dict[str, set[str]]:
-        """Lower-cased names and ids JQL accepts; projects the user cannot see are unknown, as in Jira."""
+    def known_values(self, account_id: str) -> dict[str, Container[str]]:
+        """Lower-cased names and ids JQL accepts; projects the user cannot see are unknown, as in Jira.
+        Issue keys and ids are those of the issues that exist now: a deleted one is unknown."""
         projects = list(self.visible_projects(account_id))
         visible = {p.id for p in projects}
         return {
+            "key": IssueRefs(self, frozenset(visible)),
             "project": {v.lower() for p in projects for v in (p.key, p.id, p.name)},
             "status": {v.lower() for s in self.statuses.values() for v in (s.id, s.name)},
             "issuetype": {v.lower() for t in self.issue_types.values() for v in (t.id, t.name)},
@@ -593,3 +611,18 @@ class Site:
             for name in (f.name.lower(), f"cf[{f.number}]"):
                 names[name] = (f.id, f.type)
         return names
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRefs:
+    """The keys and ids (any case) of the issues in `project_ids`, looked up when asked: a site of many
+    issues is not copied into a set for every search."""
+
+    site: Site
+    project_ids: frozenset[str]
+
+    def __contains__(self, ref: object) -> bool:
+        if not isinstance(ref, str):
+            return False
+        issue = self.site.issue(ref)
+        return issue is not None and issue.project_id in self.project_ids

@@ -94,6 +94,8 @@ def request_to_v3(body: Any) -> Any:
     body = dict(body)
     if isinstance(body.get("body"), str):
         body["body"] = text_to_adf(body["body"])
+    if isinstance(body.get("comment"), str):  # a worklog's comment
+        body["comment"] = text_to_adf(body["comment"])
     if isinstance(body.get("issueUpdates"), list):
         body["issueUpdates"] = [request_to_v3(element) for element in body["issueUpdates"]]
     fields = body.get("fields")

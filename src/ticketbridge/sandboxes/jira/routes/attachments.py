@@ -51,7 +51,9 @@ async def attachment_content(id: str, runtime: RuntimeDep, user: UserDep) -> Res
 
 @router.get("/attachment/{id}", operation_id="getAttachment")
 async def attachment(id: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
-    return attachment_json(runtime.base, runtime.site, visible_attachment(runtime.site, user, id))
+    """AttachmentMetadata, whose `id` is a number (the issue's `attachment` field has strings)."""
+    found = visible_attachment(runtime.site, user, id)
+    return attachment_json(runtime.base, runtime.site, found) | {"id": found.id}
 
 
 @router.delete("/attachment/{id}", operation_id="removeAttachment", status_code=204)

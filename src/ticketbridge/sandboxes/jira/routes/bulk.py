@@ -1,4 +1,5 @@
-"""Bulk operations: available transitions, bulk transition and edit submissions, and task progress."""
+"""Bulk operations: available transitions and editable fields, bulk transition and edit submissions, and task
+progress."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ticketbridge.sandboxes.jira.bulk_ops import (
     check_permission,
     check_size,
     edit_operation,
+    editable_fields,
     parse_transition_inputs,
     resolve_issues,
     transition_operation,
@@ -79,6 +81,21 @@ async def submit_transition(body: BodyDep, runtime: RuntimeDep, user: UserDep) -
         operation = transition_operation(runtime.site, transition_id, user)
         plan.update(dict.fromkeys(ids, operation))
     return _submit(runtime, user, list(plan), lambda issue_id: plan[issue_id](issue_id), invalid)
+
+
+@router.get("/bulk/issues/fields", operation_id="getBulkEditableFields")
+async def bulk_editable_fields(
+    issueIdsOrKeys: str, runtime: RuntimeDep, user: UserDep, searchText: str | None = None
+) -> dict[str, Any]:
+    """The first step of a bulk edit: what `POST /bulk/issues/fields` can set on these issues. The
+    cursors are not served: every field fits on one page."""
+    check_permission(user)
+    refs = [r for r in issueIdsOrKeys.split(",") if r.strip()]
+    check_size(len(refs))
+    ids, invalid = resolve_issues(runtime.site, user, refs)
+    if invalid or not ids:
+        raise BulkOperationError(400, "Some of the issues in the issueIdsOrKeys are not valid")
+    return {"fields": editable_fields(runtime.site, runtime.base, ids, searchText)}
 
 
 @router.post("/bulk/issues/fields", operation_id="submitBulkEdit", status_code=201)

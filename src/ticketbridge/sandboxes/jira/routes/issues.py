@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from ticketbridge.sandboxes.jira.adf import NOT_ADF, is_adf
 from ticketbridge.sandboxes.jira.auth import UserDep
-from ticketbridge.sandboxes.jira.catalog import issue_view
+from ticketbridge.sandboxes.jira.catalog import edit_fields, issue_view
 from ticketbridge.sandboxes.jira.errors import ISSUE_NOT_FOUND, JiraError, JiraJSONResponse
 from ticketbridge.sandboxes.jira.issues import (
     add_comment,
@@ -118,6 +118,12 @@ async def get(
     return issue_view(runtime.base, runtime.site, issue, chosen, parse_expand(expand), user.account_id)
 
 
+@router.get("/issue/{issueIdOrKey}/editmeta", operation_id="getEditIssueMeta")
+async def editmeta(issueIdOrKey: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+    """IssueUpdateMetadata: the fields the edit screen offers, as `expand=editmeta` gives them."""
+    return edit_fields(runtime.site, runtime.base, visible_issue(runtime.site, user, issueIdOrKey))
+
+
 @router.put("/issue/{issueIdOrKey}", operation_id="editIssue", status_code=204)
 async def edit(
     issueIdOrKey: str, body: BodyDep, runtime: RuntimeDep, user: UserDep, returnIssue: bool = False
@@ -145,10 +151,12 @@ async def assign(issueIdOrKey: str, body: BodyDep, runtime: RuntimeDep, user: Us
 
 @router.delete("/issue/{issueIdOrKey}", operation_id="deleteIssue", status_code=204)
 async def delete(issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, deleteSubtasks: bool = False) -> Response:
-    issue = visible_issue(runtime.site, user, issueIdOrKey)
-    if runtime.site.subtask_ids.get(issue.id) and not deleteSubtasks:
+    site = runtime.site
+    issue = visible_issue(site, user, issueIdOrKey)
+    children = (site.issues[i] for i in site.subtask_ids.get(issue.id, ()))
+    if not deleteSubtasks and any(site.issue_types[c.issuetype_id].subtask for c in children):
         raise JiraError(400, ["The issue has subtasks. Set deleteSubtasks=true to delete it with its subtasks."])
-    runtime.site.remove_issue(issue)
+    site.remove_issue(issue)
     return Response(status_code=204)
 
 

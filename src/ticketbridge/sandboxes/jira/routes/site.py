@@ -91,6 +91,38 @@ async def assignable_users(
     ]
 
 
+@router.get("/user/assignable/multiProjectSearch", operation_id="findBulkAssignableUsers")
+async def assignable_in_projects(
+    runtime: RuntimeDep,
+    user: UserDep,
+    projectKeys: str | None = None,
+    query: str | None = None,
+    accountId: str | None = None,
+    startAt: int = 0,
+    maxResults: int = 50,
+) -> list[dict[str, Any]]:
+    """The users assignable in every one of `projectKeys` (comma-separated, required)."""
+    site = runtime.site
+    keys = [k.strip() for k in (projectKeys or "").split(",") if k.strip()]
+    if not keys:
+        raise JiraError(400, ["The 'projectKeys' parameter is required."])
+    projects = []
+    for key in keys:
+        found = site.project(key)
+        if found is None or not found.is_visible_to(user.account_id):
+            raise JiraError(404, [f"No project could be found with key '{key}'."])
+        projects.append(found)
+    window = list(site.users.values())[startAt : min(startAt + maxResults, USER_WINDOW)]
+    needle = (query or "").lower()
+    return [
+        user_json(runtime.base, u)
+        for u in window
+        if all(p.is_visible_to(u.account_id) for p in projects)
+        and (accountId is None or u.account_id == accountId)
+        and any(part.startswith(needle) for part in (*u.display_name.lower().split(), u.email.lower()))
+    ]
+
+
 @router.get("/priority", operation_id="getPriorities")
 async def priorities(runtime: RuntimeDep, user: UserDep) -> list[dict[str, Any]]:
     return [priority_json(runtime.base, p) for p in runtime.site.priorities.values()]

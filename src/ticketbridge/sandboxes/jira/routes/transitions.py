@@ -18,16 +18,22 @@ router = APIRouter(route_class=JiraRoute)
 
 @router.get("/issue/{issueIdOrKey}/transitions", operation_id="getTransitions")
 async def transitions(
-    issueIdOrKey: str, runtime: RuntimeDep, user: UserDep, transitionId: str | None = None
+    issueIdOrKey: str,
+    runtime: RuntimeDep,
+    user: UserDep,
+    transitionId: str | None = None,
+    expand: str | None = None,
 ) -> dict[str, Any]:
-    """Transitions available from the current status; an unknown `transitionId` gives an empty list."""
+    """Transitions available from the current status; an unknown `transitionId` gives an empty list.
+    `expand=transitions.fields` adds each transition's screen fields (none: no transition has a screen)."""
     issue = visible_issue(runtime.site, user, issueIdOrKey)
     available = runtime.site.workflow_of(issue).available(issue.status_id)
     if transitionId is not None:
         available = [t for t in available if str(t.id) == transitionId]
+    with_fields = "transitions.fields" in (expand or "").split(",")
     return {
         "expand": "transitions",
-        "transitions": [transition_json(runtime.base, runtime.site, t) for t in available],
+        "transitions": [transition_json(runtime.base, runtime.site, t, with_fields) for t in available],
     }
 
 
