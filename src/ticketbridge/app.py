@@ -16,15 +16,12 @@ from ticketbridge.api.middleware import BodySizeLimitMiddleware, RequestContextM
 from ticketbridge.api.ratelimit import RATE_LIMIT_HEADERS, RateLimiter, RateLimitMiddleware, document_rate_limits
 from ticketbridge.config import Settings
 from ticketbridge.errors import NotMigrated
-from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import RegistryFactory
-from ticketbridge.jobs.schedule import run_sync_scheduler
-from ticketbridge.jobs.worker import Worker
+from ticketbridge.jobs.worker import Worker, schedulers
 from ticketbridge.observability import get_logger
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
-from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.app")
 
@@ -65,8 +62,7 @@ async def _worker(runtime: Runtime, job_handlers: RegistryFactory) -> AsyncItera
     worker = Worker.for_runtime(runtime, handlers=handlers, concurrency=runtime.settings.worker_concurrency)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop))]
-    if JobType.CONNECTOR_SYNC in handlers:
-        tasks.append(asyncio.create_task(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow)))
+    tasks += [asyncio.create_task(scheduler) for scheduler in schedulers(runtime, handlers, stop)]
     try:
         yield
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,18 @@ _HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|[0-9A-Fa-f.]
 class LogFormat(StrEnum):
     JSON = "json"  #: one JSON object a line, for log shippers
     CONSOLE = "console"  #: coloured key=value lines, for a person at a terminal
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthAppSettings:
+    """One vendor's OAuth app (TICKETBRIDGE_<VENDOR>_OAUTH_*); None endpoints are the vendor's own."""
+
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    auth_base_url: str | None
+    api_base_url: str | None
+    refresh_margin_seconds: float
 
 
 class Settings(BaseSettings):
@@ -106,16 +119,23 @@ class Settings(BaseSettings):
     rate_limit_per_organization: str | None = "600/10seconds"
     #: The Jira Cloud OAuth 2.0 (3LO) app customers connect through (developer.atlassian.com console):
     #: its client id and secret, and the callback registered for it, which must reach
-    #: `GET /v1/oauth/jira/callback`. Unset: connecting with OAuth answers 503; API tokens work as ever.
+    #: `GET /v1/oauth/jira/callback`. Unset: connecting with OAuth answers 404 NOT_CONFIGURED; API
+    #: tokens work as ever.
     jira_oauth_client_id: str | None = None
     jira_oauth_client_secret: SecretStr | None = None
     jira_oauth_redirect_uri: str | None = None
     #: Atlassian's authorization server (`/authorize`, `/oauth/token`) and API gateway
-    #: (`/oauth/token/accessible-resources`, `/ex/jira/{cloudId}/...`); the Jira sandbox serves both.
-    jira_oauth_auth_base_url: str = "https://auth.atlassian.com"
-    jira_oauth_api_base_url: str = "https://api.atlassian.com"
+    #: (`/oauth/token/accessible-resources`, `/ex/jira/{cloudId}/...`); unset, Atlassian's own
+    #: (auth.atlassian.com, api.atlassian.com). The Jira sandbox serves both.
+    jira_oauth_auth_base_url: str | None = None
+    jira_oauth_api_base_url: str | None = None
     #: An access token is refreshed this long before it expires (Atlassian's last an hour).
     jira_oauth_refresh_margin_seconds: float = Field(300.0, ge=0, le=3000)
+    #: The idle-expiry guard: a grant whose refresh token has gone unused this long is refreshed by
+    #: the worker (Atlassian expires a refresh token after 90 days unused), every
+    #: `oauth_idle_sweep_interval_seconds`.
+    oauth_idle_refresh_days: float = Field(75.0, gt=0, lt=90)
+    oauth_idle_sweep_interval_seconds: float = Field(3600.0, gt=0)
     #: Redis shared by the API processes (the rate limits' counters); unset, each process counts alone.
     redis_url: str | None = None
     #: Prefixes every key this service writes to Redis, so several deployments can share one server.
@@ -190,6 +210,23 @@ class Settings(BaseSettings):
         attempts = self.vendor_retry_attempts
         unbounded = attempts * self.effective_vendor_timeout_seconds + (attempts - 1) * VENDOR_RETRY_WAIT_MAX_SECONDS
         return min(unbounded, self.effective_vendor_retry_budget_seconds)
+
+    @property
+    def oauth_apps(self) -> dict[str, OAuthAppSettings]:
+        """The OAuth apps configured, by the vendor's slug (`OAuthProvider.slug`); an app lacking its
+        client id, secret or redirect URI is left out."""
+        apps: dict[str, OAuthAppSettings] = {}
+        secret = self.jira_oauth_client_secret
+        if self.jira_oauth_client_id and secret is not None and self.jira_oauth_redirect_uri:
+            apps["jira"] = OAuthAppSettings(
+                client_id=self.jira_oauth_client_id,
+                client_secret=secret,
+                redirect_uri=self.jira_oauth_redirect_uri,
+                auth_base_url=self.jira_oauth_auth_base_url,
+                api_base_url=self.jira_oauth_api_base_url,
+                refresh_margin_seconds=self.jira_oauth_refresh_margin_seconds,
+            )
+        return apps
 
     @property
     def effective_database_pool_size(self) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,9 +15,9 @@ from ticketbridge.crypto import CredentialCipher, load_cipher
 from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
 from ticketbridge.services.auth_cache import AuthCache
-from ticketbridge.services.tokens import JiraOAuthConfig, TokenLocks
+from ticketbridge.services.tokens import TokenLocks, oauth_configs
 from ticketbridge.services.vendors import VendorAccess
-from ticketbridge.store.base import create_engine, create_sessionmaker
+from ticketbridge.store.base import create_engine, create_sessionmaker, utcnow
 
 
 @dataclass(slots=True)
@@ -33,6 +35,8 @@ class Runtime:
     auth_cache: AuthCache = field(default_factory=AuthCache)
     #: OAuth token refreshes of this process queue here, one per connection at a time.
     token_locks: TokenLocks = field(default_factory=TokenLocks)
+    #: "Now" for OAuth token expiries and the idle-expiry sweep; a test moves it with a sandbox's clock.
+    clock: Callable[[], datetime] = utcnow
 
     @property
     def vendor_access(self) -> VendorAccess:
@@ -42,8 +46,9 @@ class Runtime:
             factory=self.connectors,
             claim_ttl_seconds=self.settings.job_lease_seconds,
             search_settle_seconds=self.settings.vendor_search_settle_seconds,
-            jira_oauth=JiraOAuthConfig.from_settings(self.settings),
+            oauth_apps=oauth_configs(self.settings, self.connectors.registry),
             token_locks=self.token_locks,
+            clock=self.clock,
         )
 
     @classmethod
@@ -71,4 +76,5 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.connectors.aclose()
         await self.engine.dispose()

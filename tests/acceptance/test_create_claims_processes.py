@@ -6,7 +6,6 @@ identifiers make exactly one Jira issue per identifier, and no answer is a 5xx."
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ import httpx
 import pytest
 
 from tests.builders import ADMIN, Tenant
-from tests.jobs.processes import DEADLINE_SECONDS
 from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
-from tests.support.processes import api_server, process_env, started
+from tests.support.processes import api_server, process_env, started, wait_job
 from ticketbridge.sandboxes import jira
 from ticketbridge.sandboxes.jira import JiraSandboxConfig, create_app
 from ticketbridge.services.ticket_requests import marker_for
@@ -125,14 +123,3 @@ async def test_concurrent_duplicates_over_two_api_processes_and_a_worker_write_o
     first, second = ({r["identifier"]: r["ticket_id"] for r in job["results"]} for job in finished)
     assert first == second and len(first) == 10
     assert [issues_with_marker(jira_url, tenant, f"job-{n}") for n in range(10)] == [1] * 10
-
-
-async def wait_job(http: httpx.AsyncClient, tenant: Tenant, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        answer = await http.get(f"/v1/jobs/{job_id}", headers=tenant.headers)
-        assert answer.status_code == 200, answer.text
-        if answer.json()["status"] in ("SUCCESS", "FAILED"):
-            return dict(answer.json())
-        assert time.monotonic() < deadline, answer.text
-        await asyncio.sleep(0.3)

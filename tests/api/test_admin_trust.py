@@ -237,7 +237,7 @@ async def test_patch_refuses_null_naming_the_field(client: httpx.AsyncClient, fi
     response = await client.patch(f"/v1/admin/connections/{created['id']}", json={field: None}, headers=ADMIN)
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == [{"loc": ["body", field], "msg": "cannot be null", "type": "null_not_allowed"}]
-    assert await get_connection(client, created["id"]) == created
+    assert await get_connection(client, created["id"]) == created | {"oauth": None}  # no OAuth grant
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ async def test_connection_strings_refuse_nul_and_lone_surrogates(
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][:2] == loc
     assert "tok" not in response.text
-    assert await get_connection(client, created["id"]) == created
+    assert await get_connection(client, created["id"]) == created | {"oauth": None}  # no OAuth grant
 
 
 # --- credentials follow their site ---
@@ -343,7 +343,7 @@ async def test_a_new_base_url_without_credentials_is_422_and_changes_nothing(cli
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "credentials"]
-    assert await get_connection(client, created["id"]) == created
+    assert await get_connection(client, created["id"]) == created | {"oauth": None}  # no OAuth grant
     assert [change["action"] for change in await audit(client, created["id"])] == ["verified", "created"]
 
 

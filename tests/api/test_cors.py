@@ -27,8 +27,17 @@ async def options(app: FastAPI, path: str, headers: dict[str, str]) -> httpx.Res
         return await client.options(path, headers=headers)
 
 
+def demo_settings_of(settings: Settings) -> Settings:
+    return demo_settings(
+        settings,
+        admin_token="t",
+        jira_url="http://127.0.0.1:8100",
+        redirect_uri="http://127.0.0.1:8000/v1/oauth/jira/callback",
+    )
+
+
 def demo_app() -> FastAPI:
-    return create_app(demo_settings(Settings(worker_enabled=False), admin_token="t"))
+    return create_app(demo_settings_of(Settings(worker_enabled=False)))
 
 
 @pytest.mark.parametrize("origin", ["http://localhost:8080", "http://127.0.0.1:5173", "http://localhost"])
@@ -75,5 +84,5 @@ async def test_production_allows_exactly_the_configured_origins() -> None:
 
 
 def test_the_demo_keeps_an_explicit_origin_regex() -> None:
-    settings = demo_settings(Settings(cors_origin_regex=r"https://.*\.corp\.example"), admin_token="t")
+    settings = demo_settings_of(Settings(cors_origin_regex=r"https://.*\.corp\.example"))
     assert settings.cors_origin_regex == r"https://.*\.corp\.example"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -176,7 +177,7 @@ async def test_an_expired_or_forged_state_is_refused(
     start = await authorize(client, org_id)
     query = await consent(jira_sandbox, start["authorize_url"])
     expired = oauth_service.ConnectState(
-        nonce="n" * 20, organization_id=uuid.UUID(org_id), expires_at=int(time.time()) - 1
+        nonce="n" * 20, organization_id=uuid.UUID(org_id), expires_at=int(time.time()) - 1, vendor="jira"
     )
 
     late = await callback(client, query | {"state": oauth_service.sign_state(runtime.cipher, expired)})
@@ -302,3 +303,72 @@ async def test_secrets_rotate_moves_the_3lo_tokens_to_the_new_key(
     assert row is not None
     tokens = CredentialCipher([new_key]).decrypt(row.tokens_encrypted)
     assert {"access_token", "refresh_token"} <= set(tokens)
+
+
+async def test_a_vendor_without_oauth_is_a_404_on_every_connect_path(client: httpx.AsyncClient) -> None:
+    org_id = await make_organization(client)
+    answers = [
+        await client.post(f"/v1/admin/organizations/{org_id}/connections/rezolve/authorize", headers=ADMIN),
+        await client.post(
+            f"/v1/admin/organizations/{org_id}/connections/nosuchvendor/complete",
+            json={"state": "x", "cloud_id": DEMO_CLOUD_ID},
+            headers=ADMIN,
+        ),
+        await client.get("/v1/oauth/rezolve/callback", params={"state": "x", "code": "y"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["code"] == "NOT_FOUND" and "jira" in answer.json()["message"]
+
+
+async def test_a_state_is_bound_to_its_vendor(
+    client: httpx.AsyncClient, jira_sandbox: FastAPI, runtime: Runtime
+) -> None:
+    org_id = await make_organization(client)
+    start = await authorize(client, org_id)
+    query = await consent(jira_sandbox, start["authorize_url"])
+    other = oauth_service.ConnectState(
+        nonce="m" * 20, organization_id=uuid.UUID(org_id), expires_at=int(time.time()) + 60, vendor="elsewhere"
+    )
+
+    foreign = await callback(client, query | {"state": oauth_service.sign_state(runtime.cipher, other)})
+
+    assert foreign.status_code == 400, foreign.text
+    assert foreign.json()["code"] == "INVALID_OAUTH_STATE" and "another vendor" in foreign.json()["message"]
+
+
+async def test_the_admin_get_shows_the_grants_expiries(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
+    org_id = await make_organization(client)
+    body = await connected(client, jira_sandbox, org_id)
+
+    response = await client.get(f"/v1/admin/connections/{body['connection']['id']}", headers=ADMIN)
+
+    assert response.status_code == 200, response.text
+    oauth = response.json()["oauth"]
+    granted = datetime.fromisoformat(oauth["refresh_token_last_used_at"])
+    assert datetime.fromisoformat(oauth["access_token_expires_at"]) == datetime.fromisoformat(
+        body["access_token_expires_at"]
+    )
+    assert datetime.fromisoformat(oauth["refresh_token_expires_at"]) == granted + timedelta(days=90)
+    assert datetime.fromisoformat(oauth["absolute_expires_at"]) == granted + timedelta(days=365)
+    assert "offline_access" in oauth["scopes"] and oauth["needs_reauthorization"] is False
+
+
+async def test_the_connect_paths_are_documented_with_the_vendor_parameter(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
+    for path in (
+        "/v1/admin/organizations/{org_id}/connections/{vendor}/authorize",
+        "/v1/admin/organizations/{org_id}/connections/{vendor}/complete",
+        "/v1/oauth/{vendor}/callback",
+    ):
+        operation = next(iter(paths[path].values()))
+        vendor = next(p for p in operation["parameters"] if p["name"] == "vendor")
+        assert vendor["in"] == "path" and "jira" in vendor["description"]
+        assert {"400", "404"} & set(operation["responses"]), operation["responses"]
+    answered = paths["/v1/admin/connections/{connection_id}"]["get"]["responses"]["200"]
+    schema = answered["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    oauth = document["components"]["schemas"][schema]["properties"]["oauth"]
+    assert oauth["description"] and "null" in oauth["description"]
+    expiries = document["components"]["schemas"]["ConnectionOAuthModel"]["properties"]
+    assert {"access_token_expires_at", "refresh_token_last_used_at", "absolute_expires_at"} <= set(expiries)

@@ -11,9 +11,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from tests.builders import Tenant
 from tests.conftest import ADMIN_TOKEN, SECRETS_KEY
 from tests.jobs.processes import DEADLINE_SECONDS, REPO_ROOT
 
@@ -55,6 +57,15 @@ async def started(args: list[str], env: dict[str, str], log_path: Path) -> Async
 @asynccontextmanager
 async def api_server(env: dict[str, str], log_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A `ticketbridge serve --no-worker` process, and a client for it once /healthz answers."""
+    async with api_process(env, log_path) as (_process, http):
+        yield http
+
+
+@asynccontextmanager
+async def api_process(
+    env: dict[str, str], log_path: Path
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
+    """`api_server`, with the process too (for a test that kills it)."""
     port = free_port()
     async with (
         started(["serve", "--no-worker", "--port", str(port)], env, log_path) as process,
@@ -70,4 +81,16 @@ async def api_server(env: dict[str, str], log_path: Path) -> AsyncIterator[httpx
                 pass
             assert time.monotonic() < deadline, "the API process did not start"
             await asyncio.sleep(0.1)
-        yield http
+        yield process, http
+
+
+async def wait_job(http: httpx.AsyncClient, tenant: Tenant, job_id: str) -> dict[str, Any]:
+    """The job once it has ended (SUCCESS or FAILED), polled over the API."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        answer = await http.get(f"/v1/jobs/{job_id}", headers=tenant.headers)
+        assert answer.status_code == 200, answer.text
+        if answer.json()["status"] in ("SUCCESS", "FAILED"):
+            return dict(answer.json())
+        assert time.monotonic() < deadline, answer.text
+        await asyncio.sleep(0.3)

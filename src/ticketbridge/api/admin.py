@@ -14,7 +14,9 @@ from ticketbridge.api.models.admin import (
     ApiKeyModel,
     ConnectionAuditModel,
     ConnectionCreateRequest,
+    ConnectionDetailModel,
     ConnectionModel,
+    ConnectionOAuthModel,
     ConnectionUpdateRequest,
     ItemList,
     OrganizationCreateRequest,
@@ -27,6 +29,7 @@ from ticketbridge.observability import request_id_var
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services import organizations as organizations_service
 from ticketbridge.services import sync as sync_service
+from ticketbridge.services import tokens as tokens_service
 from ticketbridge.services import verification as verification_service
 from ticketbridge.services.vendor_sites import SitePolicy
 from ticketbridge.state import Runtime
@@ -112,8 +115,22 @@ async def list_connections(
 
 
 @router.get("/connections/{connection_id}", operation_id="get_connection", responses=error_responses(404, 422))
-async def get_connection(connection_id: uuid.UUID, db: DbSession) -> ConnectionModel:
-    return ConnectionModel.of(await connections_service.get_connection(db, connection_id))
+async def get_connection(connection_id: uuid.UUID, db: DbSession, runtime: RuntimeDep) -> ConnectionDetailModel:
+    """The connection, with its OAuth grant's expiries when it was connected by consent (`oauth`,
+    null otherwise)."""
+    connection = await connections_service.get_connection(db, connection_id)
+    expiries = await tokens_service.grant_expiries(db, runtime.connectors.registry, connection)
+    oauth = None
+    if expiries is not None:
+        oauth = ConnectionOAuthModel(
+            access_token_expires_at=expiries.access_token_expires_at,
+            refresh_token_last_used_at=expiries.refresh_token_last_used_at,
+            refresh_token_expires_at=expiries.refresh_token_expires_at,
+            absolute_expires_at=expiries.absolute_expires_at,
+            scopes=list(expiries.scopes),
+            needs_reauthorization=expiries.needs_reauthorization,
+        )
+    return ConnectionDetailModel(**ConnectionModel.of(connection).model_dump(), oauth=oauth)
 
 
 @router.patch(

@@ -14,6 +14,7 @@ class JobType(StrEnum):
     ITSM_TICKET_BULK_CREATE = "ITSM_TICKET_BULK_CREATE"  #: POST /v1/itsm/tickets/bulk
     ITSM_TICKET_BULK_UPDATE = "ITSM_TICKET_BULK_UPDATE"  #: POST /v1/itsm/tickets/bulk/update
     CONNECTOR_SYNC = "CONNECTOR_SYNC"  #: a scheduled or requested sync of one connection
+    OAUTH_IDLE_REFRESH = "OAUTH_IDLE_REFRESH"  #: a refresh of a grant left unused (the idle-expiry guard)
 
 
 class JobStatus(StrEnum):
@@ -132,6 +133,8 @@ class ItemResult:
     identifier: str | None
     error: str | None
     code: str | None
+    #: Per field, why the item failed (`{loc, msg, type}`), when known.
+    details: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, item: JobItem) -> ItemResult:
@@ -144,6 +147,7 @@ class ItemResult:
             identifier=item.result.get("identifier"),
             error=item.error,
             code=item.code,
+            details=list(item.result.get("details") or []),
         )
 
 

@@ -15,8 +15,9 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,7 +29,7 @@ from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import HandlerRegistry, RegistryFactory
 from ticketbridge.jobs.runner import JobRun
-from ticketbridge.jobs.schedule import run_sync_scheduler
+from ticketbridge.jobs.schedule import run_idle_refresh_scheduler, run_sync_scheduler
 from ticketbridge.jobs.wakeup import JobWakeup, listen_for_notifications
 from ticketbridge.observability import get_logger
 from ticketbridge.state import Runtime
@@ -243,6 +244,25 @@ async def prepare_schema(runtime: Runtime) -> None:
         raise NotMigrated()
 
 
+def schedulers(runtime: Runtime, handlers: HandlerRegistry, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+    """The periodic schedulers to run beside a worker with these handlers, until `stop` is set."""
+    tasks: list[Coroutine[Any, Any, None]] = []
+    if JobType.CONNECTOR_SYNC in handlers:
+        tasks.append(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow))
+    if JobType.OAUTH_IDLE_REFRESH in handlers:
+        settings = runtime.settings
+        tasks.append(
+            run_idle_refresh_scheduler(
+                runtime.sessionmaker,
+                stop,
+                clock=runtime.clock,
+                idle_seconds=settings.oauth_idle_refresh_days * 86_400,
+                interval_seconds=settings.oauth_idle_sweep_interval_seconds,
+            )
+        )
+    return tasks
+
+
 async def run_worker(settings: Settings, *, concurrency: int, registry: RegistryFactory) -> None:
     """`ticketbridge worker`: runs until SIGTERM or SIGINT, then shuts down gracefully."""
     runtime = Runtime.build(settings)
@@ -254,10 +274,7 @@ async def run_worker(settings: Settings, *, concurrency: int, registry: Registry
             loop.add_signal_handler(signum, stop.set)
         handlers = registry(runtime)
         worker = Worker.for_runtime(runtime, handlers=handlers, concurrency=concurrency)
-        tasks = [worker.run(stop)]
-        if JobType.CONNECTOR_SYNC in handlers:  # periodic syncs, beside the worker that runs them
-            tasks.append(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow))
-        await asyncio.gather(*tasks)
+        await asyncio.gather(worker.run(stop), *schedulers(runtime, handlers, stop))
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(ValueError, RuntimeError):

@@ -3,6 +3,7 @@
 Tokens stay encrypted here (the ciphertext goes in and out as is); `services/tokens.py` decrypts
 them. `lock_tokens` is the refresh lock: FOR UPDATE on PostgreSQL, and on SQLite the write
 transaction every session begins with (BEGIN IMMEDIATE) already makes the caller the one writer.
+Times are the caller's (`now`): the token service runs on an injectable clock.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketbridge.enums import ConnectionState
 from ticketbridge.store.base import utcnow
-from ticketbridge.store.tables import OAuthStateRow, OAuthTokenRow
+from ticketbridge.store.tables import Connection, JobRow, OAuthStateRow, OAuthTokenRow
 
 ACTIVE = "ACTIVE"
 #: The grant is gone (revoked, expired, refresh token refused): only a new consent helps.
@@ -32,7 +34,13 @@ class StoredTokens:
     scopes: list[str]
     cloud_id: str
     status: str
+    granted_at: datetime
     refreshed_at: datetime | None
+
+    @property
+    def refresh_token_used_at(self) -> datetime:
+        """When the refresh token in use was issued: the last refresh, or the consent."""
+        return self.refreshed_at or self.granted_at
 
 
 def _stored(row: OAuthTokenRow) -> StoredTokens:
@@ -44,6 +52,7 @@ def _stored(row: OAuthTokenRow) -> StoredTokens:
         scopes=[str(scope) for scope in row.scopes],
         cloud_id=row.cloud_id,
         status=row.status,
+        granted_at=row.granted_at,
         refreshed_at=row.refreshed_at,
     )
 
@@ -70,8 +79,9 @@ async def save_tokens(
     access_token_expires_at: datetime,
     scopes: list[str],
     cloud_id: str,
+    granted_at: datetime,
 ) -> None:
-    """Inserts or replaces the connection's tokens (a new consent), ACTIVE again."""
+    """Inserts or replaces the connection's tokens (a new consent at `granted_at`), ACTIVE again."""
     row = await db.get(OAuthTokenRow, connection_id)
     if row is None:
         row = OAuthTokenRow(connection_id=connection_id, organization_id=organization_id)
@@ -81,14 +91,19 @@ async def save_tokens(
     row.scopes = list(scopes)
     row.cloud_id = cloud_id
     row.status = ACTIVE
+    row.granted_at = granted_at
     row.refreshed_at = None
     await db.flush()
 
 
 async def record_refresh(
-    db: AsyncSession, connection_id: uuid.UUID, *, tokens_encrypted: str, access_token_expires_at: datetime
+    db: AsyncSession,
+    connection_id: uuid.UUID,
+    *,
+    tokens_encrypted: str,
+    access_token_expires_at: datetime,
+    now: datetime,
 ) -> None:
-    now = utcnow()
     await db.execute(
         update(OAuthTokenRow)
         .where(OAuthTokenRow.connection_id == connection_id)
@@ -107,6 +122,31 @@ async def set_status(db: AsyncSession, connection_id: uuid.UUID, status: str) ->
         .where(OAuthTokenRow.connection_id == connection_id)
         .values(status=status, updated_at=utcnow())
     )
+
+
+async def idle_grants(
+    db: AsyncSession, *, used_before: datetime, job_type: str, retry_after: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(organization id, connection id) of each live grant whose refresh token was last used before
+    `used_before`, on a connection that is not deleted, with no `job_type` job queued or running and
+    none created since `retry_after` (so a refresh that keeps failing is not retried every round)."""
+    recent = exists().where(
+        JobRow.connection_id == OAuthTokenRow.connection_id,
+        JobRow.job_type == job_type,
+        (JobRow.status.in_(["QUEUED", "RUNNING"])) | (JobRow.created_at >= retry_after),
+    )
+    rows = await db.execute(
+        select(OAuthTokenRow.organization_id, OAuthTokenRow.connection_id)
+        .join(Connection, Connection.id == OAuthTokenRow.connection_id)
+        .where(
+            OAuthTokenRow.status == ACTIVE,
+            Connection.state != ConnectionState.DELETED,
+            func.coalesce(OAuthTokenRow.refreshed_at, OAuthTokenRow.granted_at) < used_before,
+            ~recent,
+        )
+        .order_by(OAuthTokenRow.connection_id)
+    )
+    return [(row.organization_id, row.connection_id) for row in rows]
 
 
 async def use_state(db: AsyncSession, state_id: str, *, organization_id: uuid.UUID, expires_at: datetime) -> bool:

@@ -377,6 +377,9 @@ class OAuthTokenRow(Base):
     cloud_id: Mapped[str] = mapped_column(String(100))
     #: ACTIVE, or REAUTHORIZE once the grant is gone (revoked, expired): the customer must connect again.
     status: Mapped[str] = mapped_column(String(20))
+    #: The customer's consent: the grant's absolute lifetime counts from here.
+    granted_at: Mapped[datetime]
+    #: The last refresh (the refresh token's last use); None until the first.
     refreshed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -195,3 +195,31 @@ class ConnectionModel(BaseModel):
                 last_successful_sync_at=connection.last_synced_at,
             ),
         )
+
+
+class ConnectionOAuthModel(BaseModel):
+    """The OAuth 2.0 (3LO) grant of a connection made by consent, as far as ticketbridge can tell: the
+    vendor expires a refresh token left unused (Atlassian: 90 days; the worker refreshes grants idle
+    for TICKETBRIDGE_OAUTH_IDLE_REFRESH_DAYS, 75 by default) and every grant some time after consent
+    (Atlassian: 365 days), when only the customer can connect the site again."""
+
+    access_token_expires_at: datetime = Field(description="The stored access token expires then (refreshed ahead)")
+    refresh_token_last_used_at: datetime = Field(
+        description="The refresh token in use was issued then: at the last refresh, or at consent"
+    )
+    refresh_token_expires_at: datetime = Field(
+        description="It expires then unless used before (the idle lifetime, capped by the absolute expiry)"
+    )
+    absolute_expires_at: datetime = Field(
+        description="Consent plus the grant's lifetime: no refresh goes past it; the customer must consent again"
+    )
+    scopes: list[str] = Field(description="The scopes the vendor granted")
+    needs_reauthorization: bool = Field(
+        description="The vendor refused the grant (revoked, expired): data requests answer 409 until a new consent"
+    )
+
+
+class ConnectionDetailModel(ConnectionModel):
+    oauth: ConnectionOAuthModel | None = Field(
+        description="The connection's OAuth grant and its expiries; null for a connection without one (API token)"
+    )

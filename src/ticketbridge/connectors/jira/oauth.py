@@ -15,7 +15,7 @@ accessible-resources) and .../oauth/getting-started/refresh-tokens/ (rotating re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,15 @@ import httpx
 
 from ticketbridge.connectors.errors import VendorAuthError, VendorRejected, VendorRetriable
 from ticketbridge.connectors.http import retry_after_seconds
-from ticketbridge.connectors.oauth import OAuthClientRejected
+from ticketbridge.connectors.oauth import (
+    AccessibleSite,
+    OAuthApp,
+    OAuthClientRejected,
+    OAuthGrantRefused,
+    OAuthProvider,
+    SiteConnection,
+    TokenGrant,
+)
 from ticketbridge.connectors.paths import KeyKind
 
 AUDIENCE = "api.atlassian.com"
@@ -31,37 +39,10 @@ AUDIENCE = "api.atlassian.com"
 REQUIRED_SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "offline_access")
 #: A site's cloudId, as accessible-resources answers it (a UUID on Atlassian).
 CLOUD_ID = KeyKind("Atlassian cloudId", "cloud_id", re.compile(r"[A-Za-z0-9-]+"), max_length=100)
+_DAY_SECONDS = 86_400
 
 
-class OAuthGrantRefused(VendorAuthError):
-    """The authorization server refused the code or refresh token (`invalid_grant`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGrant:
-    access_token: str
-    #: None when the answer carries none (keep the one sent).
-    refresh_token: str | None
-    expires_in_seconds: float
-    scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AccessibleSite:
-    cloud_id: str
-    url: str
-    name: str
-    scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthApp:
-    client_id: str
-    client_secret: str
-    redirect_uri: str
-
-
-def authorize_url(auth_base_url: str, app: OAuthApp, *, state: str, scopes: tuple[str, ...] = REQUIRED_SCOPES) -> str:
+def authorize_url(auth_base_url: str, app: OAuthApp, state: str, scopes: tuple[str, ...] = REQUIRED_SCOPES) -> str:
     """The consent screen's URL (GET /authorize), `prompt=consent` as Atlassian requires."""
     query = urlencode(
         {
@@ -112,7 +93,7 @@ class AtlassianOAuthClient:
             raise VendorRejected("accessible-resources did not answer a list", status_code=response.status_code)
         return [
             AccessibleSite(
-                cloud_id=str(site["id"]),
+                site_id=str(site["id"]),
                 url=str(site["url"]).rstrip("/"),
                 name=str(site.get("name") or ""),
                 scopes=tuple(str(scope) for scope in site.get("scopes") or []),
@@ -179,3 +160,32 @@ def _oauth_error(response: httpx.Response) -> tuple[str, str]:
         return f"HTTP {response.status_code}", ""
     error = str(body.get("error") or body.get("code") or f"HTTP {response.status_code}")
     return error, str(body.get("error_description") or body.get("message") or "")
+
+
+def site_connection(site: AccessibleSite) -> SiteConnection:
+    """A 3LO connection keeps the site URL as its base URL (ticket links point there) and reaches the
+    site through the gateway by its cloudId (`build` in this package)."""
+    return SiteConnection(base_url=site.url, credentials={"cloud_id": site.site_id})
+
+
+def granted_site(credentials: Mapping[str, Any]) -> str | None:
+    cloud_id = credentials.get("cloud_id")
+    return str(cloud_id) if cloud_id else None
+
+
+OAUTH = OAuthProvider(
+    slug="jira",
+    authority="Atlassian",
+    auth_base_url="https://auth.atlassian.com",
+    api_base_url="https://api.atlassian.com",
+    required_scopes=REQUIRED_SCOPES,
+    offline_scope="offline_access",
+    # developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens: "90 days of inactivity",
+    # and every refresh token of an authorization expires 365 days after consent.
+    idle_lifetime_seconds=90 * _DAY_SECONDS,
+    grant_lifetime_seconds=365 * _DAY_SECONDS,
+    authorize_url=authorize_url,
+    authorization_server=lambda auth, api, app: AtlassianOAuthClient(auth=auth, api=api, app=app),
+    site_connection=site_connection,
+    granted_site=granted_site,
+)
