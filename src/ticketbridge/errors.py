@@ -6,10 +6,12 @@
      ├── Unauthenticated     missing, unknown or revoked credentials
      │    └── AdminUnauthenticated  the same for the admin token
      ├── Conflict            the request clashes with the current state (paused connection, duplicate)
+     │    ├── ReauthorizationNeeded  the connection's OAuth grant is gone: the customer must connect again
      │    ├── CreateInProgress     another request or job is creating a ticket with this identifier
      │    └── IdempotencyInProgress  the first request with this Idempotency-Key still runs
      ├── PreconditionFailed  If-Match did not match the current version
      ├── InvalidRequest      the input is wrong; `details` lists each problem
+     │    ├── InvalidFields        fields the vendor's configuration refuses (preflight, or the vendor)
      │    ├── VendorRefused        the vendor refused the input (its message is kept)
      │    └── IdempotencyKeyReused  the Idempotency-Key was used with another request
      ├── BadVendorQuery      a vendor-native query (JQL) the vendor cannot parse
@@ -72,6 +74,12 @@ class Conflict(TicketbridgeError):
     code = "CONFLICT"
 
 
+class ReauthorizationNeeded(Conflict):
+    """The connection needs to be re-authorized: the vendor no longer honours its OAuth grant."""
+
+    code = "CONNECTION_NEEDS_REAUTHORIZATION"
+
+
 class CreateInProgress(Conflict):
     """A create with this identifier is in progress; retry."""
 
@@ -99,6 +107,12 @@ class InvalidRequest(TicketbridgeError):
     """The request is invalid."""
 
     code = "INVALID_REQUEST"
+
+
+class InvalidFields(InvalidRequest):
+    """Some fields do not pass the vendor's field configuration; `details` names each with its code."""
+
+    code = "INVALID_FIELDS"
 
 
 class VendorRefused(InvalidRequest):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from ticketbridge.api.deps import ConnectionDep, DbSession, ReadDbSession, RuntimeDep
 from ticketbridge.api.models.errors import error_responses
@@ -18,10 +19,13 @@ from ticketbridge.api.models.tickets import (
     ITSMTicketCreateRequestModel,
     ITSMTicketCreateRespModel,
     ITSMTicketUpdateRequestModel,
+    ITSMTicketWriteMetaModel,
     ScopedITSMTicketRespModel,
 )
+from ticketbridge.connectors import default_registry
+from ticketbridge.connectors.base import ConnectorSpec
 from ticketbridge.domain.inputs import MAX_SHORT_TEXT, SafeStr
-from ticketbridge.services import bulk_create, bulk_update
+from ticketbridge.services import bulk_create, bulk_update, write_metadata
 from ticketbridge.services import tickets as tickets_service
 from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch
 
@@ -106,6 +110,48 @@ async def bulk_update_tickets(
     return JobResponseModel(job_id=str(job.id))
 
 
+ShortQuery = Annotated[SafeStr | None, Query(max_length=MAX_SHORT_TEXT)]
+
+
+@router.get(
+    "/meta/create",
+    operation_id="get_ticket_create_meta",
+    summary="Fields a Create Takes",
+    responses=error_responses(*VENDOR_ERRORS),
+)
+async def get_create_meta(
+    connection: ConnectionDep,
+    runtime: RuntimeDep,
+    project_id: Annotated[uuid.UUID | None, Query(description="Our project UUID")] = None,
+    project_vendor_id: Annotated[ShortQuery, Query(description="The vendor's project key or id")] = None,
+    type: Annotated[ShortQuery, Query(description="The ticket type's name")] = None,
+    type_vendor_id: Annotated[ShortQuery, Query(description="The vendor's ticket type id")] = None,
+) -> ITSMTicketWriteMetaModel:
+    """What a create into that project and ticket type takes now: the unified fields with whether
+    each is required there, and the custom fields with their schema, allowed values and what to send
+    (`accepts`). Read from the vendor and cached a few minutes; a create the vendor refuses for a
+    field reason reads it again."""
+    target = write_metadata.CreateTarget(
+        project_id=project_id, project_vendor_id=project_vendor_id, type=type, type_vendor_id=type_vendor_id
+    )
+    meta = await write_metadata.create_metadata(runtime.sessionmaker, runtime.vendor_access, connection, target)
+    return ITSMTicketWriteMetaModel.of(meta)
+
+
+@router.get(
+    "/{ticket_id}/meta/update",
+    operation_id="get_ticket_update_meta",
+    summary="Fields an Update Can Set",
+    responses=error_responses(*VENDOR_ERRORS),
+)
+async def get_update_meta(
+    ticket_id: uuid.UUID, connection: ConnectionDep, runtime: RuntimeDep
+) -> ITSMTicketWriteMetaModel:
+    """What an update of that ticket can set now (the vendor's edit screen), in the same shape."""
+    meta = await write_metadata.update_metadata(runtime.sessionmaker, runtime.vendor_access, connection, ticket_id)
+    return ITSMTicketWriteMetaModel.of(meta)
+
+
 @router.get("/by-identifier/{identifier}", operation_id="get_ticket_by_identifier")
 async def get_ticket_by_identifier(
     identifier: Annotated[SafeStr, Path(max_length=MAX_SHORT_TEXT)],
@@ -127,10 +173,30 @@ async def get_ticket(
     return ScopedITSMTicketRespModel.of(written.ticket, written.etag)
 
 
+def _update_description(specs: Iterable[ConnectorSpec]) -> str:
+    """The update's If-Match guarantee, vendor by vendor, from each spec's `conditional_writes`."""
+    guarded = ", ".join(spec.title for spec in specs if spec.capabilities.conditional_writes)
+    racy = ", ".join(spec.title for spec in specs if not spec.capabilities.conditional_writes)
+    text = (
+        "Changes only the fields given, in the vendor first. With If-Match, answers 412 when the stored "
+        "ticket is no longer at that version, or the vendor's ticket changed since in a field being written."
+    )
+    if guarded:
+        text += f" {guarded}: the vendor itself refuses a write to a changed ticket, so no change is overwritten."
+    if racy:
+        text += (
+            f" {racy}: the vendor has no conditional write, so the check reads the vendor's ticket, compares, "
+            "then writes; a change made in the vendor between that read and the write, to a field this update "
+            "also writes, is overwritten (changes to other fields survive)."
+        )
+    return text
+
+
 @router.patch(
     "/{ticket_id}",
     operation_id="update_ticket",
     summary="Update ITSM Ticket",
+    description=_update_description(default_registry().values()),
     responses=error_responses(412, 413, *VENDOR_ERRORS),
 )
 async def update_ticket(
@@ -141,8 +207,6 @@ async def update_ticket(
     response: Response,
     if_match: Annotated[str | None, Header(description="An ETag of the ticket; 412 if it changed since")] = None,
 ) -> ScopedITSMTicketRespModel:
-    """Changes only the fields given, in the vendor first. With If-Match, answers 412 when the vendor's
-    ticket is no longer at that version, so a change made in the vendor meanwhile is never overwritten."""
     written = await tickets_service.update_ticket(
         runtime.sessionmaker,
         runtime.vendor_access,

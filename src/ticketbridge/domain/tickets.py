@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ticketbridge.domain.fields import FieldRefusal, FieldValue
 from ticketbridge.domain.vocabulary import StatusCategory
 
 
@@ -112,6 +113,8 @@ class CreateItem(Frozen):
     parent_vendor_id: str | None
     #: Vendor status name to reach after creation (Jira cannot set status at create).
     target_status: str | None
+    #: Custom field id -> value, checked against the vendor's write metadata (services/preflight.py).
+    custom_fields: dict[str, FieldValue] = Field(default_factory=dict)
 
 
 class TicketChanges(Frozen):
@@ -122,6 +125,8 @@ class TicketChanges(Frozen):
     priority_name: str | None = None
     assignee_vendor_id: str | None = None
     target_status: str | None = None
+    #: Custom field id -> value (a `FieldValue` whose value is None clears the field).
+    custom_fields: dict[str, FieldValue] = Field(default_factory=dict)
     #: Field names the caller explicitly set to null (clear), e.g. {"assignee_vendor_id"}.
     cleared: frozenset[str] = frozenset()
 
@@ -153,6 +158,8 @@ class ItemOutcome(Frozen):
     warning: str | None = None
     #: The write was sent and not confirmed: it may exist on the vendor (reconcile by marker).
     unknown: bool = False
+    #: Per field, why the vendor refused the item (when it said).
+    field_errors: tuple[FieldRefusal, ...] = ()
 
     @property
     def succeeded(self) -> bool:

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +23,7 @@ from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import CreateItem, TicketChanges
 from ticketbridge.errors import InvalidRequest
 from ticketbridge.services.connections import NORMALIZED_PRIORITIES, NORMALIZED_STATUSES
+from ticketbridge.services.preflight import candidate_users
 from ticketbridge.store import directory
 from ticketbridge.store import tickets as tickets_store
 
@@ -48,6 +50,8 @@ class TicketCreate(BaseModel):
     parent_ticket_id: uuid.UUID | None = None
     parent_ticket_vendor_id: str | None = None
     identifier: str | None = None
+    #: Vendor field id or unique name -> value, converted by the field's schema (services/preflight.py).
+    custom_fields: dict[str, Any] | None = None
 
 
 class TicketPatch(BaseModel):
@@ -60,6 +64,7 @@ class TicketPatch(BaseModel):
     assigned_user_id: uuid.UUID | None = None
     name: str | None = None
     description: str | None = None
+    custom_fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,24 @@ class ResolvedCreate:
     item: CreateItem
     identifier: str
     request_index: int
+    #: The request's custom fields as given, checked and converted by the preflight.
+    custom_input: dict[str, Any] = dataclass_field(default_factory=dict)
+    #: Our user UUID (as text) -> vendor user id, for the UUIDs among the custom field values.
+    users: dict[str, str] = dataclass_field(default_factory=dict)
+
+    @property
+    def unified_given(self) -> set[str]:
+        """The unified fields the create sets (the preflight checks them against the screen)."""
+        item = self.item
+        given = {
+            "name": item.name,
+            "description": item.description,
+            "priority": item.priority_name,
+            "assigned_user_id": item.assignee_vendor_id,
+            "parent_ticket_id": item.parent_vendor_id,
+            "status": item.target_status,
+        }
+        return {name for name, value in given.items() if value}
 
 
 class Problems:
@@ -96,7 +119,11 @@ def is_marker(label: str) -> bool:
 def generated_identifier(request: TicketCreate, project: str, type_ref: str) -> str:
     """project-type-hash of the request's content: a retried request gets the same identifier, so it
     is recognised instead of creating a second ticket."""
-    content = "\x1f".join(str(value) for value in request.model_dump(exclude={"identifier"}).values())
+    # Custom fields count only when given, so a request without them keeps the identifier it had.
+    fields = request.model_dump(
+        exclude={"identifier"} | ({"custom_fields"} if request.custom_fields is None else set())
+    )
+    content = "\x1f".join(str(value) for value in fields.values())
     return f"{project}-{type_ref}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
 
 
@@ -146,6 +173,7 @@ async def resolve_creates(
     projects = await directory.project_vendor_ids(db, project_ids, connection_id=connection.id) if project_ids else {}
     users = await directory.user_vendor_ids(db, user_ids, connection_id=connection.id) if user_ids else {}
     parents = await tickets_store.get_tickets(db, parent_ids, connection_id=connection.id) if parent_ids else {}
+    custom_users = await users_named(db, connection, [request.custom_fields or {} for request in requests])
     resolved: list[ResolvedCreate] = []
     for index, request in enumerate(requests):
         problems = Problems(["body", "tickets", index] if in_bulk else ["body"])
@@ -222,6 +250,12 @@ async def resolve_creates(
                 ),
                 identifier=identifier,
                 request_index=index,
+                custom_input=dict(request.custom_fields or {}),
+                users={
+                    str(user): custom_users[str(user)]
+                    for user in candidate_users(request.custom_fields or {})
+                    if str(user) in custom_users
+                },
             )
         )
     if problems_all:
@@ -270,6 +304,18 @@ async def resolve_changes(
             | ({"assignee_vendor_id"} if "assigned_user_id" in fields_set and patch.assigned_user_id is None else set())
         ),
     )
+
+
+async def users_named(
+    db: AsyncSession, connection: ConnectionRead, custom_fields: Sequence[dict[str, Any]]
+) -> dict[str, str]:
+    """Our user UUID (as text) -> vendor id, for every UUID among the custom field values (a user
+    field takes our UUID or the vendor's id; which fields are user fields the preflight knows)."""
+    ids = sorted(set().union(*(candidate_users(values) for values in custom_fields)), key=str)
+    if not ids:
+        return {}
+    found = await directory.user_vendor_ids(db, ids, connection_id=connection.id)
+    return {str(user_id): vendor_id for user_id, vendor_id in found.items()}
 
 
 def directory_ids(requests: Sequence[TicketCreate], field: str) -> list[uuid.UUID]:

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ticketbridge.connectors.errors import VersionConflict
+from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.errors import VendorRejected, VersionConflict
+from ticketbridge.domain.fields import FieldRefusal
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import TicketBaseline, TicketRead
+from ticketbridge.domain.tickets import TicketBaseline, TicketChanges, TicketRead
 from ticketbridge.errors import (
     Conflict,
     CreateInProgress,
+    InvalidFields,
     NotFound,
     PreconditionFailed,
     VendorRefused,
     VendorUnavailable,
 )
-from ticketbridge.services import create_claims
+from ticketbridge.services import create_claims, preflight, write_metadata
 from ticketbridge.services.create_claims import Busy, Stored
 from ticketbridge.services.normalize import ticket_etag
 from ticketbridge.services.persist import persist_vendor_ticket
-from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch, resolve_changes, resolve_creates
+from ticketbridge.services.ticket_requests import (
+    TicketCreate,
+    TicketPatch,
+    resolve_changes,
+    resolve_creates,
+    users_named,
+)
 from ticketbridge.services.vendor_creates import create_once
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import tickets as tickets_store
@@ -53,9 +63,20 @@ async def create_ticket(
     async with sessionmaker.begin() as db:
         (resolved,) = await resolve_creates(db, connection, [request], in_bulk=False)
     async with access.open(connection) as connector:
+        checked = await write_metadata.preflight_creates(connector, [resolved], in_bulk=False)
+        if checked.failed:
+            raise InvalidFields("The ticket does not pass the vendor's field configuration.", details=checked.failed[0])
+        (resolved,) = checked.passed
         terms = access.claim_terms(connector, create_claims.request_owner())
         decisions = await create_claims.claim_waiting(sessionmaker, connection, [resolved.identifier], terms)
         (result,) = await create_once(sessionmaker.begin, connector, connection, [resolved], decisions, terms)
+        if result.field_errors:
+            scope = write_metadata.scope_of(resolved)
+            fresh = await write_metadata.refresh_after_refusal(connector, [scope])
+            raise VendorRefused(
+                f"{connection.vendor} refused the ticket: {result.error}",
+                details=preflight.refusal_details(result.field_errors, ["body"], fresh[scope]),
+            )
     if result.ticket is not None:
         return TicketWritten(
             ticket=result.ticket, etag=ticket_etag(result.ticket), warnings=(result.warning,) if result.warning else ()
@@ -102,16 +123,28 @@ async def update_ticket(
     async with sessionmaker.begin() as db:
         current = await tickets_store.get_ticket(db, ticket_id, connection_id=connection.id)
         changes = await resolve_changes(db, connection, patch, fields_set, ["body"])
+        users = await users_named(db, connection, [patch.custom_fields or {}])
     expected = None
     if if_match is not None:
         if not etag_matches(if_match, ticket_etag(current)):
             raise PreconditionFailed(f"Ticket {ticket_id} is no longer at the version named in If-Match.")
         expected = baseline_of(current)
-    if changes.is_empty():
+    if changes.is_empty() and not patch.custom_fields:
         return TicketWritten(ticket=current, etag=ticket_etag(current))
     async with access.open(connection) as connector:
+        custom_fields = patch.custom_fields or {}
+        changes = await preflight_update(connector, current.vendor_key, changes, custom_fields, users, ["body"])
         try:
             updated = await connector.update_ticket(current.vendor_id, changes, expected=expected)
+        except VendorRejected as exc:
+            if not exc.field_errors:
+                raise
+            fresh = await connector.edit_metadata(current.vendor_key, refresh=True)  # the cached copy is stale
+            refusals = [FieldRefusal(field=name, message=text) for name, text in exc.field_errors.items()]
+            raise VendorRefused(
+                f"{connection.vendor} refused the update: {exc.message}",
+                details=preflight.refusal_details(refusals, ["body"], fresh),
+            ) from exc
         except VersionConflict as exc:
             named = f" (fields changed meanwhile: {', '.join(exc.fields)})" if exc.fields else ""
             message = f"Ticket {ticket_id} changed in {connection.vendor} since the version you saw{named}."
@@ -122,6 +155,31 @@ async def update_ticket(
     async with sessionmaker.begin() as db:
         stored = await persist_vendor_ticket(db, connection, updated, identifier=None)
     return TicketWritten(ticket=stored, etag=ticket_etag(stored))
+
+
+async def preflight_update(
+    connector: Connector,
+    vendor_key: str,
+    changes: TicketChanges,
+    custom_fields: dict[str, Any],
+    users: dict[str, str],
+    prefix: list[Any],
+) -> TicketChanges:
+    """The changes with their custom fields converted, once the edit metadata of the ticket admits
+    every field; InvalidFields listing each problem otherwise (nothing is written)."""
+    meta = await connector.edit_metadata(vendor_key)
+    given, cleared = preflight.unified_of(changes)
+    checked = preflight.check_update(
+        meta,
+        unified_given=given,
+        unified_cleared=cleared,
+        custom_fields=custom_fields,
+        users=users,
+        prefix=prefix,
+    )
+    if checked.problems:
+        raise InvalidFields("The update does not pass the vendor's field configuration.", details=checked.problems)
+    return changes.model_copy(update={"custom_fields": checked.values})
 
 
 def baseline_of(stored: TicketRead) -> TicketBaseline | None:

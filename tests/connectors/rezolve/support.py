@@ -1,83 +1,50 @@
 """Helpers for the Rezolve connector tests: the connection, the sandbox's control API, items, and
-a transport that lets a test step in before a given vendor request reaches the sandbox."""
+a transport that lets a test step in before a given vendor request reaches the sandbox. What every
+vendor's connector tests share lives in tests/support/connectors.py."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tests.support import connectors
+from tests.support.connectors import baseline
+from tests.support.vendor_cases import VENDOR_CASES, control
+from tests.vendors import REZOLVE_URL as BASE_URL
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import CreateItem, TicketBaseline, VendorTicket
-from ticketbridge.enums import ConnectionState, HealthName, Vendor
-from ticketbridge.sandboxes.rezolve import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REALM, DEMO_TENANT_ID
+from ticketbridge.domain.tickets import CreateItem
+from ticketbridge.enums import Vendor
+from ticketbridge.sandboxes.control import PREFIX as CONTROL
 
-BASE_URL = "http://rezolve.test"
-CONTROL = "/__sandbox__"
+__all__ = [
+    "BASE_URL",
+    "CONTROL",
+    "Control",
+    "SteppingTransport",
+    "baseline",
+    "credentials",
+    "make_connection",
+    "make_item",
+]
+
+CASE = VENDOR_CASES[Vendor.REZOLVE]
 
 
 def make_connection(base_url: str = BASE_URL) -> ConnectionRead:
-    now = datetime.now(UTC)
-    return ConnectionRead(
-        id=uuid.uuid4(),
-        organization_id=uuid.uuid4(),
-        vendor=Vendor.REZOLVE,
-        state=ConnectionState.ACTIVE,
-        base_url=base_url,
-        status_mapping={},
-        priority_mapping={},
-        refresh_interval_secs=21600,
-        timeout_secs=1800,
-        health_name=HealthName.HEALTHY,
-        health_description=None,
-        last_synced_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    return connectors.make_connection(Vendor.REZOLVE, base_url)
 
 
 def credentials(**overrides: str) -> dict[str, Any]:
-    return {
-        "tenant_id": DEMO_TENANT_ID,
-        "realm": DEMO_REALM,
-        "client_id": DEMO_CLIENT_ID,
-        "client_secret": DEMO_CLIENT_SECRET,
-        **overrides,
-    }
+    return {**CASE.credentials, **overrides}
 
 
 def make_item(n: int, **overrides: Any) -> CreateItem:
-    values: dict[str, Any] = {
-        "key": f"item-{n}",
-        "marker": f"tb-{uuid.uuid4().hex}",
-        "name": f"Ticket {n}",
-        "project_vendor_id": "it",
-        "type_vendor_id": "16910",
-        "type_name": None,
-        "description": None,
-        "priority_name": None,
-        "assignee_vendor_id": None,
-        "parent_vendor_id": None,
-        "target_status": None,
-    }
-    return CreateItem(**(values | overrides))
-
-
-def baseline(ticket: VendorTicket, **overrides: Any) -> TicketBaseline:
-    """What the store would hold for `ticket` at its version (as services pass it with If-Match)."""
-    values: dict[str, Any] = {
-        "version": ticket.version,
-        "name": ticket.name,
-        "description": ticket.description,
-        "status_name": ticket.status_name,
-        "priority_name": ticket.priority_name,
-        "assignee_vendor_id": ticket.assignee_vendor_id,
-    }
-    return TicketBaseline(**(values | overrides))
+    """Item `n`, a Service Request of the IT team unless `overrides` say otherwise."""
+    target = {"project_vendor_id": CASE.project_vendor_id, "type_vendor_id": CASE.type_vendor_id} | overrides
+    return connectors.make_item(n, **target)
 
 
 @dataclass
@@ -87,23 +54,22 @@ class Control:
     http: httpx.AsyncClient
 
     async def faults(self, **faults: Any) -> None:
-        response = await self.http.put(f"{CONTROL}/faults", json=faults)
-        assert response.status_code == 200, response.text
+        await control(self.http, "PUT", "/faults", json=faults)
 
     async def calls(self) -> dict[str, dict[str, int]]:
         """`{"calls": {operation: n}, "faults": {fault: n}}`: the two counts of the control plane."""
-        calls = await self.http.get(f"{CONTROL}/calls")
-        faults = await self.http.get(f"{CONTROL}/faults/injected")
-        return {"calls": calls.json(), "faults": faults.json()}
+        return {
+            "calls": await control(self.http, "GET", "/calls"),
+            "faults": await control(self.http, "GET", "/faults/injected"),
+        }
 
     async def clear_calls(self) -> None:
-        await self.http.delete(f"{CONTROL}/calls")
+        await control(self.http, "DELETE", "/calls")
 
     async def edit(self, object_id: str, ticket_update: dict[str, Any]) -> str:
         """Edits the ticket as a person in Rezolve's UI; returns the new etag."""
-        response = await self.http.post(f"{CONTROL}/tickets/{object_id}/edit", json={"ticketUpdate": ticket_update})
-        assert response.status_code == 200, response.text
-        return str(response.json()["etag"])
+        edited = await control(self.http, "POST", f"/tickets/{object_id}/edit", json={"ticketUpdate": ticket_update})
+        return str(edited["etag"])
 
 
 Hook = Callable[[httpx.Request], Awaitable[None]]

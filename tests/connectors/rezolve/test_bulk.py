@@ -115,7 +115,7 @@ async def test_creation_is_exactly_once_under_lost_answers_and_errors(
     markers: dict[object, list[str]] = {}
     async for page in connector.iter_tickets(updated_since=None, page_size=100):
         for ticket in page:
-            marker = ticket.custom_fields.get("externalReference")
+            marker = ticket.custom_fields.get(REQUEST_FIELDS.externalReference)  # by field UUID
             markers.setdefault(marker, []).append(ticket.key)
     assert all(len(markers[item.marker]) == 1 for item in items)
     assert sum(map(len, markers.values())) == 4 + len(items)  # the demo's four, and ours once

@@ -39,7 +39,7 @@ async def test_a_created_ticket_reads_back_with_every_field(connector: RezolveCo
     assert ticket.name == "Ticket 1"
     assert ticket.description == "Needs **VPN** access.\n\n- laptop\n- phone"
     assert ticket.reporter_vendor_id == "sa-tenant-demo-1"
-    assert ticket.custom_fields["externalReference"] == item.marker
+    assert ticket.custom_fields[REQUEST_FIELDS.externalReference] == item.marker
     assert await connector.get_ticket(ticket.vendor_id) == ticket
     assert await connector.get_ticket(ticket.key) == ticket
 

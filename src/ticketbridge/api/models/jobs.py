@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ticketbridge.jobs.models import JobStatus, JobType
 from ticketbridge.services.jobs import JobPage, JobView
@@ -42,6 +43,20 @@ class JobItemResultModel(BaseModel):
         description="The failure's stable code beside `error`, e.g. VENDOR_REJECTED, VENDOR_UNAUTHORIZED, "
         "NOT_FOUND, INTERNAL_ERROR; null on success",
     )
+    details: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With code INVALID_FIELDS, one entry per field problem: loc (down to "
+        "custom_fields.<id>), msg, and type: required_missing, not_settable, invalid_option (with "
+        "`allowed`), wrong_type or ambiguous_name (with `candidates`). Left out when empty, so the "
+        "result keeps Leen's shape",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("details"):
+            data.pop("details", None)
+        return data
 
 
 class JobModel(BaseModel):

@@ -6,11 +6,37 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ticketbridge.api.models.jobs import JobItemResultModel
-from ticketbridge.domain.inputs import MAX_DESCRIPTION, MAX_SHORT_TEXT, RequestModel
+from ticketbridge.domain.fields import Accepts, WriteMetadata
+from ticketbridge.domain.inputs import MAX_DESCRIPTION, MAX_SHORT_TEXT, RequestModel, check_text
 from ticketbridge.domain.tickets import TicketRead
+
+#: Custom fields one write may set.
+MAX_CUSTOM_FIELDS = 100
+CUSTOM_FIELDS_DESCRIPTION = (
+    "Custom fields, keyed by the vendor's field id (e.g. Jira 'customfield_10054') or by a field name "
+    "unique in the project and type. Values as GET /v1/itsm/tickets/meta/create says each field "
+    "`accepts`: a string, Markdown (sent to Jira as ADF), a number, an ISO 8601 date or date-time, an "
+    "option by id or value (a list for several), a user by our UUID or the vendor's id, or labels. "
+    "Checked before any vendor call: a problem answers 422 INVALID_FIELDS with one `detail` entry per "
+    "field (required_missing, not_settable, invalid_option, wrong_type, ambiguous_name)."
+)
+
+
+def checked_custom_fields(value: Any) -> Any:
+    """Refuses NUL and unpaired surrogates anywhere in custom field values (keys included)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            checked_custom_fields(item)
+    elif isinstance(value, list):
+        for item in value:
+            checked_custom_fields(item)
+    else:
+        check_text(value)
+    return value
 
 
 class ITSMTicketCreateRequestModel(RequestModel):
@@ -90,6 +116,11 @@ class ITSMTicketCreateRequestModel(RequestModel):
         min_length=1,
         max_length=MAX_SHORT_TEXT,
     )
+    custom_fields: dict[str, Any] | None = Field(
+        None, title="Custom Fields", description=CUSTOM_FIELDS_DESCRIPTION, max_length=MAX_CUSTOM_FIELDS
+    )
+
+    _custom_text = field_validator("custom_fields", mode="before")(checked_custom_fields)
 
 
 class ITSMTicketUpdateRequestModel(RequestModel):
@@ -108,6 +139,15 @@ class ITSMTicketUpdateRequestModel(RequestModel):
     description: str | None = Field(
         None, title="Description", description="Description of the Ticket", max_length=MAX_DESCRIPTION
     )
+    custom_fields: dict[str, Any] | None = Field(
+        None,
+        title="Custom Fields",
+        description=CUSTOM_FIELDS_DESCRIPTION + " A null value clears the field (unless it is required); "
+        "GET /v1/itsm/tickets/{ticket_id}/meta/update says what can be edited.",
+        max_length=MAX_CUSTOM_FIELDS,
+    )
+
+    _custom_text = field_validator("custom_fields", mode="before")(checked_custom_fields)
 
 
 class ITSMTicketBulkCreateRequestModel(RequestModel):
@@ -204,6 +244,71 @@ class ITSMTicketCreateRespModel(ScopedITSMTicketRespModel):
             assigned_user_vendor_id=ticket.assigned_user_vendor_id,
             type_vendor_id=ticket.type_vendor_id,
             warnings=list(warnings),
+        )
+
+
+class ITSMFieldAllowedValueModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Field Allowed Value")
+
+    id: str = Field(description="What to send (an option's id; its value is accepted too)")
+    value: str
+
+
+class ITSMFieldSchemaModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Field Schema")
+
+    type: str = Field(description="The vendor's type of the field, e.g. Jira's 'option', 'array', 'string'")
+    items: str | None = Field(description="The type of an array's items")
+    custom: str | None = Field(description="The vendor's custom field type key")
+
+
+class ITSMCustomFieldMetaModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Custom Field Metadata", populate_by_name=True)
+
+    id: str = Field(description="The vendor's field id (Jira 'customfield_10054', a Rezolve field UUID)")
+    name: str
+    required: bool
+    schema_: ITSMFieldSchemaModel = Field(alias="schema")
+    allowed_values: list[ITSMFieldAllowedValueModel] | None = Field(
+        description="The options the field takes; null when any value of its type is taken"
+    )
+    accepts: Accepts | None = Field(description="What to send for the field; null when it cannot be written")
+
+
+class ITSMUnifiedFieldMetaModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Unified Field Metadata")
+
+    name: str = Field(description="The request field: name, description, priority, assigned_user_id, ...")
+    required: bool
+
+
+class ITSMTicketWriteMetaModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Ticket Write Metadata")
+
+    fields: list[ITSMUnifiedFieldMetaModel] = Field(
+        description="The unified fields the write can set, with whether the vendor requires each there"
+    )
+    custom_fields: list[ITSMCustomFieldMetaModel]
+
+    @classmethod
+    def of(cls, meta: WriteMetadata) -> ITSMTicketWriteMetaModel:
+        return cls(
+            fields=[ITSMUnifiedFieldMetaModel(name=f.name, required=f.required) for f in meta.unified],
+            custom_fields=[
+                ITSMCustomFieldMetaModel(
+                    id=f.id,
+                    name=f.name,
+                    required=f.required,
+                    schema_=ITSMFieldSchemaModel(
+                        type=f.vendor_schema.type, items=f.vendor_schema.items, custom=f.vendor_schema.custom
+                    ),
+                    allowed_values=None
+                    if f.allowed_values is None
+                    else [ITSMFieldAllowedValueModel(id=a.id, value=a.value) for a in f.allowed_values],
+                    accepts=f.accepts,
+                )
+                for f in meta.custom_fields
+            ],
         )
 
 

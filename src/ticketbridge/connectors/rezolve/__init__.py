@@ -16,6 +16,13 @@ from ticketbridge.connectors.rezolve.tokens import token_cache_for
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 
+CAPABILITIES = Capabilities(
+    # No bulk API: items go one call each, a few at a time (`MAX_CONCURRENT_ITEMS`).
+    bulk_create_size=1,
+    # The update is guarded by the ticket's etag (400 ETAG_MISMATCH).
+    conditional_writes=True,
+    search_consistency=SearchConsistency.READ_YOUR_WRITES,
+)
 #: Keycloak's client-credentials endpoint, under the legacy `/auth` context path Rezolve's realms use.
 TOKEN_PATH = "/auth/realms/{realm}/protocol/openid-connect/token"
 
@@ -26,6 +33,7 @@ def build(
     transport: httpx.AsyncBaseTransport | None,
     cache: MetadataCache,
     http: VendorHttp = DEFAULT_VENDOR_HTTP,
+    capabilities: Capabilities = CAPABILITIES,
 ) -> RezolveConnector:
     parsed = RezolveCredentials.model_validate(credentials)
     base_url = connection.base_url.rstrip("/")
@@ -47,19 +55,13 @@ def build(
         client_secret=secret,
         tokens=token_cache_for(cache, token_url=token_url, client_id=parsed.client_id, client_secret=secret),
     )
-    return RezolveConnector(client=client, cache=cache, policy=options.retry)
+    return RezolveConnector(client=client, cache=cache, capabilities=capabilities, policy=options.retry)
 
 
 SPEC = ConnectorSpec(
     vendor=Vendor.REZOLVE,
     title="Rezolve.ai",
-    capabilities=Capabilities(
-        # No bulk API: items go one call each, a few at a time (`MAX_CONCURRENT_ITEMS`).
-        bulk_create_size=1,
-        # The update is guarded by the ticket's etag (400 ETAG_MISMATCH).
-        conditional_writes=True,
-        search_consistency=SearchConsistency.READ_YOUR_WRITES,
-    ),
+    capabilities=CAPABILITIES,
     credentials_model=RezolveCredentials,
     base_url_hint="the Rezolve API URL",
     default_status_mapping=DEFAULT_STATUS_MAPPING,

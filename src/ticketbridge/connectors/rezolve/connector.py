@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from ticketbridge.connectors.base import MetadataCache, ProjectPage
+from ticketbridge.connectors.base import WRITE_METADATA_TTL_SECONDS, Capabilities, MetadataCache, ProjectPage
 from ticketbridge.connectors.errors import (
     VendorError,
     VendorNotFound,
@@ -24,6 +24,7 @@ from ticketbridge.connectors.errors import (
 )
 from ticketbridge.connectors.http import RetryPolicy, with_retries
 from ticketbridge.connectors.paging import OffsetPage, offset_pages
+from ticketbridge.connectors.rezolve import fields as custom
 from ticketbridge.connectors.rezolve import mapping
 from ticketbridge.connectors.rezolve.client import MAX_PAGE_SIZE, RezolveClient
 from ticketbridge.connectors.rezolve.memory import ConnectionMemory
@@ -32,6 +33,7 @@ from ticketbridge.connectors.rezolve.schema import TicketTypeSchema
 from ticketbridge.connectors.rezolve.writes import TicketWriter
 from ticketbridge.connectors.walk import ChangeFeed, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
+from ticketbridge.domain.fields import FieldRefusal, WriteMetadata
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
@@ -68,11 +70,14 @@ class RezolveConnector:
         *,
         client: RezolveClient,
         cache: MetadataCache,
+        capabilities: Capabilities,
         policy: RetryPolicy | None = None,
         max_concurrent_items: int = MAX_CONCURRENT_ITEMS,
     ) -> None:
+        self.capabilities = capabilities
         self._client = client
         self._policy = policy or RetryPolicy()
+        self._cache = cache
         self._memory = ConnectionMemory(cache)
         self._slots = asyncio.Semaphore(max_concurrent_items)
         self._writer = TicketWriter(
@@ -118,7 +123,8 @@ class RezolveConnector:
                 maybe_written = True
                 outcomes.append(ItemOutcome(key=item.key, error=result.message, unknown=True))
             elif isinstance(result, VendorRejected):
-                outcomes.append(ItemOutcome(key=item.key, error=result.message))
+                refusals = tuple(FieldRefusal(field=k, message=v) for k, v in result.field_errors.items())
+                outcomes.append(ItemOutcome(key=item.key, error=result.message, field_errors=refusals))
             elif isinstance(result, VendorError):
                 failure = failure or result
                 # Not written itself, but reported with the batch's other outcomes, to be retried.
@@ -169,6 +175,49 @@ class RezolveConnector:
             else:
                 outcomes.append(ItemOutcome(key=key(item), ticket=result))
         return outcomes
+
+    # --- write metadata -----------------------------------------------------------------------
+
+    async def write_metadata(
+        self, project_vendor_id: str, *, type_vendor_id: str | None, type_name: str | None, refresh: bool = False
+    ) -> WriteMetadata:
+        """The ticket type's fields (every team creates with the same types; the team must exist)."""
+        teams = {str(team["key"]) for team in await self._team_list()}
+        if project_vendor_id not in teams:
+            raise VendorNotFound(f"Team not found ({project_vendor_id})")
+        probe = CreateItem(
+            key="",
+            marker="",
+            name="",
+            project_vendor_id=project_vendor_id,
+            type_vendor_id=type_vendor_id,
+            type_name=type_name,
+            description=None,
+            priority_name=None,
+            assignee_vendor_id=None,
+            parent_vendor_id=None,
+            target_status=None,
+        )
+        try:
+            schema = _schema_for(await self._schemas(), probe)
+        except VendorRejected as exc:
+            raise VendorNotFound(exc.message) from exc
+        return await self._type_metadata(schema.id, refresh=refresh)
+
+    async def edit_metadata(self, vendor_ref: str, *, refresh: bool = False) -> WriteMetadata:
+        """Rezolve edits take the same fields as creates: the ticket's type's."""
+        raw = await self._fetch(vendor_ref)
+        return await self._type_metadata(str(raw["ticketTypeId"]), refresh=refresh)
+
+    async def _type_metadata(self, type_id: str, *, refresh: bool) -> WriteMetadata:
+        async def load() -> WriteMetadata:
+            schemas = await self._schemas(refresh=True)  # the types as configured now
+            if type_id not in schemas:
+                raise VendorNotFound(f"Ticket type not found ({type_id})")
+            return custom.write_metadata(schemas[type_id])
+
+        key = ("rezolve.write_metadata", type_id)
+        return await self._cache.cached(key, load, ttl_seconds=WRITE_METADATA_TTL_SECONDS, refresh=refresh)
 
     # --- reads --------------------------------------------------------------------------------
 

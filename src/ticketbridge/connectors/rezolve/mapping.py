@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ticketbridge.connectors.errors import VendorRejected
+from ticketbridge.connectors.rezolve import fields as custom
 from ticketbridge.connectors.rezolve.richtext import html_to_markdown, markdown_to_html
 from ticketbridge.connectors.rezolve.schema import UNIFIED_FIELDS, TicketTypeSchema
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
@@ -95,7 +96,7 @@ def to_vendor_ticket(raw: Json, schema: TicketTypeSchema, team_names: dict[str, 
         updated_at=parse_timestamp(raw.get("updatedAt")),
         due_date=parse_timestamp(value("due_date")),
         custom_fields={
-            spec.name: data[spec.id]
+            spec.id: custom.read_value(spec, data[spec.id])
             for spec in schema.fields.values()
             if spec.id not in mapped_ids and data.get(spec.id) not in (None, "", [])
         },
@@ -166,6 +167,7 @@ def create_body(item: CreateItem, schema: TicketTypeSchema, *, parent_object_id:
     }
     values.update({unified: value for unified, value in optional.items() if value})
     ticket_body = field_values(schema, values)
+    ticket_body.update(custom.wire_values({k: v for k, v in item.custom_fields.items() if v.value is not None}))
     ticket_body[marker_field.id] = [item.marker] if marker_field.kind == "array" else item.marker
     return {
         "source": SOURCE,
@@ -201,8 +203,9 @@ def marker_of(raw: Json, schema: TicketTypeSchema) -> list[str]:
 
 
 def with_field_names(exc: VendorRejected, schema: TicketTypeSchema) -> VendorRejected:
-    """The same rejection with field errors keyed by unified names instead of field UUIDs."""
-    errors = {schema.unified_name(key): message for key, message in exc.field_errors.items()}
+    """The same rejection with field errors keyed by unified names instead of field UUIDs (custom
+    fields keep their UUID, the id our API names them by)."""
+    errors = {schema.unified_name_or_id(key): message for key, message in exc.field_errors.items()}
     detail = "; ".join(f"{name}: {message}" for name, message in errors.items())
     message = f"{exc.message} ({detail})" if detail else exc.message
     return VendorRejected(message, status_code=exc.status_code, field_errors=errors)

@@ -58,6 +58,14 @@ class FieldSpec:
     kind: str
     #: Option value -> label, for select and array fields that restrict their values.
     options: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+    #: The type as Rezolve wrote it (`kind` folds its synonyms).
+    vendor_type: str = ""
+    required: bool = False
+    #: Whether Rezolve fills the field itself when a create leaves it out (`defaultValue`).
+    has_default: bool = False
+    #: Whether the type restricts the field to `options` (an array without them takes any strings).
+    restricted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,15 @@ class TicketTypeSchema:
             options = {str(o["value"]): str(o.get("label") or o["value"]) for o in item.get("options") or []}
             kind = KIND_SYNONYMS.get(str(item.get("type", "")).lower(), str(item.get("type", "")).lower())
             fields[str(item["name"])] = FieldSpec(
-                id=str(item["id"]), name=str(item["name"]), kind=kind, options=options
+                id=str(item["id"]),
+                name=str(item["name"]),
+                kind=kind,
+                options=options,
+                label=str(item.get("label") or item["name"]),
+                vendor_type=str(item.get("type", "")),
+                required=bool(item.get("required")),
+                has_default=item.get("defaultValue") is not None,
+                restricted=item.get("options") is not None,
             )
         workflow = raw.get("workflow") or {}
         statuses = {
@@ -123,6 +139,13 @@ class TicketTypeSchema:
         for spec in self.fields.values():
             if spec.id == field_id:
                 return next((u for u, name in UNIFIED_FIELDS.items() if name == spec.name), spec.name)
+        return field_id
+
+    def unified_name_or_id(self, field_id: str) -> str:
+        """The unified name of a field UUID; a field holding no unified field keeps its UUID."""
+        for spec in self.fields.values():
+            if spec.id == field_id:
+                return next((u for u, name in UNIFIED_FIELDS.items() if name == spec.name), field_id)
         return field_id
 
     @property

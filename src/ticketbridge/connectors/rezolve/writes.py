@@ -35,6 +35,7 @@ from ticketbridge.connectors.errors import (
     VersionConflict,
 )
 from ticketbridge.connectors.http import RetryPolicy
+from ticketbridge.connectors.rezolve import fields as custom
 from ticketbridge.connectors.rezolve import mapping
 from ticketbridge.connectors.rezolve.client import EtagMismatch, RezolveClient
 from ticketbridge.connectors.rezolve.memory import ConnectionMemory
@@ -116,6 +117,7 @@ class TicketWriter:
         changed since (or when a field being written changes while we write)."""
         try:
             values = mapping.field_values(schema, mapping.update_values(changes))
+            values.update(custom.wire_values(changes.custom_fields))
             status_id = schema.field_id("status")
             hops = self._status_hops(schema, current, changes.target_status) if status_id else []
         except VendorRejected as exc:
