@@ -1,12 +1,13 @@
-"""`python -m bench [--quick] [--only 1,2,...]`: every scenario against its baseline, in one run.
+"""`python -m bench [--quick] [--only 1,2,...] [--label TEXT]`: every scenario against its baseline, in one run.
 
 Prints a table, writes bench/results/latest.json and appends the run to bench/results/history.jsonl.
 `--legacy-listing` runs the older in-process listing benchmark over 1,000,000 rows instead.
 
 The processes: one Jira sandbox (search lag 0 so that baselines compare; rate limits off except in
 scenario 9), one SQLite deployment (embedded: `serve` with its in-process worker), one PostgreSQL
-deployment (throwaway database, `serve --no-worker` + `ticketbridge worker`) for scenarios 5 and 6,
-and, for scenario 8, its own sandbox and one fresh SQLite deployment per repetition.
+deployment (throwaway database, `serve --no-worker` + `ticketbridge worker`) for scenarios 5, 6 and 10
+(which starts up to 3 more workers), and, for scenario 8, its own sandbox and one fresh SQLite
+deployment per repetition.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from bench.measure import Result
 from bench.processes import jira_sandbox
 from bench.results import Run, table
 from bench.sandbox import SandboxControl
-from bench.scenarios import jobs, reads, sync, writes
+from bench.scenarios import jobs, reads, scale, sync, writes
 
-ALL = frozenset(range(1, 10))
+ALL = frozenset(range(1, 11))
 
 
 async def _attempt(
@@ -64,7 +65,7 @@ async def run(sizes: Sizes, only: frozenset[int], directory: Path) -> list[Resul
         contextlib.AsyncExitStack() as stack,
     ):
         postgres = None
-        if pg_reason is None and only & {5, 6}:
+        if pg_reason is None and only & {5, 6, 10}:
             postgres = await stack.enter_async_context(postgres_deployment(directory / "postgresql"))
         sandbox = SandboxControl(sandbox_process.url)
         stack.push_async_callback(sandbox.aclose)
@@ -102,6 +103,10 @@ async def run(sizes: Sizes, only: frozenset[int], directory: Path) -> list[Resul
             await _attempt(
                 results, [name], "tickets/s", ">= 90 % of the bound", lambda: jobs.rate_limited_jobs(context)
             )
+        if 10 in only:
+            names = [f"10. {sizes.scale_jobs} bulk jobs of 50 on PostgreSQL, {n} worker(s)" for n in scale.WORKERS]
+            target = "reported (scaling against 1 worker)"
+            await _attempt(results, names, "tickets/s", target, lambda: scale.scale_out(context))
         if 8 in only:
             name = f"8. full sync of {sizes.sync_issues:,} issues"
             target = ">= 50 % of bare, calls <= 1.1x"
@@ -116,6 +121,7 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 1,4,8")
     parser.add_argument("--no-record", action="store_true", help="print the table, write no results file")
     parser.add_argument("--keep", type=Path, help="keep the processes' logs and databases in this directory")
+    parser.add_argument("--label", help="what the tree held, recorded with the run (an uncommitted change, say)")
     parser.add_argument("--legacy-listing", action="store_true", help="the in-process 1,000,000-row listing bench")
     parser.add_argument("--rows", type=int, default=listing.ROWS, help="rows for --legacy-listing")
     args = parser.parse_args()
@@ -124,8 +130,8 @@ def main() -> None:
         return
     only = frozenset(int(part) for part in args.only.split(",")) if args.only else ALL
     if not only <= ALL:
-        parser.error(f"scenarios are numbered 1 to 9, not {sorted(only - ALL)}")
-    record = Run(mode="quick" if args.quick else "full", selected=sorted(only))
+        parser.error(f"scenarios are numbered 1 to 10, not {sorted(only - ALL)}")
+    record = Run(mode="quick" if args.quick else "full", selected=sorted(only), label=args.label)
     with contextlib.ExitStack() as stack:
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)

@@ -41,10 +41,11 @@ class Sizes:
     sync_repetitions: int
     rate_limited_jobs: int  #: scenario 9
     rate_limited_repetitions: int
+    scale_jobs: int  #: scenario 10, per worker count
 
 
-FULL = Sizes(20, 30, 10, 8.0, 3, 10_000, 20_000, 3, 40, 2)
-QUICK = Sizes(6, 10, 4, 3.0, 2, 10_000, 5_000, 2, 10, 1)
+FULL = Sizes(20, 30, 10, 8.0, 3, 10_000, 20_000, 3, 40, 2, 48)
+QUICK = Sizes(6, 10, 4, 3.0, 2, 10_000, 5_000, 2, 10, 1, 24)
 
 
 @dataclass

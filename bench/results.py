@@ -44,6 +44,8 @@ def machine() -> dict[str, Any]:
 class Run:
     mode: str  #: "full" or "quick"
     selected: list[int] = field(default_factory=list)  #: the scenarios asked for
+    #: What the tree held when the commit alone does not say it (`--label`).
+    label: str | None = None
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     commit: dict[str, Any] = field(default_factory=commit)
     machine: dict[str, Any] = field(default_factory=machine)
@@ -64,6 +66,7 @@ class Run:
             "started_at": self.started_at,
             "duration_seconds": self.duration_seconds,
             "commit": self.commit,
+            "label": self.label,
             "machine": self.machine,
             "load_average_before": self.load_before,
             "load_average_after": self.load_after,
@@ -126,7 +129,8 @@ def table(run: Run) -> str:
     notes = [f"- {result.name}: {note}" for result in run.results for note in result.notes]
     sha = run.commit["sha"] or "unknown"
     footer = (
-        f"\ncommit {sha[:12]}{' (dirty tree)' if run.commit['dirty'] else ''}, {run.mode} run, "
+        f"\ncommit {sha[:12]}{' (dirty tree)' if run.commit['dirty'] else ''}"
+        f"{f' [{run.label}]' if run.label else ''}, {run.mode} run, "
         f"{run.machine['nproc']} cores, {run.machine['memory_mib']:,} MiB, Python {run.machine['python']}; "
         f"load average {run.load_before[0]:.2f} before, {run.load_after[0] if run.load_after else 0:.2f} after; "
         f"{run.duration_seconds:.0f} s"

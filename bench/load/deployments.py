@@ -24,7 +24,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from bench.load import processes
-from bench.load.processes import Service
+from bench.load.processes import Process
 from ticketbridge.sandboxes import jira
 
 #: Per key and per organization: about 100,000 requests/s, never reached on this machine.
@@ -60,9 +60,9 @@ class Deployment:
     database: str  #: "postgresql" or "sqlite"
     #: asyncpg DSN (PostgreSQL) or the SQLite file's path: where the checks count rows.
     database_location: str
-    sandbox: Service
-    apis: list[Service]
-    workers: list[Service]
+    sandbox: Process
+    apis: list[Process]
+    workers: list[Process]
     tenants: list[Tenant] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -71,7 +71,7 @@ class Deployment:
         return [api.url for api in self.apis]
 
     @property
-    def services(self) -> list[Service]:
+    def services(self) -> list[Process]:
         return [self.sandbox, *self.apis, *self.workers]
 
 

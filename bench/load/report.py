@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import ticketbridge
-from bench.load.processes import REPO_ROOT, Service
+from bench.load.processes import REPO_ROOT, Process
 from bench.load.traffic import OPERATIONS, Recorder
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -114,7 +114,7 @@ def _sum_statuses(recorder: Recorder) -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def log_evidence(services: list[Service], failures: list[dict[str, Any]]) -> dict[str, Any]:
+def log_evidence(services: list[Process], failures: list[dict[str, Any]]) -> dict[str, Any]:
     """Server log lines of each recorded failure (by its X-Request-ID), and the error lines of every log."""
     texts = {service.name: service.log_path.read_text(errors="replace").splitlines() for service in services}
     for failure in failures:
@@ -129,14 +129,14 @@ def log_evidence(services: list[Service], failures: list[dict[str, Any]]) -> dic
     return errors
 
 
-def sandbox_statuses(sandbox: Service) -> dict[str, int]:
+def sandbox_statuses(sandbox: Process) -> dict[str, int]:
     """Statuses the Jira sandbox answered over the whole run (its uvicorn access log): a 429 here would
     be its own rate limits binding."""
     found = Counter(_ACCESS_STATUS.findall(sandbox.log_path.read_text(errors="replace")))
     return dict(sorted(found.items()))
 
 
-def server_statuses(apis: list[Service], mode: str) -> dict[str, int]:
+def server_statuses(apis: list[Process], mode: str) -> dict[str, int]:
     """Statuses the API processes logged (`http.request`) for the load's own requests: the server's
     side of the count the clients made."""
     found: Counter[str] = Counter()

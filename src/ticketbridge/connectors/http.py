@@ -6,6 +6,11 @@ slept: it surfaces as `VendorRetriable` so a job can be rescheduled instead of h
 Writes are never retried blindly: a write whose answer was lost raises `VendorOutcomeUnknown` for
 the connector to reconcile.
 
+Clients are cheap, their connections are not: every operation builds its own `httpx.AsyncClient`
+(its auth, timeouts and write guard), but the connections under it are one keep-alive pool per vendor
+connection (`ConnectionTransports`), so that an operation reuses the TCP and TLS connections and the
+TLS context of the ones before it (a new TLS context alone cost a third of a bulk create's CPU).
+
 Time is bounded twice, so that a vendor write started after `JobContext.check_lease` ends within a
 third of the lease (jobs/README.md): each attempt within `attempt_timeout` (a total, where httpx's own
 timeouts are per phase and a trickling answer could outlive them), and the whole call, retries and
@@ -17,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import urllib.request
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -108,6 +115,143 @@ def build_client(
         follow_redirects=False,
         event_hooks={"request": [_write_guard(before_write)]} if before_write is not None else None,
     )
+
+
+#: Vendor connections whose HTTP pools one process keeps open; beyond, the least recently used closes.
+MAX_POOLED_CONNECTIONS = 256
+
+
+def _environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy httpx itself would take from the environment for `url` (HTTPS_PROXY, NO_PROXY, ...):
+    a pooled transport is handed to the client, and httpx reads the environment only without one."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
+
+
+@dataclass(eq=False)
+class _Pool:
+    """One vendor connection's keep-alive connections, per proxy (usually one: no proxy)."""
+
+    depends_on: str
+    build: Callable[[str | None], httpx.AsyncBaseTransport]
+    transports: dict[str | None, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    #: Operations whose client holds the pool now.
+    users: int = 0
+    #: Replaced or evicted: closed once its last user is done.
+    retired: bool = False
+    closed: bool = False
+
+    def transport_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        if self.closed:
+            raise RuntimeError("the vendor connection's HTTP pool is closed (the process is stopping)")
+        proxy = _environment_proxy(url)
+        transport = self.transports.get(proxy)
+        if transport is None:
+            transport = self.transports[proxy] = self.build(proxy)
+        return transport
+
+    async def aclose(self) -> None:
+        self.closed = True
+        transports, self.transports = list(self.transports.values()), {}
+        for transport in transports:
+            await transport.aclose()
+
+
+class _Lease(httpx.AsyncBaseTransport):
+    """One operation's hold on its connection's pool: its client's `aclose` gives the pool back
+    (closing it only if it was retired meanwhile and this was its last user)."""
+
+    def __init__(self, owner: ConnectionTransports, pool: _Pool) -> None:
+        self._owner = owner
+        self._pool: _Pool | None = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._pool is None:
+            raise RuntimeError("this operation's client is closed")
+        return await self._pool.transport_for(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await self._owner.release(pool)
+
+    def abandon(self) -> None:
+        """Gives the pool back without closing anything now (no client was built on this lease)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            self._owner.give_back(pool)
+
+
+def _default_transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+    return httpx.AsyncHTTPTransport(proxy=proxy)
+
+
+class ConnectionTransports:
+    """The HTTP connection pools of one process, one per vendor connection, never shared between
+    connections. `lease(connection_id, depends_on)` hands out the connection's pool; `depends_on` is
+    what the pool was opened for (`ConnectorFactory`'s fingerprint of vendor, base URL and
+    credentials): when it changes, the connection gets a new pool and the old one closes once the
+    operations using it end. At most `max_pools` are kept (least recently used out first);
+    `aclose` closes them all (at shutdown: `Runtime.close`)."""
+
+    def __init__(
+        self,
+        *,
+        max_pools: int = MAX_POOLED_CONNECTIONS,
+        build: Callable[[str | None], httpx.AsyncBaseTransport] = _default_transport,
+    ) -> None:
+        self._max_pools = max_pools
+        self._build = build
+        self._pools: OrderedDict[str, _Pool] = OrderedDict()
+        #: Retired while unused: closed at the next release (or `aclose`), which can await.
+        self._to_close: list[_Pool] = []
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def lease(self, connection_id: str, depends_on: str) -> _Lease:
+        pool = self._pools.get(connection_id)
+        if pool is None or pool.depends_on != depends_on:
+            if pool is not None:
+                self._retire(pool)
+            pool = self._pools[connection_id] = _Pool(depends_on=depends_on, build=self._build)
+        self._pools.move_to_end(connection_id)
+        while len(self._pools) > self._max_pools:
+            _, oldest = self._pools.popitem(last=False)
+            self._retire(oldest)
+        pool.users += 1
+        return _Lease(self, pool)
+
+    def _retire(self, pool: _Pool) -> None:
+        pool.retired = True
+        if pool.users == 0:
+            self._to_close.append(pool)
+
+    def give_back(self, pool: _Pool) -> None:
+        pool.users -= 1
+        if pool.retired and pool.users == 0:
+            self._to_close.append(pool)
+
+    async def release(self, pool: _Pool) -> None:
+        self.give_back(pool)
+        await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        closing, self._to_close = self._to_close, []
+        for pool in closing:
+            await pool.aclose()
+
+    async def aclose(self) -> None:
+        """Closes every pool, in use or not (the process is stopping)."""
+        pools = [*self._pools.values(), *self._to_close]
+        self._pools.clear()
+        self._to_close = []
+        for pool in pools:
+            pool.retired = True
+            await pool.aclose()
 
 
 def _write_guard(check: Callable[[], None]) -> Callable[[httpx.Request], Awaitable[None]]:

@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Insert, Table, Update, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +26,8 @@ from ticketbridge.store.tables import CreateClaimRow
 CLAIMED = "CLAIMED"
 UNKNOWN = "UNKNOWN"
 WRITTEN = "WRITTEN"
+
+_CLAIMS = cast(Table, CreateClaimRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +72,20 @@ async def insert_missing(
         }
         for identifier in dict.fromkeys(identifiers)
     ]
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(CreateClaimRow)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[CreateClaimRow.connection_id, CreateClaimRow.identifier])
-        .returning(CreateClaimRow.identifier)
+    dialect = "postgresql" if db.get_bind().dialect.name == "postgresql" else "sqlite"
+    return {row.identifier for row in await db.execute(_insert_missing(dialect), rows)}
+
+
+@cache
+def _insert_missing(dialect: str) -> Insert:
+    """Built once per dialect and run with a list of rows: compiled once, the rows batched by
+    SQLAlchemy (a statement built from the values was compiled again for every batch)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_CLAIMS)
+        .on_conflict_do_nothing(index_elements=[_CLAIMS.c.connection_id, _CLAIMS.c.identifier])
+        .returning(_CLAIMS.c.identifier)
     )
-    return set((await db.scalars(statement)).all())
 
 
 async def lock_claims(db: AsyncSession, identifiers: Sequence[str], *, connection_id: uuid.UUID) -> dict[str, Claim]:
@@ -144,17 +154,26 @@ async def mark_unknown(
 async def mark_written(db: AsyncSession, refs: dict[str, str], *, connection_id: uuid.UUID, owner: str) -> None:
     """The vendor confirmed these creates (identifier -> vendor ref): from now on they are never
     created again, even if storing the ticket fails."""
+    if not refs:
+        return
     now = utcnow()
-    for identifier, vendor_ref in refs.items():
-        await _update_owned(
-            db,
-            [identifier],
-            connection_id=connection_id,
-            owner=owner,
-            state=WRITTEN,
-            vendor_ref=vendor_ref,
-            updated_at=now,
-        )
+    rows = [
+        {"b_connection_id": connection_id, "b_identifier": identifier, "b_owner": owner, "b_ref": ref, "b_now": now}
+        for identifier, ref in refs.items()
+    ]
+    await db.execute(_MARK_WRITTEN, rows)
+
+
+#: One statement run with a row per claim (executemany): each claim gets its own vendor ref.
+_MARK_WRITTEN: Update = (
+    update(_CLAIMS)
+    .where(
+        _CLAIMS.c.connection_id == bindparam("b_connection_id"),
+        _CLAIMS.c.identifier == bindparam("b_identifier"),
+        _CLAIMS.c.owner == bindparam("b_owner"),
+    )
+    .values(state=WRITTEN, vendor_ref=bindparam("b_ref"), updated_at=bindparam("b_now"))
+)
 
 
 async def release(db: AsyncSession, identifiers: Sequence[str], *, connection_id: uuid.UUID, owner: str) -> None:

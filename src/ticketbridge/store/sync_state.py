@@ -83,10 +83,9 @@ async def clear_seen(db: AsyncSession, connection_id: uuid.UUID) -> None:
 async def add_seen(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Sequence[str]) -> None:
     if not vendor_ids:
         return
-    statement = _insert_for(db)(SyncSeenRow).values(
-        [{"connection_id": connection_id, "vendor_id": vendor_id} for vendor_id in vendor_ids]
-    )
-    await db.execute(statement.on_conflict_do_nothing())
+    # One statement run with a row per id (executemany: compiled once), not one built from 5000 values.
+    statement = _insert_for(db)(SyncSeenRow.__table__).on_conflict_do_nothing()
+    await db.execute(statement, [{"connection_id": connection_id, "vendor_id": vendor_id} for vendor_id in vendor_ids])
 
 
 async def unseen_ticket_ids(
