@@ -105,9 +105,24 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
     return Settings.model_validate(values)
 
 
+#: The deployment's Jira OAuth 2.0 (3LO) app: the one the Jira sandbox has registered, whose
+#: authorization server and API gateway the sandbox plays at JIRA_URL.
+JIRA_OAUTH_APP: dict[str, object] = {
+    "jira_oauth_client_id": jira.DEMO_OAUTH_CLIENT_ID,
+    "jira_oauth_client_secret": jira.DEMO_OAUTH_CLIENT_SECRET,
+    "jira_oauth_redirect_uri": jira.DEMO_OAUTH_REDIRECT_URI,
+    "jira_oauth_auth_base_url": JIRA_URL,
+    "jira_oauth_api_base_url": JIRA_URL,
+}
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path)
+def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
+    """A deployment with the Jira OAuth app configured, so tenants can connect by API token or by
+    consent (`tests.builders.make_oauth_tenant`). A test of a deployment without it asks for
+    `@pytest.mark.parametrize("settings", [False], indirect=True)`."""
+    with_oauth_app = getattr(request, "param", True)
+    return make_settings(database_url, tmp_path, **(JIRA_OAUTH_APP if with_oauth_app else {}))
 
 
 async def empty_tables(engine: AsyncEngine) -> None:
@@ -122,14 +137,24 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 @pytest.fixture
 def jira_sandbox() -> FastAPI:
-    """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL.
+    """A fresh Jira Cloud sandbox with the demo site, in process, reachable at JIRA_URL, at the
+    sandbox's production defaults, as the connector meets Jira Cloud:
 
-    Its search is read-after-write consistent (no index lag, unlike live Jira and the sandbox's default)
-    and it is unthrottled (the sandbox's default applies Jira's rate limits); a test that wants the lag
-    or the limits builds its own sandbox or sets them with `PUT /__sandbox__/consistency|rate-limits`.
+    - search lags writes by 2 s (`DEFAULT_SEARCH_LAG_MS`): a created issue stays out of `/search/jql`
+      and an edited one is found as it was, unless read with `reconcileIssues`;
+    - Jira's documented rate limits are on (burst buckets, per-issue write windows, the points quota
+      for OAuth traffic): the connector must honour the 429s' Retry-After;
+    - OAuth 2.0 (3LO) access tokens expire an hour after issue on the sandbox's movable clock
+      (`tests.builders.make_oauth_tenant` connects by consent and moves that clock past the expiry).
+
+    A test that must read back through search after a write lets the index catch up as waiting would
+    (`tests.support.sandboxes.catch_up_search`), never by setting the lag to 0 beforehand. Only a test
+    about the lag or the limits themselves sets them (`PUT /__sandbox__/consistency|rate-limits`):
+    - api/test_create_claims.py: a 600 ms lag with a 0.8 s settle time (lost answers under lag);
+    - api/test_tickets.py::test_jiras_per_issue_write_limit_...: 2 writes a second on one issue;
+    - acceptance/test_chaos.py, test_sync_under_change.py, test_if_match_distributed.py: their lags.
     """
-    unthrottled = jira.RateLimitConfig(enabled=False)
-    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL, search_lag_ms=0, rate_limits=unthrottled))
+    return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL))
 
 
 @pytest.fixture

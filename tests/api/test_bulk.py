@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.api.test_tickets import TASK, sandbox
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant, make_oauth_tenant, make_tenant
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
@@ -43,8 +43,10 @@ async def job(client: httpx.AsyncClient, tenant: Tenant, job_id: str) -> dict[st
     return body
 
 
-async def test_sync_bulk_reports_each_ticket_in_request_order(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_sync_bulk_reports_each_ticket_in_request_order(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     body = {"tickets": [*tickets(2), {"name": "bad type", "project_vendor_id": "DEMO", "type_vendor_id": "99999"}]}
     response = await client.post("/v1/itsm/tickets/bulk/sync", json=body, headers=tenant.headers)
     assert response.status_code == 200, response.text
@@ -77,7 +79,7 @@ async def test_bulk_size_is_one_to_fifty(client: httpx.AsyncClient) -> None:
 async def test_async_bulk_create_of_fifty_costs_one_create_call_and_no_lookups(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await sandbox(jira_sandbox, "DELETE", "/calls")
     accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets(50)}, headers=tenant.headers)
     assert accepted.status_code == 202, accepted.text
@@ -97,9 +99,9 @@ async def test_async_bulk_create_of_fifty_costs_one_create_call_and_no_lookups(
 
 
 async def test_async_bulk_with_a_rejected_item_fails_with_leens_breakdown(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     body = {
         "tickets": [
             *tickets(1),
@@ -121,7 +123,7 @@ async def test_async_bulk_with_a_rejected_item_fails_with_leens_breakdown(
 async def test_bulk_update_of_fifty_uses_one_call_of_each_bulk_api(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     created = await client.post("/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(50)}, headers=tenant.headers)
     ticket_ids = [r["ticket_id"] for r in created.json()["results"]]
     await sandbox(jira_sandbox, "DELETE", "/calls")
@@ -160,7 +162,7 @@ async def test_bulk_update_of_fifty_uses_one_call_of_each_bulk_api(
 async def test_bulk_update_reaches_a_status_several_hops_away_and_reports_failures(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     created = await client.post("/v1/itsm/tickets/bulk/sync", json={"tickets": tickets(3)}, headers=tenant.headers)
     ticket_ids = [r["ticket_id"] for r in created.json()["results"]]
     accepted = await client.post(
@@ -202,7 +204,7 @@ async def test_unknown_ticket_ids_are_rejected_before_enqueueing(client: httpx.A
 async def test_a_long_retry_after_reschedules_the_job_instead_of_holding_a_worker(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets(3)}, headers=tenant.headers)
     await sandbox(jira_sandbox, "PUT", "/faults", json={"rate_limit_rate": 1.0, "retry_after_seconds": 120})
     await run_jobs(runtime)  # returns: the job waits for its Retry-After in the queue, not in a worker

@@ -225,6 +225,7 @@ async def test_a_repeated_query_parameter_is_refused(client: httpx.AsyncClient) 
     assert answer.json()["detail"][0]["loc"] == ["query", "offset"]
 
 
+@pytest.mark.parametrize("settings", [False], indirect=True, ids=["no-oauth-app"])
 async def test_jira_oauth_on_a_deployment_without_an_oauth_app_is_a_404_not_a_5xx(client: httpx.AsyncClient) -> None:
     organization_id = await make_organization(client)
 

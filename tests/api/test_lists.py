@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.api.test_tickets import BUG, sandbox
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant, make_oauth_tenant, make_tenant
 from tests.services.support import run_sync
 from ticketbridge.sandboxes import jira
 from ticketbridge.state import Runtime
@@ -35,7 +35,7 @@ async def walk(client: httpx.AsyncClient, tenant: Tenant, limit: int, **params: 
 
 
 async def synced_tenant(client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, extra: int) -> Tenant:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     if extra:
         await sandbox(jira_sandbox, "POST", "/seed", json={"issues": extra})
     await run_sync(runtime, tenant.connection_id)

@@ -6,15 +6,16 @@ import httpx
 from fastapi import FastAPI
 
 from tests.api.test_tickets import BUG, create, sandbox
-from tests.builders import make_tenant
+from tests.builders import make_oauth_tenant, make_tenant
+from ticketbridge.state import Runtime
 
 SUBTASK = "10005"
 
 
 async def test_parent_by_our_uuid_or_by_vendor_key_but_not_both(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     parent = (await create(client, tenant, name="Parent")).json()
     by_uuid = await create(client, tenant, name="Child A", type_vendor_id=SUBTASK, parent_ticket_id=parent["id"])
     assert by_uuid.status_code == 200, by_uuid.text
@@ -43,8 +44,10 @@ async def test_parent_by_our_uuid_or_by_vendor_key_but_not_both(
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "parent_ticket_id"]
 
 
-async def test_jira_names_are_accepted_for_status_and_priority(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_jira_names_are_accepted_for_status_and_priority(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     response = await create(client, tenant, status="In Review", priority="Lowest")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -62,8 +65,10 @@ async def test_a_normalized_value_without_a_mapping_is_rejected(client: httpx.As
     assert response.json()["detail"][0]["loc"] == ["body", "status"]
 
 
-async def test_generated_identifiers_are_project_type_hash_and_stable(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_generated_identifiers_are_project_type_hash_and_stable(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     first = (await create(client, tenant, name="Same content")).json()
     assert first["identifier"].startswith(f"DEMO-{BUG}-") and len(first["identifier"].rsplit("-", 1)[1]) == 12
     other = (await create(client, tenant, name="Other content")).json()
@@ -72,8 +77,10 @@ async def test_generated_identifiers_are_project_type_hash_and_stable(client: ht
     assert again["id"] == first["id"]
 
 
-async def test_the_description_round_trips_through_adf(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_the_description_round_trips_through_adf(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     description = (
         "## Steps\n\n1. Log in as `admin`\n2. Open [the report](https://example.com/r?id=1)\n\n"
         "```python\nprint('payload')\n```\n\n> Seen in production.\n\n**Severity:** _high_"

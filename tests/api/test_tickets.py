@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.builders import Tenant, make_tenant, revoke_credentials
+from tests.builders import Tenant, make_oauth_tenant, make_tenant, revoke_credentials
 from tests.support.sandboxes import control as sandbox
 from ticketbridge.services.ticket_requests import marker_for
 from ticketbridge.state import Runtime
@@ -22,8 +22,10 @@ async def create(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> ht
     return await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
 
 
-async def test_create_returns_the_full_ticket_and_writes_jira(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
-    tenant = await make_tenant(client)
+async def test_create_returns_the_full_ticket_and_writes_jira(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     description = "## Finding\n\nThe `username` field is **not** escaped.\n\n- step one\n- step two"
     response = await create(client, tenant, description=description, priority="HIGH", identifier="finding-1")
     assert response.status_code == 200, response.text
@@ -36,6 +38,8 @@ async def test_create_returns_the_full_ticket_and_writes_jira(client: httpx.Asyn
     assert attributes["vendor"] == "JIRA" and attributes["id"].startswith("DEMO-")
     assert attributes["status"] == "To Do" and attributes["priority"] == "High"
     assert attributes["data"]["statusCategory"] == "new"
+    # Through the gateway, with the access token refreshed once: the one issued at consent had expired.
+    assert (await sandbox(jira_sandbox, "GET", "/calls"))["oauth.token.refresh_token"] == 1
     issue = await sandbox(jira_sandbox, "GET", f"/issues/{attributes['id']}")
     assert issue["fields"]["summary"] == "SQL injection in /login"
     assert issue["fields"]["description"]["type"] == "doc"  # Markdown went to Jira as ADF
@@ -45,8 +49,10 @@ async def test_create_returns_the_full_ticket_and_writes_jira(client: httpx.Asyn
     assert by_identifier.json()["id"] == body["id"]
 
 
-async def test_status_at_create_is_reached_through_the_workflow(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_status_at_create_is_reached_through_the_workflow(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     response = await create(client, tenant, status="IN_REVIEW")  # two transitions away from To Do
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "IN_REVIEW"
@@ -58,9 +64,9 @@ async def test_status_at_create_is_reached_through_the_workflow(client: httpx.As
 
 
 async def test_reference_fields_are_exclusive_and_checked_before_any_vendor_call(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await sandbox(jira_sandbox, "DELETE", "/calls")
     both = await create(client, tenant, project_id="00000000-0000-4000-8000-000000000001")
     assert both.status_code == 422
@@ -87,8 +93,10 @@ async def test_reference_fields_are_exclusive_and_checked_before_any_vendor_call
     assert await sandbox(jira_sandbox, "GET", "/calls") == {}
 
 
-async def test_type_vendor_id_is_preferred_over_type(client: httpx.AsyncClient) -> None:
-    tenant = await make_tenant(client)
+async def test_type_vendor_id_is_preferred_over_type(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     response = await create(client, tenant, type="Task", type_vendor_id=BUG)
     assert response.status_code == 200, response.text
     assert response.json()["type"] == "Bug"
@@ -97,9 +105,9 @@ async def test_type_vendor_id_is_preferred_over_type(client: httpx.AsyncClient) 
 
 
 async def test_a_repeated_request_returns_the_same_ticket_and_a_reused_identifier_conflicts(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     first = await create(client, tenant)
     again = await create(client, tenant)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
@@ -110,9 +118,11 @@ async def test_a_repeated_request_returns_the_same_ticket_and_a_reused_identifie
     assert clash.json()["detail"][0]["ticket_id"] == first.json()["id"]
 
 
-async def test_tickets_of_another_organization_are_not_found(client: httpx.AsyncClient) -> None:
-    acme = await make_tenant(client, "Acme")
-    globex = await make_tenant(client, "Globex")
+async def test_tickets_of_another_organization_are_not_found(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    acme = await make_oauth_tenant(client, jira_sandbox, runtime, "Acme")
+    globex = await make_oauth_tenant(client, jira_sandbox, runtime, "Globex")
     ticket = (await create(client, acme)).json()
     for path in (
         f"/v1/itsm/tickets/{ticket['id']}",
@@ -124,8 +134,10 @@ async def test_tickets_of_another_organization_are_not_found(client: httpx.Async
     assert patch.status_code == 404
 
 
-async def test_patch_changes_only_the_given_fields(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
-    tenant = await make_tenant(client)
+async def test_patch_changes_only_the_given_fields(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     ticket = (await create(client, tenant, priority="LOW", description="keep me")).json()
     response = await client.patch(
         f"/v1/itsm/tickets/{ticket['id']}",
@@ -141,10 +153,51 @@ async def test_patch_changes_only_the_given_fields(client: httpx.AsyncClient, ji
     assert issue["fields"]["status"]["name"] == "Done" and issue["fields"]["summary"] == "Renamed"
 
 
-async def test_if_match_protects_an_edit_made_in_jira_meanwhile(
-    client: httpx.AsyncClient, jira_sandbox: FastAPI
+class JiraAnswers(httpx.AsyncBaseTransport):
+    """Keeps every answer the connector got from the sandboxes, on the way back."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.answers: list[httpx.Response] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.answers.append(response)
+        return response
+
+
+async def test_jiras_per_issue_write_limit_is_waited_out_as_its_retry_after_says(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    """Jira's limits are on throughout the suite; this test tightens the per-issue write window (what
+    it tests) so that back-to-back edits of one issue meet Jira's 429 for certain."""
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
+    ticket = (await create(client, tenant)).json()
+    limits = await sandbox(jira_sandbox, "GET", "/rate-limits")
+    await sandbox(
+        jira_sandbox, "PUT", "/rate-limits", json=limits | {"issue_writes_short": 2, "issue_window_short_seconds": 1}
+    )
+    seen = JiraAnswers(runtime.connectors.transport)  # type: ignore[arg-type]
+    runtime.connectors.transport = seen
+
+    for n in range(4):
+        edited = await client.patch(
+            f"/v1/itsm/tickets/{ticket['id']}", json={"name": f"edit {n}"}, headers=tenant.headers
+        )
+        assert edited.status_code == 200, edited.text
+
+    refused = [answer for answer in seen.answers if answer.status_code == 429]
+    assert refused, [answer.status_code for answer in seen.answers]
+    assert all(answer.headers["RateLimit-Reason"] == "jira-per-issue-on-write" for answer in refused)
+    assert all(0 < float(answer.headers["Retry-After"]) <= 1 for answer in refused)
+    issue = await sandbox(jira_sandbox, "GET", f"/issues/{ticket['vendor_attributes']['id']}")
+    assert issue["fields"]["summary"] == "edit 3"
+
+
+async def test_if_match_protects_an_edit_made_in_jira_meanwhile(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     ticket = (await create(client, tenant)).json()
     key = ticket["vendor_attributes"]["id"]
     current = await client.patch(

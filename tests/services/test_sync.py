@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from tests.api.test_bulk import job, run_jobs
 from tests.api.test_rezolve import rezolve_tenant
 from tests.api.test_tickets import BUG, sandbox
-from tests.builders import ADMIN, Tenant, make_tenant, revoke_credentials
+from tests.builders import ADMIN, Tenant, make_oauth_tenant, make_tenant, revoke_credentials
 from tests.services.support import Crash, jira_call, record, run_sync
+from tests.support.sandboxes import catch_up_search
 from ticketbridge.jobs.schedule import enqueue_due_syncs
 from ticketbridge.services.sync import OVERLAP
 from ticketbridge.state import Runtime
@@ -43,7 +44,7 @@ async def stored_count(runtime: Runtime) -> int:
 async def test_the_admin_sync_job_pulls_projects_users_and_tickets(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await sandbox(jira_sandbox, "POST", "/seed", json={"issues": 3})
     accepted = await client.post(f"/v1/admin/connections/{tenant.connection_id}/sync", headers=ADMIN)
     assert accepted.status_code == 202, accepted.text
@@ -70,13 +71,17 @@ async def test_the_admin_sync_job_pulls_projects_users_and_tickets(
 async def test_a_sync_updates_written_tickets_in_place_and_never_duplicates_them(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     body = {"name": "Written first", "project_vendor_id": "DEMO", "type_vendor_id": BUG, "identifier": "w-1"}
     written = (await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)).json()
     key = written["vendor_attributes"]["id"]
     await sandbox(jira_sandbox, "POST", f"/issues/{key}/ui-edit", json={"fields": {"summary": "Renamed in Jira"}})
 
+    # Right after the edit Jira's search may still answer the issue as it was: no duplicate either way.
     await run_sync(runtime, tenant.connection_id)
+    assert await stored_count(runtime) == DEMO_ISSUES + 1
+    await catch_up_search(jira_sandbox)
+    await run_sync(runtime, tenant.connection_id)  # the next run finds the edit within its overlap
 
     assert await stored_count(runtime) == DEMO_ISSUES + 1
     synced = (await client.get(f"/v1/itsm/tickets/{written['id']}", headers=tenant.headers)).json()
@@ -86,7 +91,7 @@ async def test_a_sync_updates_written_tickets_in_place_and_never_duplicates_them
 async def test_the_first_sync_is_full_and_the_next_asks_for_changes_since_the_last_start(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     recording = record(runtime)
     first = await run_sync(runtime, tenant.connection_id)
     assert first["tickets_synced"] == DEMO_ISSUES
@@ -101,6 +106,10 @@ async def test_the_first_sync_is_full_and_the_next_asks_for_changes_since_the_la
 
     since = state.high_water_mark - OVERLAP
     assert recording.ticket_queries == [f'updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC, id ASC']
+    # That run may have come before the edit reached Jira's index; the one after it has, finds it
+    # anyway: it starts OVERLAP before the previous run's start, which came after the edit.
+    await catch_up_search(jira_sandbox)
+    await run_sync(runtime, tenant.connection_id)
     changed = await tickets(client, tenant, status="IN_REVIEW")
     assert [t["vendor_attributes"]["id"] for t in changed] == ["DEMO-2"]
 
@@ -108,7 +117,7 @@ async def test_the_first_sync_is_full_and_the_next_asks_for_changes_since_the_la
 async def test_a_sync_killed_mid_walk_resumes_from_its_checkpoint(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await sandbox(jira_sandbox, "POST", "/seed", json={"issues": 5})
     store_page = tickets_store.upsert_tickets
     stored_pages = 0
@@ -146,7 +155,7 @@ async def test_a_sync_killed_mid_walk_resumes_from_its_checkpoint(
 async def test_tickets_deleted_in_the_vendor_become_inactive(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await run_sync(runtime, tenant.connection_id)
     deleted = await jira_call(jira_sandbox, "DELETE", "/rest/api/3/issue/DEMO-3")
     assert deleted.status_code == 204, deleted.text

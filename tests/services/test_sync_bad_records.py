@@ -16,7 +16,7 @@ from sqlalchemy import select, text, update
 from tests.api.test_bulk import job, run_jobs
 from tests.api.test_rezolve import control, rezolve_tenant
 from tests.api.test_tickets import sandbox
-from tests.builders import ADMIN, Tenant, make_tenant
+from tests.builders import ADMIN, Tenant, make_oauth_tenant, make_tenant
 from tests.services.support import run_sync
 from ticketbridge.domain.tickets import VendorTicket, storable, storable_text
 from ticketbridge.sandboxes.rezolve.demo import REQUEST_FIELDS
@@ -89,7 +89,7 @@ def test_vendor_strings_lose_nul_and_lone_surrogates_anywhere() -> None:
 async def test_a_nul_in_a_jira_summary_is_stored_without_it_and_the_next_sync_runs(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await sandbox(
         jira_sandbox, "POST", "/seed", json={"issues": [{"project": "DEMO", "summary": "Printer\x00 on \x00fire"}]}
     )
@@ -156,7 +156,7 @@ async def poison_refused(runtime: Runtime) -> AsyncIterator[None]:
 async def test_a_ticket_the_store_refuses_is_skipped_reported_and_retried_by_the_next_run(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, poison_refused: None
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     issues = [{"project": "DEMO", "summary": f"Issue {n}"} for n in range(4)]
     issues.insert(2, {"project": "DEMO", "summary": f"A {POISON} pill"})
     keys = (await sandbox(jira_sandbox, "POST", "/seed", json={"issues": issues}))["keys"]
@@ -202,7 +202,7 @@ async def test_a_ticket_the_store_refuses_is_skipped_reported_and_retried_by_the
 async def test_a_skipped_ticket_deleted_meanwhile_is_forgotten(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI, poison_refused: None
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_tenant(client)  # an API token: the test's reset of the site ends every OAuth grant
     keys = (await sandbox(jira_sandbox, "POST", "/seed", json={"issues": [{"project": "DEMO", "summary": POISON}]}))[
         "keys"
     ]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.api.test_rezolve import control, rezolve_tenant
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant, make_oauth_tenant
 from tests.services.support import jira_call, run_sync
 from ticketbridge.state import Runtime
 from ticketbridge.store.tables import TicketRow
@@ -56,7 +56,7 @@ async def activity(runtime: Runtime, tenant: Tenant) -> dict[str, bool]:
 async def test_a_jira_issue_the_id_listing_missed_stays_active_and_a_deleted_one_does_not(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await run_sync(runtime, tenant.connection_id)
     live = (await jira_call(jira_sandbox, "GET", "/rest/api/3/issue/DEMO-2")).json()["id"]
     assert (await jira_call(jira_sandbox, "DELETE", "/rest/api/3/issue/DEMO-3")).status_code == 204

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from tests.api.test_rezolve import control, rezolve_tenant
 from tests.api.test_tickets import sandbox
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant, make_oauth_tenant, make_tenant
 from tests.services.support import run_sync
 from ticketbridge.sandboxes.jira.demo import DEMO_ACCOUNT_ID, DONE, IN_PROGRESS, IN_REVIEW, TASK, TO_DO
 from ticketbridge.state import Runtime
@@ -79,9 +79,9 @@ async def projects(runtime: Runtime, tenant: Tenant) -> set[tuple[Any, ...]]:
 
 
 async def test_a_jira_sync_stores_the_sites_priorities_and_statuses_with_categories(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
     await run_sync(runtime, tenant.connection_id)
 
     assert await priorities(runtime, tenant) == with_active(JIRA_PRIORITIES, True)
@@ -91,7 +91,7 @@ async def test_a_jira_sync_stores_the_sites_priorities_and_statuses_with_categor
 async def test_what_jira_stops_listing_becomes_inactive_and_comes_back_when_listed_again(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    tenant = await make_tenant(client)
+    tenant = await make_tenant(client)  # an API token: the test's reset of the site ends every OAuth grant
     await sandbox(jira_sandbox, "POST", "/seed", json=EXTRAS)
     await run_sync(runtime, tenant.connection_id)
     assert await priorities(runtime, tenant) == with_active(JIRA_PRIORITIES | {("6", "Trivial")}, True)

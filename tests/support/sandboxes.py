@@ -47,3 +47,12 @@ async def calls(app: ASGIApp) -> dict[str, int]:
 async def injected_faults(app: ASGIApp) -> dict[str, int]:
     found: dict[str, int] = await control(app, "GET", "/faults/injected")
     return found
+
+
+async def catch_up_search(app: ASGIApp) -> None:
+    """Lets a lagging search index catch up with every write made so far, as waiting out the lag
+    would (instantly): the lag drops to 0, which makes earlier writes searchable, and is restored, so
+    later writes lag as before. Never a substitute for a lag of 0 set before the test."""
+    lag = await control(app, "GET", "/consistency")
+    await control(app, "PUT", "/consistency", json={"search_lag_ms": 0})
+    await control(app, "PUT", "/consistency", json=lag)
