@@ -6,15 +6,23 @@ Each command reads Settings once from the environment and builds what it needs e
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+import webbrowser
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
 import uvicorn
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 
+from ticketbridge.cli_callback import CallbackListener, NotLoopback, loopback_address
 from ticketbridge.config import Settings
+from ticketbridge.connectors import default_registry
+from ticketbridge.connectors.base import ConnectorSpec
 from ticketbridge.enums import ConnectionState, Vendor
 from ticketbridge.errors import TicketbridgeError
 from ticketbridge.observability import configure_logging
@@ -175,45 +183,98 @@ def api_keys_revoke(key_id: uuid.UUID) -> None:
     _echo_json(key.model_dump(mode="json"))
 
 
-@connections_app.command("create")
-def connections_create(
-    organization_id: uuid.UUID,
-    vendor: Vendor,
-    base_url: Annotated[str, typer.Option(help="Jira site URL or Rezolve API URL")],
-    email: Annotated[str | None, typer.Option(help="Jira: account email (with --api-token)")] = None,
-    api_token: Annotated[str | None, typer.Option(help="Jira: API token", envvar="JIRA_API_TOKEN")] = None,
-    oauth_token: Annotated[str | None, typer.Option(help="Jira: OAuth 2.0 bearer token")] = None,
-    tenant_id: Annotated[str | None, typer.Option(help="Rezolve: tenant id")] = None,
-    realm: Annotated[str | None, typer.Option(help="Rezolve: Keycloak realm")] = None,
-    client_id: Annotated[str | None, typer.Option(help="Rezolve: client id")] = None,
-    client_secret: Annotated[
-        str | None, typer.Option(help="Rezolve: client secret", envvar="REZOLVE_CLIENT_SECRET")
-    ] = None,
-) -> None:
-    """Connect an organization to a vendor site; credentials are encrypted at rest.
+@dataclass(frozen=True, slots=True)
+class CredentialOption:
+    """One `connections create` option: a field of one or more vendors' credentials models."""
+
+    field: str
+    is_flag: bool
+    #: Secrets may also come from the environment (TICKETBRIDGE_CREDENTIAL_<FIELD>), out of the
+    #: shell's history and the process list.
+    is_secret: bool
+    help: str
+
+    @property
+    def envvar(self) -> str | None:
+        return f"TICKETBRIDGE_CREDENTIAL_{self.field.upper()}" if self.is_secret else None
+
+    def parameter(self) -> inspect.Parameter:
+        flag = f"--{self.field.replace('_', '-')}"
+        annotation: Any
+        if self.is_flag:
+            annotation = Annotated[bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=self.help)]
+        else:
+            option = typer.Option(flag, help=self.help, envvar=self.envvar, show_envvar=self.is_secret)
+            annotation = Annotated[str | None, option]
+        return inspect.Parameter(self.field, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=None)
+
+
+def credential_options(specs: Iterable[ConnectorSpec]) -> list[CredentialOption]:
+    """An option per field of the specs' credentials models (a field several vendors share is one
+    option), so a vendor added to the registry needs no edit here."""
+    uses: dict[str, list[tuple[ConnectorSpec, FieldInfo]]] = {}
+    for spec in specs:
+        for name, info in spec.credentials_model.model_fields.items():
+            uses.setdefault(name, []).append((spec, info))
+    options = []
+    for name, used_by in uses.items():
+        vendors = ", ".join(f"{spec.title}{'' if info.is_required() else ' (optional)'}" for spec, info in used_by)
+        options.append(
+            CredentialOption(
+                field=name,
+                is_flag=all(info.annotation is bool for _, info in used_by),
+                is_secret=any(SecretStr in (get_args(info.annotation) or (info.annotation,)) for _, info in used_by),
+                help=f"Credentials `{name}` of {vendors}.",
+            )
+        )
+    return options
+
+
+CREDENTIAL_OPTIONS = credential_options(default_registry().values())
+
+
+def connections_create(organization_id: uuid.UUID, vendor: Vendor, base_url: str, **credentials: Any) -> None:
+    """Connect an organization to a vendor site; credentials are encrypted at rest. Each vendor takes the
+    fields of its credentials model as options (see each option for which vendor reads it); a site
+    connected by OAuth consent is made with `connections authorize` instead.
 
     The vendor is asked at once whether the site and credentials work: the connection is printed as
     it ends up, ACTIVE or PENDING with the failure in its health, and the outcome is said on stderr.
     Exits 0 either way (the connection exists); `connections verify` checks it again."""
-    given = {
-        "email": email,
-        "api_token": api_token,
-        "oauth_token": oauth_token,
-        "tenant_id": tenant_id,
-        "realm": realm,
-        "client_id": client_id,
-        "client_secret": client_secret,
-    }
     data = connections_service.ConnectionCreate(
         organization_id=organization_id,
         vendor=vendor,
         base_url=base_url,
-        credentials={key: value for key, value in given.items() if value is not None},
+        credentials={key: value for key, value in credentials.items() if value is not None},
     )
     settings = _settings()
     connection = _with_runtime(settings, lambda runtime: _create_connection(runtime, data))
     _echo_json(connection)
     _echo_verification(connection)
+
+
+def _base_url_help(specs: Iterable[ConnectorSpec]) -> str:
+    return "; ".join(f"{spec.vendor}: {spec.base_url_hint}" for spec in specs)
+
+
+# The options are the registry's credentials fields, so the signature typer reads is made here.
+setattr(  # noqa: B010 (a function's __signature__ cannot be assigned as an attribute under mypy)
+    connections_create,
+    "__signature__",
+    inspect.Signature(
+        [
+            inspect.Parameter("organization_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=uuid.UUID),
+            inspect.Parameter("vendor", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Vendor),
+            inspect.Parameter(
+                "base_url",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[str, typer.Option(help=_base_url_help(default_registry().values()))],
+            ),
+            *(option.parameter() for option in CREDENTIAL_OPTIONS),
+        ]
+    ),
+)
+connections_app.command("create")(connections_create)
 
 
 async def _create_connection(runtime: Runtime, data: connections_service.ConnectionCreate) -> dict[str, Any]:
@@ -227,6 +288,137 @@ async def _create_connection(runtime: Runtime, data: connections_service.Connect
         actor=connections_service.CLI_ACTOR,
     )
     return ConnectionModel.of(connection).model_dump(mode="json")
+
+
+@connections_app.command("authorize")
+def connections_authorize(
+    organization: Annotated[uuid.UUID, typer.Option(help="The organization the connection is for.")],
+    vendor: Annotated[
+        str | None, typer.Option(help="The vendor's OAuth name (`jira`); the only vendor with OAuth when omitted.")
+    ] = None,
+    site_url: Annotated[str | None, typer.Option(help="The site to connect, by its URL.")] = None,
+    cloud_id: Annotated[str | None, typer.Option(help="The site to connect, by its id (Jira's cloudId).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Also open the URL in this machine's browser.")] = False,
+) -> None:
+    """Connect a site by OAuth 2.0 consent (3LO), as the admin API's authorize endpoint and its callback
+    do: prints the consent URL to send the customer to (stderr), waits for the callback, then prints
+    the connection (stdout) as the callback answers it.
+
+    The command receives the callback itself, on the OAuth app's redirect URI, which must therefore be
+    an http URL on this machine's loopback interface (http://127.0.0.1:<port>/...) that no API process
+    serves. When the grant reaches several sites and none was named, it lists them and asks for one.
+    Exits 2 when the flow fails (denied consent, missing scopes, the state expired)."""
+    if site_url is not None and cloud_id is not None:
+        raise typer.BadParameter("name the site by --site-url or by --cloud-id, not both")
+    settings = _settings()
+    result = _with_runtime(
+        settings,
+        lambda runtime: _authorize(
+            runtime, organization, vendor, site_url=site_url, cloud_id=cloud_id, open_browser=open_browser
+        ),
+    )
+    _echo_json(result)
+    _echo_verification(result["connection"])
+
+
+async def _authorize(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    vendor: str | None,
+    *,
+    site_url: str | None,
+    cloud_id: str | None,
+    open_browser: bool,
+) -> dict[str, Any]:
+    from ticketbridge.api.models.admin import ConnectionModel
+    from ticketbridge.services import oauth as oauth_service
+
+    access = runtime.vendor_access
+    slug = vendor or _only_oauth_vendor(runtime)
+    config = oauth_service.oauth_config(access, slug)
+    sites = SitePolicy.from_settings(runtime.settings)
+
+    async def finish(query: dict[str, str]) -> oauth_service.ConnectResult:
+        return await oauth_service.finish_authorization(
+            access,
+            state=query["state"],
+            code=query.get("code"),
+            error=query.get("error"),
+            error_description=query.get("error_description"),
+            sites=sites,
+            actor=connections_service.CLI_ACTOR,
+            vendor=slug,
+        )
+
+    try:
+        address = loopback_address(config.app.redirect_uri)
+    except NotLoopback:
+        _fail(
+            f"the OAuth app's redirect URI {config.app.redirect_uri} is not a loopback http URL, so this command "
+            "cannot receive the callback: start the flow with POST /v1/admin/organizations/{org_id}/connections/"
+            f"{slug}/authorize, whose callback reaches the API."
+        )
+    async with runtime.sessionmaker.begin() as db:
+        start = await oauth_service.start_authorization(
+            db, runtime.cipher, config, organization_id, site_url=site_url, cloud_id=cloud_id
+        )
+    listener = CallbackListener(config.app.redirect_uri, start.state, finish)
+    try:
+        await listener.listen()
+    except OSError as exc:
+        _fail(f"cannot listen on {address[0]}:{address[1]} for the callback ({exc.strerror}); is an API serving it?")
+    try:
+        typer.echo(f"Send the customer to this URL (valid until {start.expires_at:%H:%M:%S} UTC):", err=True)
+        typer.echo(start.authorize_url, err=True)
+        typer.echo(f"Waiting for the callback on {config.app.redirect_uri} ...", err=True)
+        browser = asyncio.create_task(asyncio.to_thread(webbrowser.open, start.authorize_url)) if open_browser else None
+        try:
+            result = await listener.wait(until_epoch_seconds=start.expires_at.timestamp())
+        except TimeoutError:
+            _fail("no callback came before the consent URL expired: run the command again.")
+        except oauth_service.SiteChoiceRequired as choice:
+            result = await oauth_service.complete_authorization(
+                access,
+                organization_id,
+                state=start.state,
+                cloud_id=_choose_site(choice),
+                sites=sites,
+                actor=connections_service.CLI_ACTOR,
+                vendor=slug,
+            )
+        if browser is not None:
+            await browser
+    finally:
+        await listener.close()
+    return {
+        "connection": ConnectionModel.of(result.connection).model_dump(mode="json"),
+        "cloud_id": result.cloud_id,
+        "site_url": result.site_url,
+        "scopes": list(result.scopes),
+        "access_token_expires_at": result.access_token_expires_at.isoformat(),
+    }
+
+
+def _only_oauth_vendor(runtime: Runtime) -> str:
+    slugs = sorted(spec.oauth.slug for spec in runtime.connectors.registry.values() if spec.oauth is not None)
+    if len(slugs) != 1:
+        _fail(f"name the vendor with --vendor: {', '.join(slugs) or 'none'} connect by OAuth")
+    return slugs[0]
+
+
+def _choose_site(choice: TicketbridgeError) -> str:
+    """The site the person at the terminal picks among those the grant reaches."""
+    sites: list[dict[str, str]] = choice.details[0]["sites"]
+    typer.echo(f"The grant reaches {len(sites)} sites; choose one:", err=True)
+    for site in sites:
+        typer.echo(f"  {site['cloud_id']}  {site['url']}  ({site['name']})", err=True)
+    chosen: str = typer.prompt("cloud_id", err=True)
+    return chosen.strip()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
 
 
 @connections_app.command("verify")

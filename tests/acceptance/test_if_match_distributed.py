@@ -1,19 +1,21 @@
-"""If-Match on Rezolve means the same in embedded and distributed mode.
+"""If-Match means the same in embedded and distributed mode, on every vendor of the registry.
 
-Rezolve keeps no history, so "did a field being written change since the version the client saw"
-is answered from the stored row at that version, not from what a process remembers. Here:
+The answer to "did the ticket change since the version the client saw" comes from the stored row at
+that version, not from what a process remembers. Here:
 
 - distributed: a separate `ticketbridge worker` process syncs the tickets; a newly started
   `ticketbridge serve --no-worker` process, which never saw any version, serves the PATCHes;
 - embedded: one Runtime syncs in process and serves the PATCHes.
 
-In both, a person then edits two tickets in Rezolve: one in a field the PATCH does not write (200,
-the person's edit kept), one in the field it writes (412 naming the field).
+In both, a person then edits two tickets in the vendor: one in a field the PATCH does not write
+(its priority), one in the field it writes (its name). A vendor with conditional writes (Rezolve's
+etag) proves the first PATCH safe: 200, the person's edit kept; one without (Jira, ServiceNow)
+refuses both with 412. Either way the person's edits are never overwritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,46 +27,28 @@ from tests.builders import ADMIN, Tenant, make_tenant
 from tests.jobs.processes import wait_for
 from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
 from tests.support.processes import api_server, process_env, started
+from tests.support.vendor_cases import VendorCase, cases, control
 from ticketbridge.app import create_app
 from ticketbridge.config import Settings
 from ticketbridge.connectors import ConnectorFactory
-from ticketbridge.sandboxes import rezolve
 from ticketbridge.state import Runtime
 
 pytestmark = pytest.mark.slow
 
-FIELDS = rezolve.REQUEST_FIELDS
-UNTOUCHED_FIELD = "REQ-0001"  # the person changes its priority; we rename it
-SAME_FIELD = "REQ-0002"  # the person renames it too
 
-
-@pytest.fixture(scope="module")
-def rezolve_url() -> Iterator[str]:
-    """The Rezolve sandbox on a real socket, so that the worker process reaches it too."""
-    yield from serve_in_thread(
-        lambda url: rezolve.create_app(rezolve.RezolveSandboxConfig(base_url=url, in_process=False))
-    )
+@pytest.fixture(scope="module", params=cases(), ids=str)
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[VendorCase, str]]:
+    """A vendor's sandbox on a real socket, so that the worker process reaches it too."""
+    case: VendorCase = request.param
+    for url in serve_in_thread(case.standalone):
+        yield case, url
 
 
 @pytest.fixture
-def sandbox(rezolve_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{rezolve_url}/__sandbox__") as http:
-        http.post("/reset").raise_for_status()
+async def sandbox(served: tuple[VendorCase, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=served[1]) as http:
+        await control(http, "POST", "/reset")
         yield http
-
-
-async def provision(http: httpx.AsyncClient, rezolve_url: str) -> Tenant:
-    return await make_tenant(
-        http,
-        vendor="REZOLVE",
-        base_url=rezolve_url,
-        credentials={
-            "tenant_id": rezolve.DEMO_TENANT_ID,
-            "realm": rezolve.DEMO_REALM,
-            "client_id": rezolve.DEMO_CLIENT_ID,
-            "client_secret": rezolve.DEMO_CLIENT_SECRET,
-        },
-    )
 
 
 async def request_sync(http: httpx.AsyncClient, tenant: Tenant) -> str:
@@ -85,38 +69,55 @@ async def stored_by_key(http: httpx.AsyncClient, tenant: Tenant) -> dict[str, di
     return {item["vendor_attributes"]["id"]: item for item in response.json()["items"]}
 
 
-def person_edits(sandbox: httpx.Client) -> None:
-    """Someone changes both tickets in Rezolve after the sync: our stored versions are now old."""
-    for object_id, update in [(UNTOUCHED_FIELD, {FIELDS.priority: "low"}), (SAME_FIELD, {FIELDS.summary: "Theirs"})]:
-        sandbox.post(f"/tickets/{object_id}/edit", json={"ticketUpdate": update}).raise_for_status()
+async def person_edits(case: VendorCase, sandbox: httpx.AsyncClient) -> str:
+    """Someone changes both tickets in the vendor after the sync: our stored versions are now old.
+    Answers the priority the person set on the first."""
+    untouched_field, same_field = case.demo_keys
+    priority = await case.lower_priority(sandbox, untouched_field)
+    await case.rename(sandbox, same_field, "Theirs")
+    return priority
 
 
-async def patch_both(http: httpx.AsyncClient, tenant: Tenant, seen: dict[str, dict[str, Any]]) -> None:
-    """PATCH both tickets' names with If-Match of the synced versions; checks the answers."""
-    fine = await http.patch(
-        f"/v1/itsm/tickets/{seen[UNTOUCHED_FIELD]['id']}",
+async def patch_both(
+    http: httpx.AsyncClient, case: VendorCase, tenant: Tenant, seen: dict[str, dict[str, Any]], priority: str
+) -> None:
+    """PATCHes both tickets' names with If-Match of the synced versions; checks the answers."""
+    untouched_field, same_field = case.demo_keys
+    first = await http.patch(
+        f"/v1/itsm/tickets/{seen[untouched_field]['id']}",
         json={"name": "Ours"},
-        headers={**tenant.headers, "If-Match": seen[UNTOUCHED_FIELD]["etag"]},
+        headers={**tenant.headers, "If-Match": seen[untouched_field]["etag"]},
     )
-    assert fine.status_code == 200, fine.text
-    assert (fine.json()["name"], fine.json()["priority"]) == ("Ours", "LOW")  # the person's edit is kept
+    if case.spec.capabilities.conditional_writes:
+        assert first.status_code == 200, first.text
+        assert (first.json()["name"], first.json()["priority"]) == ("Ours", priority)  # the person's edit is kept
+    else:
+        assert first.status_code == 412, first.text
 
     stale = await http.patch(
-        f"/v1/itsm/tickets/{seen[SAME_FIELD]['id']}",
+        f"/v1/itsm/tickets/{seen[same_field]['id']}",
         json={"name": "Ours"},
-        headers={**tenant.headers, "If-Match": seen[SAME_FIELD]["etag"]},
+        headers={**tenant.headers, "If-Match": seen[same_field]["etag"]},
     )
     assert stale.status_code == 412, stale.text
-    assert [detail["loc"] for detail in stale.json()["detail"]] == [["body", "name"]]
-    assert "name" in stale.json()["message"]
+    if case.spec.capabilities.conditional_writes:  # it can tell which field changed, and says so
+        assert [detail["loc"] for detail in stale.json()["detail"]] == [["body", "name"]]
+        assert "name" in stale.json()["message"]
+
+    # The person's rename survives: re-read from the vendor (a PATCH without If-Match reads it back).
+    fresh = await http.patch(
+        f"/v1/itsm/tickets/{seen[same_field]['id']}", json={"priority": priority}, headers=tenant.headers
+    )
+    assert fresh.status_code == 200 and fresh.json()["name"] == "Theirs", fresh.text
 
 
 async def test_if_match_in_distributed_mode(
-    settings: Settings, rezolve_url: str, sandbox: httpx.Client, tmp_path: Path
+    settings: Settings, served: tuple[VendorCase, str], sandbox: httpx.AsyncClient, tmp_path: Path
 ) -> None:
+    case, url = served
     env = process_env(settings.database_url, tmp_path)
     async with api_server(env, tmp_path / "api-0.log") as provisioning:
-        tenant = await provision(provisioning, rezolve_url)
+        tenant = await make_tenant(provisioning, **case.connection(url))
         async with started(["worker", "--concurrency", "1"], env, tmp_path / "worker.log") as worker:
             job_id = await request_sync(provisioning, tenant)
 
@@ -126,24 +127,27 @@ async def test_if_match_in_distributed_mode(
 
             await wait_for(synced, "the worker process to sync the connection")
     assert "connector_sync" in (tmp_path / "worker.log").read_text().lower()
-    person_edits(sandbox)
+    priority = await person_edits(case, sandbox)
 
     async with api_server(env, tmp_path / "api-1.log") as fresh:
-        await patch_both(fresh, tenant, await stored_by_key(fresh, tenant))
+        await patch_both(fresh, case, tenant, await stored_by_key(fresh, tenant), priority)
 
 
-async def test_if_match_in_embedded_mode(settings: Settings, rezolve_url: str, sandbox: httpx.Client) -> None:
+async def test_if_match_in_embedded_mode(
+    settings: Settings, served: tuple[VendorCase, str], sandbox: httpx.AsyncClient
+) -> None:
+    case, url = served
     runtime = Runtime.build(settings)
     runtime.connectors = ConnectorFactory(transport=None)
     app = create_app(settings, runtime=runtime)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
-            tenant = await provision(http, rezolve_url)
+            tenant = await make_tenant(http, **case.connection(url))
             job_id = await request_sync(http, tenant)
             await run_jobs(runtime)  # the worker inside the serving process
             assert await job_status(http, tenant, job_id) == "SUCCESS"
-            person_edits(sandbox)
+            priority = await person_edits(case, sandbox)
 
-            await patch_both(http, tenant, await stored_by_key(http, tenant))
+            await patch_both(http, case, tenant, await stored_by_key(http, tenant), priority)
     finally:
         await runtime.close()

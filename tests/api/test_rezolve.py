@@ -1,4 +1,5 @@
-"""Every write endpoint on a REZOLVE connection, and optimistic concurrency end to end."""
+"""Every write endpoint on a REZOLVE connection, and optimistic concurrency end to end (the bulk
+endpoints of every vendor are in test_vendor_endpoints.py)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,24 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.api.test_bulk import job, run_jobs
-from tests.builders import Tenant, make_tenant
+from tests.builders import Tenant
 from tests.support.sandboxes import control
-from tests.vendors import REZOLVE_URL
+from tests.support.vendor_cases import VENDOR_CASES, make_vendor_tenant
+from ticketbridge.enums import Vendor
 from ticketbridge.sandboxes import rezolve
 from ticketbridge.sandboxes.rezolve.demo import IT_TEAM
 from ticketbridge.state import Runtime
 
-REQUEST_TYPE = rezolve.SERVICE_REQUEST_TYPE_ID
+REZOLVE = VENDOR_CASES[Vendor.REZOLVE]
+REQUEST_TYPE = REZOLVE.type_vendor_id
 
 
 async def rezolve_tenant(client: httpx.AsyncClient) -> Tenant:
-    return await make_tenant(
-        client,
-        vendor="REZOLVE",
-        base_url=REZOLVE_URL,
-        credentials={
-            "tenant_id": rezolve.DEMO_TENANT_ID,
-            "realm": rezolve.DEMO_REALM,
-            "client_id": rezolve.DEMO_CLIENT_ID,
-            "client_secret": rezolve.DEMO_CLIENT_SECRET,
-        },
-    )
+    return await make_vendor_tenant(client, REZOLVE)
 
 
 def request_ticket(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "project_vendor_id": IT_TEAM, "type_vendor_id": REQUEST_TYPE, **fields}
+    return REZOLVE.ticket(name, **fields)
 
 
 async def test_create_get_and_patch_on_rezolve(client: httpx.AsyncClient) -> None:
@@ -100,35 +92,6 @@ async def test_an_edit_of_the_same_field_in_rezolve_is_a_conflict_naming_it(
     )
     assert stale.status_code == 412, stale.text
     assert ["body", "name"] in [detail["loc"] for detail in stale.json()["detail"]]
-
-
-async def test_bulk_sync_async_and_update_on_rezolve(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    tenant = await rezolve_tenant(client)
-    sync = await client.post(
-        "/v1/itsm/tickets/bulk/sync",
-        json={"tickets": [request_ticket(f"Sync {n}") for n in range(5)]},
-        headers=tenant.headers,
-    )
-    assert sync.status_code == 200 and sync.json()["succeeded"] == 5, sync.text
-    accepted = await client.post(
-        "/v1/itsm/tickets/bulk",
-        json={"tickets": [request_ticket(f"Async {n}") for n in range(7)]},
-        headers=tenant.headers,
-    )
-    await run_jobs(runtime)
-    created = await job(client, tenant, accepted.json()["job_id"])
-    assert created["status"] == "SUCCESS", created
-    ticket_ids = [r["ticket_id"] for r in created["results"]]
-    update = await client.post(
-        "/v1/itsm/tickets/bulk/update",
-        json={"ticket_ids": ticket_ids, "updates": {"status": "IN_PROGRESS", "priority": "LOW"}},
-        headers=tenant.headers,
-    )
-    await run_jobs(runtime)
-    updated = await job(client, tenant, update.json()["job_id"])
-    assert updated["status"] == "SUCCESS", updated
-    one = (await client.get(f"/v1/itsm/tickets/{ticket_ids[0]}", headers=tenant.headers)).json()
-    assert (one["status"], one["priority"]) == ("IN_PROGRESS", "LOW")
 
 
 async def test_passthrough_and_read_endpoints_on_rezolve(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -1,5 +1,6 @@
-"""Every endpoint on a SERVICENOW connection: create, PATCH with If-Match, bulk sync and async, bulk
-update, lists after a sync, passthrough, and the close requirements."""
+"""Every endpoint on a SERVICENOW connection: create, PATCH with If-Match, lists after a sync,
+passthrough, and the close requirements (the bulk endpoints of every vendor are in
+test_vendor_endpoints.py)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,22 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.api.test_bulk import job, run_jobs
-from tests.builders import ADMIN, Tenant, make_tenant
+from tests.api.test_bulk import run_jobs
+from tests.builders import ADMIN, Tenant
+from tests.support.vendor_cases import VENDOR_CASES, make_vendor_tenant
 from tests.vendors import SERVICENOW_URL
+from ticketbridge.enums import Vendor
 from ticketbridge.sandboxes.servicenow.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_sys_id
 from ticketbridge.state import Runtime
 
-SERVICE_DESK = demo_sys_id("sys_user_group", "Service Desk")
+SERVICENOW = VENDOR_CASES[Vendor.SERVICENOW]
+SERVICE_DESK = SERVICENOW.project_vendor_id
 NETWORK = demo_sys_id("sys_user_group", "Network")
 CLOSE = {"close_code": "Solution provided", "close_notes": "Closed by ticketbridge"}
 
 
 async def servicenow_tenant(client: httpx.AsyncClient, **credentials: Any) -> Tenant:
-    return await make_tenant(
-        client,
-        vendor="SERVICENOW",
-        base_url=SERVICENOW_URL,
-        credentials={"username": DEMO_USERNAME, "password": DEMO_PASSWORD, **credentials},
-    )
+    return await make_vendor_tenant(client, SERVICENOW, **credentials)
 
 
 async def sandbox(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
@@ -36,7 +35,7 @@ async def sandbox(app: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
 
 
 def request_ticket(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "project_vendor_id": SERVICE_DESK, "type_vendor_id": "network", **fields}
+    return SERVICENOW.ticket(name, **fields)
 
 
 async def test_create_get_and_patch_with_if_match_on_servicenow(
@@ -84,35 +83,6 @@ async def test_resolving_without_close_values_is_a_422_naming_them(client: httpx
         ("vendor", "close_code"),
         ("vendor", "close_notes"),
     }
-
-
-async def test_bulk_sync_async_and_update_on_servicenow(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    tenant = await servicenow_tenant(client)
-    sync = await client.post(
-        "/v1/itsm/tickets/bulk/sync",
-        json={"tickets": [request_ticket(f"Sync {n}") for n in range(5)]},
-        headers=tenant.headers,
-    )
-    assert sync.status_code == 200 and sync.json()["succeeded"] == 5, sync.text
-    accepted = await client.post(
-        "/v1/itsm/tickets/bulk",
-        json={"tickets": [request_ticket(f"Async {n}") for n in range(7)]},
-        headers=tenant.headers,
-    )
-    await run_jobs(runtime)
-    created = await job(client, tenant, accepted.json()["job_id"])
-    assert created["status"] == "SUCCESS", created
-    ticket_ids = [r["ticket_id"] for r in created["results"]]
-    update = await client.post(
-        "/v1/itsm/tickets/bulk/update",
-        json={"ticket_ids": ticket_ids, "updates": {"status": "IN_PROGRESS", "priority": "LOW"}},
-        headers=tenant.headers,
-    )
-    await run_jobs(runtime)
-    updated = await job(client, tenant, update.json()["job_id"])
-    assert updated["status"] == "SUCCESS", updated.get("failure_reason")
-    one = (await client.get(f"/v1/itsm/tickets/{ticket_ids[0]}", headers=tenant.headers)).json()
-    assert (one["status"], one["priority"], one["vendor_attributes"]["vendor"]) == ("IN_PROGRESS", "LOW", "SERVICENOW")
 
 
 async def test_sync_lists_and_passthrough_on_servicenow(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -3,7 +3,9 @@ the fixtures can provision, on sites of their own.
 
 Acme's Jira is the suite's usual sandbox (JIRA_URL), Globex's is a second Jira site (GLOBEX_JIRA_URL)
 with a project only it has; on Rezolve both share one sandbox, as two tenants of one SaaS do: Acme is
-the sandbox's "demo" tenant, Globex its "acme" tenant (other teams). Each connection gets tickets
+the sandbox's "demo" tenant, Globex its "acme" tenant (other teams). On ServiceNow each has an
+instance of its own, as ServiceNow customers do (SERVICENOW_URL and GLOBEX_SERVICENOW_URL), both
+from the demo data, Acme's tickets in the Service Desk group and Globex's in Network. Each connection gets tickets
 created through the API (one with an identifier), a bulk-create job, a bulk-update job and a sync
 (which brings in the site's projects, users and tickets), all through the API and the worker.
 
@@ -29,13 +31,15 @@ from tests.conftest import make_settings
 from tests.vendors import JIRA_URL, REZOLVE_URL, SERVICENOW_URL, SandboxRouter
 from ticketbridge.config import Settings
 from ticketbridge.enums import Vendor
-from ticketbridge.sandboxes import jira, rezolve
+from ticketbridge.sandboxes import jira, rezolve, servicenow
 from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.sandboxes.jira.demo import BUG, DEMO_ACCOUNT_ID, TASK
 from ticketbridge.sandboxes.rezolve.demo import IT_TEAM, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, OTHER_REALM
+from ticketbridge.sandboxes.servicenow.demo import demo_sys_id
 from ticketbridge.state import Runtime
 
 GLOBEX_JIRA_URL = "http://jira-globex.test"
+GLOBEX_SERVICENOW_URL = "http://servicenow-globex.test"
 #: A Jira project only Globex's site has (Acme's site has DEMO and OPS, like Globex's).
 GLOBEX_JIRA_PROJECT = "GLBX"
 #: The team of Rezolve's second tenant ("acme" in the sandbox, Globex here).
@@ -67,15 +71,29 @@ def globex_jira_sandbox() -> FastAPI:
 
 
 @pytest.fixture
+def globex_servicenow_sandbox() -> FastAPI:
+    unthrottled = servicenow.RateLimitConfig(enabled=False)
+    return servicenow.create_app(
+        servicenow.ServiceNowSandboxConfig(base_url=GLOBEX_SERVICENOW_URL, rate_limits=unthrottled)
+    )
+
+
+@pytest.fixture
 def vendor_transport(
-    jira_sandbox: FastAPI, globex_jira_sandbox: FastAPI, rezolve_sandbox: FastAPI, servicenow_sandbox: FastAPI
+    jira_sandbox: FastAPI,
+    globex_jira_sandbox: FastAPI,
+    rezolve_sandbox: FastAPI,
+    servicenow_sandbox: FastAPI,
+    globex_servicenow_sandbox: FastAPI,
 ) -> SandboxRouter:
-    """The suite's sandboxes (tests/conftest.py) and Globex's Jira site, each at the host of its URL."""
+    """The suite's sandboxes (tests/conftest.py) and Globex's Jira site and ServiceNow instance, each
+    at the host of its URL."""
     sandboxes = {
         JIRA_URL: jira_sandbox,
         GLOBEX_JIRA_URL: globex_jira_sandbox,
         REZOLVE_URL: rezolve_sandbox,
         SERVICENOW_URL: servicenow_sandbox,
+        GLOBEX_SERVICENOW_URL: globex_servicenow_sandbox,
     }
     return SandboxRouter({httpx.URL(url).host: SandboxTransport(app) for url, app in sandboxes.items()})
 
@@ -139,12 +157,28 @@ def _rezolve_ticket(index: int) -> dict[str, Any]:
     }
 
 
+def _servicenow_connection(index: int) -> dict[str, Any]:
+    return {
+        "vendor": "SERVICENOW",
+        "base_url": (SERVICENOW_URL, GLOBEX_SERVICENOW_URL)[index],
+        "credentials": {"username": servicenow.DEMO_USERNAME, "password": servicenow.DEMO_PASSWORD},
+    }
+
+
+def _servicenow_ticket(index: int) -> dict[str, Any]:
+    group = ("Service Desk", "Network")[index]
+    return {"project_vendor_id": demo_sys_id("sys_user_group", group), "type_vendor_id": ("network", "software")[index]}
+
+
 #: Vendors the fixtures can provision. A vendor of the registry missing here is skipped, with a reason.
 VENDOR_SETUPS: dict[Vendor, VendorSetup] = {
     Vendor.JIRA: VendorSetup(
         connection=_jira_connection, ticket=_jira_ticket, search="project = DEMO ORDER BY created DESC"
     ),
     Vendor.REZOLVE: VendorSetup(connection=_rezolve_connection, ticket=_rezolve_ticket, search="status!=closed"),
+    Vendor.SERVICENOW: VendorSetup(
+        connection=_servicenow_connection, ticket=_servicenow_ticket, search="active=true^ORDERBYnumber"
+    ),
 }
 
 

@@ -42,6 +42,9 @@ PATH_KINDS = {"ticket_id": "ticket", "job_id": "job", "identifier": "identifier"
 QUERY_KINDS = {"project_id": "project", "projectId": "project", "assigned_user_id": "user"}
 #: Values for the required query parameters that name no object, by name, from the connection's vendor.
 REQUIRED_QUERY = {"jql": lambda vendor: VENDOR_SETUPS[vendor].search}
+#: Query parameters an operation needs besides object ids, which the OpenAPI document cannot mark
+#: required (one of several), by operation id: values valid for the calling connection.
+CONTEXT_QUERY = {"get_ticket_create_meta": lambda body: {"type_vendor_id": body["type_vendor_id"]}}
 #: Kinds whose ids are UUIDs (a missing one is a fresh UUID); the others are vendor or client strings.
 UUID_KINDS = frozenset({"ticket", "job", "project", "user"})
 #: Ids of each kind tried per connection (a connection has more after a sync): bounds the matrix.
@@ -224,6 +227,9 @@ class Matrix:
         fill = {(where, name): missing_like(kind, None) for where, name, kind, required in op.slots if required}
         vendor = connection.vendor if connection else Vendor.JIRA
         fill |= {("query", name): REQUIRED_QUERY[name](vendor) for name in op.required_query}
+        if op.operation_id in CONTEXT_QUERY:
+            ticket = connection.ticket_body if connection else VENDOR_SETUPS[vendor].ticket(0)
+            fill |= {("query", name): value for name, value in CONTEXT_QUERY[op.operation_id](ticket).items()}
         if slot is not None:
             value = value if value is not None else missing_like(slot[2], None)
             fill[(slot[0], slot[1])] = value

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ticketbridge.connectors.base import Connector, ConnectorSpec, MetadataCache
-from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp
+from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, ConnectionTransports, VendorHttp
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
 
@@ -55,6 +55,9 @@ class ConnectorFactory:
     http: VendorHttp = DEFAULT_VENDOR_HTTP
     #: Connection id -> (what the cache depends on, the cache).
     caches: dict[str, tuple[str, MetadataCache]] = field(default_factory=dict)
+    #: Each connection's keep-alive HTTP pool, for the same fingerprint as its cache (unused when
+    #: `transport` is given).
+    transports: ConnectionTransports = field(default_factory=ConnectionTransports)
     _fingerprint_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     def build(
@@ -65,17 +68,31 @@ class ConnectorFactory:
         if spec is None:
             raise LookupError(f"no connector for vendor {connection.vendor}")
         http = self.http if before_write is None else replace(self.http, before_write=before_write)
-        cache = self.cache_for(connection, credentials)
-        return spec.build(connection, credentials, self.transport, cache, http)
+        depends_on = self._depends_on(connection, credentials)
+        cache = self._cache(str(connection.id), depends_on)
+        if self.transport is not None:
+            return spec.build(connection, credentials, self.transport, cache, http, spec.capabilities)
+        lease = self.transports.lease(str(connection.id), depends_on)
+        try:
+            return spec.build(connection, credentials, lease, cache, http, spec.capabilities)
+        except BaseException:
+            lease.abandon()
+            raise
 
     def cache_for(self, connection: ConnectionRead, credentials: dict[str, Any]) -> MetadataCache:
         """The connection's cache for its current base URL and credentials (a new one if they changed)."""
-        depends_on = self._depends_on(connection, credentials)
-        entry = self.caches.get(str(connection.id))
+        return self._cache(str(connection.id), self._depends_on(connection, credentials))
+
+    def _cache(self, connection_id: str, depends_on: str) -> MetadataCache:
+        entry = self.caches.get(connection_id)
         if entry is None or not hmac.compare_digest(entry[0], depends_on):
             entry = (depends_on, MetadataCache())
-            self.caches[str(connection.id)] = entry
+            self.caches[connection_id] = entry
         return entry[1]
+
+    async def aclose(self) -> None:
+        """Closes the connections' HTTP pools (at shutdown: `Runtime.close`)."""
+        await self.transports.aclose()
 
     def _depends_on(self, connection: ConnectionRead, credentials: dict[str, Any]) -> str:
         canonical = json.dumps(

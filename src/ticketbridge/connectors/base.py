@@ -18,7 +18,9 @@ import httpx
 
 from ticketbridge.connectors.credentials import Credentials, validate_credentials
 from ticketbridge.connectors.http import VendorHttp
+from ticketbridge.connectors.oauth import OAuthProvider
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
+from ticketbridge.domain.fields import WriteMetadata
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import (
     CreateItem,
@@ -36,6 +38,9 @@ from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus
 from ticketbridge.enums import Vendor
 
 T = TypeVar("T")
+#: How long a connector keeps a project and type's write metadata (and a ticket's edit metadata)
+#: before it asks the vendor again; a write refused for a field reason refreshes it at once.
+WRITE_METADATA_TTL_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class Connector(Protocol):
     """One instance per connection and unit of work; `aclose` releases its HTTP client."""
 
     vendor: Vendor
+    #: What its spec declares (`ConnectorSpec.capabilities`, handed to `build`); services decide by it.
+    capabilities: Capabilities
     #: How long after a create the vendor's search may still miss it (Jira's index lag): a marker
     #: search for a create whose outcome is unknown is trustworthy only this long after the create.
     marker_settle_seconds: float
@@ -81,6 +88,16 @@ class Connector(Protocol):
     async def update_tickets(self, refs: Sequence[TicketRef], changes: TicketChanges) -> list[ItemOutcome]:
         """The same changes on many tickets, in bulk where the vendor allows. Outcomes come back in
         input order, keyed by vendor id."""
+
+    async def write_metadata(
+        self, project_vendor_id: str, *, type_vendor_id: str | None, type_name: str | None, refresh: bool = False
+    ) -> WriteMetadata:
+        """The fields a create into that project and ticket type takes now (the type by id, else by
+        name), from the connection's MetadataCache for `WRITE_METADATA_TTL_SECONDS` unless `refresh`.
+        Raises VendorNotFound for a project or type the vendor does not have."""
+
+    async def edit_metadata(self, vendor_ref: str, *, refresh: bool = False) -> WriteMetadata:
+        """The fields an edit of that ticket can set now, cached likewise. Raises VendorNotFound."""
 
     async def list_projects(self, *, limit: int, offset: int, with_issue_types: bool) -> ProjectPage: ...
 
@@ -180,22 +197,29 @@ class SearchConsistency(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a vendor can do, declared once in its spec; the connector's behaviour follows from it."""
+    """What a vendor can do, declared once in its spec and nowhere else: `build` hands it to the
+    connector, and the connector and the services behave as it says."""
 
-    #: Tickets one create call takes at most (1: no bulk create, items go one call each).
+    #: Tickets one create call takes at most (1: no bulk create, items go one call each): the
+    #: connector splits a batch of creates into vendor calls of this size.
     bulk_create_size: int
     #: Whether the vendor itself refuses a write to a ticket changed since a version we name
-    #: (Rezolve's etag). Without it, If-Match is a read-compare-write with a race window.
+    #: (Rezolve's etag). Without it, If-Match is a read-compare-write with a race window, and the
+    #: update endpoint's documentation names the vendor among those that have one.
     conditional_writes: bool
-    #: How soon its search sees a write (`Connector.marker_settle_seconds` follows from it).
+    #: How soon its search sees a write: `Connector.marker_settle_seconds` is 0 for READ_YOUR_WRITES
+    #: and more for EVENTUAL, and only an EVENTUAL vendor's settle time is replaced by the setting.
     search_consistency: SearchConsistency
-    #: Whether many tickets get one update in one call (Jira's bulk APIs); otherwise one call each.
+    #: Whether many tickets get one update in one call (Jira's bulk APIs). Otherwise a bulk update
+    #: job sends one update per ticket and records each ticket as soon as its update is answered.
     bulk_update: bool = False
 
 
-#: `build(connection, credentials, transport, cache, http)`: one connector for a unit of work.
+#: `build(connection, credentials, transport, cache, http, capabilities)`: one connector for a unit of
+#: work, behaving as `capabilities` (the spec's) say.
 BuildConnector = Callable[
-    [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache, VendorHttp], Connector
+    [ConnectionRead, dict[str, Any], httpx.AsyncBaseTransport | None, MetadataCache, VendorHttp, Capabilities],
+    Connector,
 ]
 
 
@@ -219,6 +243,8 @@ class ConnectorSpec:
     #: Vendor priority name -> normalized priority, likewise.
     default_priority_mapping: Mapping[str, NormalizedPriority]
     build: BuildConnector = field(repr=False)
+    #: How customers connect by OAuth 2.0 consent (3LO), when the vendor offers it; None otherwise.
+    oauth: OAuthProvider | None = field(default=None, repr=False)
 
     def parse_credentials(self, data: dict[str, Any]) -> Credentials:
         """`data` validated by `credentials_model`; InvalidRequest naming the fields otherwise."""

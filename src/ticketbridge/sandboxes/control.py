@@ -2,9 +2,10 @@
 
 Like moto's `/moto-api/`, one control plane for all the emulated services, apart from their vendor
 surfaces: no auth, never faulted nor throttled (each app's fault and rate-limit layers exempt
-`is_control` paths). A sandbox plugs in a `Controls` (its state reset, seed format, rate-limit config
-and search lag) as `app.state.controls`, and adds its own vendor-specific control routes, under the same
-prefix, in its `control.py`.
+`is_control` paths). A sandbox plugs in a `Controls` as `app.state.controls`: the base class serves the
+call counts, faults, rate limits and consistency of any `SandboxRuntime`, so a vendor writes only its
+state's reset and its seed format (and, when its searches lag, the lag). It adds its own vendor-specific
+control routes, under the same prefix, in its `control.py`.
 
 | route | body | answer |
 |---|---|---|
@@ -22,13 +23,15 @@ prefix, in its `control.py`.
 | `PUT /consistency` | `{"search_lag_ms": x}` | 200 the same; 400 when the vendor has no lag and x != 0 |
 
 A body that does not validate answers 400 in the vendor's error shape (each app's handler of
-`RequestValidationError` renders it), as does a vendor's refusal (an unknown reference in a seed).
+`RequestValidationError` renders it), as does a vendor's refusal (an unknown reference in a seed) and a
+lag asked of a vendor that reads its own writes.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Annotated, Any, Generic, TypeVar, cast
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +43,8 @@ from ticketbridge.sandboxes.faults import FaultConfig, FaultMiddleware
 PREFIX = "/__sandbox__"
 #: `keys` lists the created objects only up to this many (a seed of 100k issues answers counts only).
 LISTED_KEYS = 100
+#: Why a lag is refused by a sandbox whose vendor has no search index between writes and reads.
+NO_LAG = "This vendor reads its own writes (no search index lags behind them): only a lag of 0 is accepted."
 
 SeedT = TypeVar("SeedT", bound=BaseModel)
 LimitsT = TypeVar("LimitsT", bound=BaseModel)
@@ -69,58 +74,113 @@ class Consistency(BaseModel):
     search_lag_ms: float = Field(ge=0, strict=True, allow_inf_nan=False)
 
 
-def seed_result(keys: list[str], **extra: Any) -> dict[str, Any]:
-    """The answer of `POST /seed`: the created objects' keys (display ids), plus vendor extras."""
-    listed = len(keys) <= LISTED_KEYS
-    return {
-        "created": len(keys),
-        "first_key": keys[0] if keys else None,
-        "last_key": keys[-1] if keys else None,
-        "keys": keys if listed else None,
-    } | extra
+def seed_result(keys: list[str], listed: Mapping[str, list[str]] | None = None, /, **extra: Any) -> dict[str, Any]:
+    """The answer of `POST /seed`: the created objects' keys (display ids), plus vendor extras. `listed`
+    holds further lists of one entry per created object (ServiceNow's sys_ids), listed like `keys`:
+    only up to `LISTED_KEYS` objects, null beyond."""
+    shown = len(keys) <= LISTED_KEYS
+    return (
+        {
+            "created": len(keys),
+            "first_key": keys[0] if keys else None,
+            "last_key": keys[-1] if keys else None,
+            "keys": keys if shown else None,
+        }
+        | {name: values if shown else None for name, values in (listed or {}).items()}
+        | extra
+    )
+
+
+class SandboxConfig(Protocol):
+    @property
+    def seed_demo(self) -> bool:
+        """Whether a reset that does not say starts from the demo data."""
+        ...
+
+
+class Limiter(Protocol[LimitsT]):
+    """A sandbox's rate limiter (its `ratelimit.py`)."""
+
+    @property
+    def config(self) -> LimitsT: ...
+
+    def configure(self, config: LimitsT) -> None:
+        """Applies `config`; every rate-limit count starts over."""
+        ...
+
+
+class SandboxRuntime(Protocol[LimitsT]):
+    """What every sandbox's `runtime.py` holds, and the control plane serves without vendor code."""
+
+    @property
+    def config(self) -> SandboxConfig: ...
+
+    @property
+    def calls(self) -> CallCounter: ...
+
+    @property
+    def limiter(self) -> Limiter[LimitsT]: ...
+
+    @property
+    def faults(self) -> FaultMiddleware | None:
+        """Set when the app builds its middleware stack, before any request is served."""
+        ...
 
 
 class Controls(ABC, Generic[SeedT, LimitsT]):
-    """What a sandbox plugs into the control router. The router itself clears the call and fault
-    counts on reset and restarts the rate-limit counts; a vendor resets only its own state."""
+    """What a sandbox plugs into the control router: its runtime, its seed and rate-limit models, its
+    state's reset and its seed. The router itself clears the call and fault counts on reset and
+    restarts the rate-limit counts; a vendor resets only its own state."""
 
-    def __init__(self, *, seed_model: type[SeedT], rate_limit_model: type[LimitsT]) -> None:
+    #: Whether the vendor's searches lag behind its writes (Jira's index). One that reads its own
+    #: writes answers 400 to any lag but 0; one that lags overrides the two `search_lag_ms` methods.
+    search_lags: ClassVar[bool] = False
+
+    def __init__(
+        self, runtime: SandboxRuntime[LimitsT], *, seed_model: type[SeedT], rate_limit_model: type[LimitsT]
+    ) -> None:
+        self._runtime = runtime
         self.seed_model = seed_model
         self.rate_limit_model = rate_limit_model
 
     @property
-    @abstractmethod
-    def calls(self) -> CallCounter: ...
+    def calls(self) -> CallCounter:
+        return self._runtime.calls
 
     @property
-    @abstractmethod
     def faults(self) -> FaultMiddleware:
         """The app's fault middleware (built with the middleware stack, before any request)."""
+        faults = self._runtime.faults
+        assert faults is not None, "the middleware stack is built before any request is served"
+        return faults
+
+    @property
+    def seeds_demo_by_default(self) -> bool:
+        return self._runtime.config.seed_demo
 
     @abstractmethod
-    def reset(self, seed_demo: bool | None) -> int:
-        """Replaces the vendor's state with a fresh one (the demo data unless `seed_demo` is False; the
-        config's `seed_demo` when None) and persists it; answers the number of work items."""
+    def reset(self, seed_demo: bool) -> int:
+        """Replaces the vendor's state with a fresh one (the demo data when `seed_demo`) and persists
+        it; answers the number of work items."""
 
     @abstractmethod
     def seed(self, request: SeedT) -> dict[str, Any]:
-        """Adds the seeded objects; answers `seed_result(keys, ...)`. Raises the vendor's error on a
-        reference to something unknown."""
+        """Adds the seeded objects and persists them; answers `seed_result(keys, ...)`. Raises the
+        vendor's error on a reference to something unknown."""
 
-    @abstractmethod
-    def rate_limits(self) -> LimitsT: ...
+    def rate_limits(self) -> LimitsT:
+        return self._runtime.limiter.config
 
-    @abstractmethod
     def set_rate_limits(self, config: LimitsT) -> None:
         """Applies `config`; every rate-limit count starts over."""
+        self._runtime.limiter.configure(config)
 
     def search_lag_ms(self) -> float:
         return 0
 
-    @abstractmethod
     def set_search_lag_ms(self, lag_ms: float) -> None:
-        """Applies a lag to later writes (0 also makes earlier ones visible at once), or raises the
-        vendor's 400 error when the vendor reads its own writes and `lag_ms` is not 0."""
+        """Applies a lag to later writes (0 also makes earlier ones visible at once). Called with 0
+        only, and then a no-op, unless `search_lags`."""
 
 
 AnyControls = Controls[BaseModel, BaseModel]
@@ -153,7 +213,7 @@ async def reset(controls: ControlsDep, body: RawBody = None) -> ResetResult:
     """Fresh vendor state, no call or fault counts, rate-limit counts restarted; the faults, rate limits
     and search lag in force stay, as do the vendor's own settings (see its README)."""
     request = ResetRequest() if body is None else parse(ResetRequest, body)
-    issues = controls.reset(request.seed_demo)
+    issues = controls.reset(controls.seeds_demo_by_default if request.seed_demo is None else request.seed_demo)
     controls.calls.clear()
     controls.faults.counts.clear()
     controls.set_rate_limits(controls.rate_limits())
@@ -222,5 +282,8 @@ async def get_consistency(controls: ControlsDep) -> Consistency:
 @router.put("/consistency")
 async def put_consistency(controls: ControlsDep, body: RawBody = None) -> Consistency:
     consistency = parse(Consistency, body)
+    if consistency.search_lag_ms != 0 and not controls.search_lags:
+        loc = ("body", "search_lag_ms")
+        raise RequestValidationError([{"type": "value_error", "loc": loc, "msg": NO_LAG, "input": body}])
     controls.set_search_lag_ms(consistency.search_lag_ms)
     return consistency

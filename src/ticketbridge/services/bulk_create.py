@@ -8,23 +8,33 @@ once, including tickets named by vendor ids (read-your-writes, which Leen does n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketbridge.domain.fields import WriteMetadata
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import CreateItem
-from ticketbridge.errors import RateLimited, VendorAuthFailed, VendorRefused, VendorUnavailable
+from ticketbridge.errors import (
+    InvalidFields,
+    RateLimited,
+    ReauthorizationNeeded,
+    VendorAuthFailed,
+    VendorRefused,
+    VendorUnavailable,
+)
 from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
-from ticketbridge.services import create_claims
+from ticketbridge.services import create_claims, preflight, write_metadata
 from ticketbridge.services.ticket_requests import ResolvedCreate, TicketCreate, resolve_creates
-from ticketbridge.services.vendor_creates import CreateResult, create_once
+from ticketbridge.services.vendor_creates import CreateResult, claim_batch_size, create_once
 from ticketbridge.services.vendors import VendorAccess
+from ticketbridge.services.write_metadata import Scope
 
-#: Items claimed and sent to the vendor at once by a job (the vendor's largest bulk call).
+#: Items a job claims and sends to the connector at once at most (`vendor_creates.claim_batch_size`).
 CLAIM_BATCH = 50
 
 
@@ -37,6 +47,12 @@ class BulkItemResult:
     identifier: str | None
     error: str | None
     code: str | None
+    #: Per field, why the item failed (preflight codes, or the vendor's refusal coded alike).
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: The message of an item the preflight stopped; its `details` name each field.
+PREFLIGHT_FAILED = "The ticket does not pass the vendor's field configuration."
 
 
 async def create_tickets_now(
@@ -50,13 +66,16 @@ async def create_tickets_now(
     async with sessionmaker.begin() as db:
         resolved = await resolve_creates(db, connection, requests, in_bulk=True)
     async with access.open(connection) as connector:
+        checked = await write_metadata.preflight_creates(connector, resolved, in_bulk=True)
         terms = access.claim_terms(connector, create_claims.request_owner())
         decisions = await create_claims.claim_waiting(
-            sessionmaker, connection, [entry.identifier for entry in resolved], terms
+            sessionmaker, connection, [entry.identifier for entry in checked.passed], terms
         )
-        results = await create_once(sessionmaker.begin, connector, connection, resolved, decisions, terms)
-    return [
-        BulkItemResult(
+        results = await create_once(sessionmaker.begin, connector, connection, checked.passed, decisions, terms)
+        refused = [write_metadata.scope_of(result.entry) for result in results if result.field_errors]
+        fresh = await write_metadata.refresh_after_refusal(connector, refused)
+    outcomes = {
+        result.entry.request_index: BulkItemResult(
             result.entry.request_index,
             result.ticket is not None,
             str(result.ticket.id) if result.ticket else None,
@@ -64,9 +83,30 @@ async def create_tickets_now(
             result.entry.identifier,
             result.warning if result.ticket else result.error,
             None if result.ticket else result.code,
+            _refusal_details(result, fresh),
         )
         for result in results
-    ]
+    }
+    for entry in resolved:
+        if entry.request_index in checked.failed:
+            outcomes[entry.request_index] = BulkItemResult(
+                entry.request_index,
+                False,
+                None,
+                None,
+                entry.identifier,
+                PREFLIGHT_FAILED,
+                InvalidFields.code,
+                checked.failed[entry.request_index],
+            )
+    return [outcomes[entry.request_index] for entry in resolved]
+
+
+def _refusal_details(result: CreateResult, fresh: dict[Scope, WriteMetadata | None]) -> list[dict[str, Any]]:
+    if not result.field_errors:
+        return []
+    meta = fresh.get(write_metadata.scope_of(result.entry))
+    return preflight.refusal_details(result.field_errors, ["body", "tickets", result.entry.request_index], meta)
 
 
 async def enqueue_bulk_create(db: AsyncSession, connection: ConnectionRead, requests: Sequence[TicketCreate]) -> Job:
@@ -82,7 +122,12 @@ async def enqueue_bulk_create(db: AsyncSession, connection: ConnectionRead, requ
             JobItemSpec(
                 key=str(entry.request_index),
                 request_index=entry.request_index,
-                payload={"item": entry.item.model_dump(mode="json"), "identifier": entry.identifier},
+                payload={
+                    "item": entry.item.model_dump(mode="json"),
+                    "identifier": entry.identifier,
+                    "custom_fields": entry.custom_input,
+                    "users": entry.users,
+                },
                 known={"identifier": entry.identifier},
             )
             for entry in resolved
@@ -102,6 +147,8 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
             item=CreateItem.model_validate(item.payload["item"]),
             identifier=item.payload["identifier"],
             request_index=item.request_index,
+            custom_input=item.payload.get("custom_fields") or {},
+            users=item.payload.get("users") or {},
         )
         for item in pending
     ]
@@ -111,16 +158,22 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
     try:
         # The lease is checked before each vendor write request, not once per job.
         async with access.open(connection, before_write=ctx.check_lease) as connector:
+            checked = await write_metadata.preflight_creates(connector, entries, in_bulk=True)
+            await _record_preflight(ctx, entries, checked.failed)
+            entries = checked.passed
             terms = access.claim_terms(connector, create_claims.job_owner(ctx.job.id))
-            for start in range(0, len(entries), CLAIM_BATCH):
-                batch = entries[start : start + CLAIM_BATCH]
+            size = claim_batch_size(connector.capabilities, CLAIM_BATCH)
+            for start in range(0, len(entries), size):
+                batch = entries[start : start + size]
                 async with ctx.transaction() as db:
                     decisions = await create_claims.claim(db, connection, [e.identifier for e in batch], terms)
                 results = await create_once(ctx.transaction, connector, connection, batch, decisions, terms)
-                waits += await _record(ctx, results)
+                refused = [write_metadata.scope_of(result.entry) for result in results if result.field_errors]
+                fresh = await write_metadata.refresh_after_refusal(connector, refused)
+                waits += await _record(ctx, results, fresh)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
-    except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
+    except (VendorAuthFailed, VendorRefused, ReauthorizationNeeded) as exc:  # nothing of this batch can succeed
         for item in await ctx.pending_items():
             await ctx.item_failed(item.key, error=exc.message, code=exc.code)
         return
@@ -128,7 +181,27 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
         raise RetryLater(min(waits), f"{len(waits)} item(s) wait for a create in progress or unconfirmed")
 
 
-async def _record(ctx: JobContext, results: Sequence[CreateResult]) -> list[float]:
+async def _record_preflight(
+    ctx: JobContext, entries: Sequence[ResolvedCreate], failed: dict[int, list[dict[str, Any]]]
+) -> None:
+    """Marks the items the preflight stopped failed for good, with their per-field details."""
+    if not failed:
+        return
+    async with ctx.transaction() as db:
+        for entry in entries:
+            if entry.request_index in failed:
+                await ctx.item_failed(
+                    entry.item.key,
+                    error=PREFLIGHT_FAILED,
+                    code=InvalidFields.code,
+                    result={"details": failed[entry.request_index]},
+                    db=db,
+                )
+
+
+async def _record(
+    ctx: JobContext, results: Sequence[CreateResult], fresh: dict[Scope, WriteMetadata | None]
+) -> list[float]:
     """Writes each settled item's outcome to the ledger; returns the waits of the unsettled ones."""
     waits: list[float] = []
     async with ctx.transaction() as db:
@@ -144,10 +217,12 @@ async def _record(ctx: JobContext, results: Sequence[CreateResult]) -> list[floa
             elif result.retry_after is not None:
                 waits.append(result.retry_after)
             else:
+                details = _refusal_details(result, fresh)
                 await ctx.item_failed(
                     key,
                     error=result.error or "The vendor refused the ticket.",
                     code=result.code or VendorRefused.code,
+                    result={"details": details} if details else None,
                     db=db,
                 )
     return waits

@@ -1,23 +1,30 @@
 """Bulk update (POST /v1/itsm/tickets/bulk/update): the same changes on 1-50 tickets, as a job.
 
-The job moves status with the vendor's bulk transition, edits the other fields in bulk only for the
-tickets whose transition succeeded, then stores each updated ticket. Updates set values, so a re-run
-repeats nothing harmful; a ticket already at the target status counts as moved.
+With a vendor whose spec declares `bulk_update` (Jira), the job moves status with the vendor's bulk
+transition, edits the other fields in bulk only for the tickets whose transition succeeded, then stores
+each updated ticket. With any other, it updates one ticket a call and stores each as soon as it is
+answered. Updates set values, so a re-run repeats nothing harmful; a ticket already at the target
+status counts as moved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketbridge.connectors.base import Connector
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.domain.tickets import TicketChanges, TicketRef
+from ticketbridge.domain.tickets import ItemOutcome, TicketChanges, TicketRead, TicketRef
 from ticketbridge.errors import (
+    InvalidFields,
     InvalidRequest,
     NotFound,
     RateLimited,
+    ReauthorizationNeeded,
     VendorAuthFailed,
     VendorRefused,
     VendorUnavailable,
@@ -26,8 +33,9 @@ from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
+from ticketbridge.services import preflight
 from ticketbridge.services.persist import persist_vendor_ticket
-from ticketbridge.services.ticket_requests import TicketPatch, resolve_changes
+from ticketbridge.services.ticket_requests import TicketPatch, resolve_changes, users_named
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store import tickets as tickets_store
 
@@ -58,12 +66,14 @@ async def enqueue_bulk_update(
     if problems:
         raise InvalidRequest("Some tickets cannot be updated.", details=problems)
     changes = await resolve_changes(db, connection, patch, fields_set, ["body", "updates"])
+    custom_fields = patch.custom_fields or {}
+    users = await users_named(db, connection, [custom_fields])
     return await enqueue_job(
         db,
         organization_id=connection.organization_id,
         connection_id=connection.id,
         job_type=JobType.ITSM_TICKET_BULK_UPDATE,
-        payload={"changes": changes.model_dump(mode="json")},
+        payload={"changes": changes.model_dump(mode="json"), "custom_fields": custom_fields, "users": users},
         items=[
             JobItemSpec(key=str(ticket_id), request_index=index, known={"ticket_id": str(ticket_id)})
             for index, ticket_id in enumerate(ticket_ids)
@@ -87,24 +97,107 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
     present = [tickets[uuid.UUID(item.key)] for item in pending if uuid.UUID(item.key) in tickets]
     if not present:
         return
-    refs = [TicketRef(vendor_id=t.vendor_id, key=t.vendor_key, status_name=t.vendor_status) for t in present]
     ctx.check_lease()
     try:
-        # One bulk call moves all the tickets, but through several vendor writes (transition rounds,
-        # the bulk edit), each of which checks the lease again before it is sent.
+        # Every vendor write (a transition round, the bulk edit, one ticket's update) checks the
+        # lease again before it is sent.
         async with access.open(connection, before_write=ctx.check_lease) as connector:
-            outcomes = await connector.update_tickets(refs, changes)
+            for group, group_changes in await _preflight(ctx, connector, present, changes):
+                if connector.capabilities.bulk_update:
+                    await _update_together(ctx, connection, connector, group, group_changes)
+                else:
+                    await _update_each(ctx, connection, connector, group, group_changes)
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
-    except (VendorAuthFailed, VendorRefused) as exc:  # nothing of this batch can succeed as it is
-        for ticket in present:
-            await ctx.item_failed(str(ticket.id), error=exc.message, code=exc.code)
-        return
+    except (VendorAuthFailed, VendorRefused, ReauthorizationNeeded) as exc:  # nothing left of this batch can succeed
+        for item in await ctx.pending_items():
+            await ctx.item_failed(item.key, error=exc.message, code=exc.code)
+
+
+async def _update_together(
+    ctx: JobContext,
+    connection: ConnectionRead,
+    connector: Connector,
+    tickets: Sequence[TicketRead],
+    changes: TicketChanges,
+) -> None:
+    """One bulk update of every ticket (the vendor's bulk APIs), recorded when it is done."""
+    outcomes = await connector.update_tickets([_ref(ticket) for ticket in tickets], changes)
     async with ctx.transaction() as db:
-        for ticket, outcome in zip(present, outcomes, strict=True):
-            if outcome.ticket is None or outcome.error:
-                refusal = outcome.error or "The vendor refused the update."
-                await ctx.item_failed(str(ticket.id), error=refusal, code=VendorRefused.code, db=db)
-                continue
-            stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=None)
-            await ctx.item_succeeded(str(stored.id), vendor_ref=stored.vendor_key, db=db)
+        for ticket, outcome in zip(tickets, outcomes, strict=True):
+            await _record(ctx, db, connection, ticket, outcome)
+
+
+async def _update_each(
+    ctx: JobContext,
+    connection: ConnectionRead,
+    connector: Connector,
+    tickets: Sequence[TicketRead],
+    changes: TicketChanges,
+) -> None:
+    """One update per ticket (the connector bounds how many run at once), each recorded as soon as it
+    is answered, so an error about the connection (429, 5xx, credentials) midway keeps what was
+    done: it is raised once every update has ended, and only the tickets not yet recorded go again."""
+
+    async def update(ticket: TicketRead) -> None:
+        (outcome,) = await connector.update_tickets([_ref(ticket)], changes)
+        async with ctx.transaction() as db:
+            await _record(ctx, db, connection, ticket, outcome)
+
+    results = await asyncio.gather(*(update(ticket) for ticket in tickets), return_exceptions=True)
+    failure = next((result for result in results if isinstance(result, BaseException)), None)
+    if failure is not None:
+        raise failure
+
+
+async def _preflight(
+    ctx: JobContext, connector: Connector, tickets: Sequence[TicketRead], changes: TicketChanges
+) -> list[tuple[list[TicketRead], TicketChanges]]:
+    """Checks each ticket against its edit metadata (no vendor write): a ticket refused is failed
+    with the per-field details; the others are grouped by the changes they get (converted values
+    may differ where the tickets' screens differ). Without custom fields, the edit metadata of each
+    ticket (one read each) is not asked for: the vendor's bulk APIs judge unified values per ticket
+    themselves, and a bulk update of unified fields stays one call of each."""
+    custom_fields = ctx.job.payload.get("custom_fields") or {}
+    if not custom_fields:
+        return [(list(tickets), changes)]
+    users = ctx.job.payload.get("users") or {}
+    given, cleared = preflight.unified_of(changes)
+    groups: dict[str, tuple[list[TicketRead], TicketChanges]] = {}
+    for ticket in tickets:
+        meta = await connector.edit_metadata(ticket.vendor_key)
+        checked = preflight.check_update(
+            meta,
+            unified_given=given,
+            unified_cleared=cleared,
+            custom_fields=custom_fields,
+            users=users,
+            prefix=["body", "updates"],
+        )
+        if checked.problems:
+            await ctx.item_failed(
+                str(ticket.id),
+                error="The update does not pass the vendor's field configuration for this ticket.",
+                code=InvalidFields.code,
+                result={"details": checked.problems},
+            )
+            continue
+        ticket_changes = changes.model_copy(update={"custom_fields": checked.values})
+        key = json.dumps(ticket_changes.model_dump(mode="json"), sort_keys=True)
+        groups.setdefault(key, ([], ticket_changes))[0].append(ticket)
+    return list(groups.values())
+
+
+def _ref(ticket: TicketRead) -> TicketRef:
+    return TicketRef(vendor_id=ticket.vendor_id, key=ticket.vendor_key, status_name=ticket.vendor_status)
+
+
+async def _record(
+    ctx: JobContext, db: AsyncSession, connection: ConnectionRead, ticket: TicketRead, outcome: ItemOutcome
+) -> None:
+    if outcome.ticket is None or outcome.error:
+        refusal = outcome.error or "The vendor refused the update."
+        await ctx.item_failed(str(ticket.id), error=refusal, code=VendorRefused.code, db=db)
+        return
+    stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=None)
+    await ctx.item_succeeded(str(stored.id), vendor_ref=stored.vendor_key, db=db)

@@ -158,11 +158,11 @@ async def claim_waiting(
     while True:
         async with sessionmaker.begin() as db:
             decisions.update(await claim(db, connection, pending, terms))
-        busy = [identifier for identifier in pending if isinstance(decisions[identifier], Busy)]
-        soonest = min((decisions[i].retry_after for i in busy), default=0.0)  # type: ignore[union-attr]
+        busy = {identifier: decision for identifier in pending if isinstance(decision := decisions[identifier], Busy)}
+        soonest = min((decision.retry_after for decision in busy.values()), default=0.0)
         if not busy or time.monotonic() + min(soonest, _POLL_SECONDS) > deadline:
             return decisions
-        pending = busy
+        pending = list(busy)
         await asyncio.sleep(min(max(soonest, 0.05), _POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 

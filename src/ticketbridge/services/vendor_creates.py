@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.base import Capabilities, Connector
 from ticketbridge.connectors.errors import VendorError, VendorNotFound
+from ticketbridge.domain.fields import FieldRefusal
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import TicketRead, VendorTicket
 from ticketbridge.errors import CreateInProgress, NotFound, TicketNotStored, VendorRefused, VendorUnavailable
@@ -51,10 +52,20 @@ class CreateResult:
     retry_after: float | None = None
     #: The stable code of `error` (an errors.py code).
     code: str | None = None
+    #: Per field, why the vendor refused the create (when it said).
+    field_errors: tuple[FieldRefusal, ...] = ()
 
     @property
     def succeeded(self) -> bool:
         return self.ticket is not None
+
+
+def claim_batch_size(capabilities: Capabilities, most: int) -> int:
+    """How many creates to claim and send to the connector at once, up to `most`: whole vendor calls
+    (`bulk_create_size` each, the connector's split), so that no batch ends in a part-filled call
+    while more items wait; a single call's worth when one call takes more than `most`."""
+    size = capabilities.bulk_create_size
+    return max(most // size, 1) * size
 
 
 def same_request(ticket: TicketRead, entry: ResolvedCreate) -> bool:
@@ -133,13 +144,16 @@ async def create_once(
                 results[entry.request_index] = CreateResult(
                     entry,
                     error=f"The vendor did not confirm this create ({outcome.error}); retry with the same identifier.",
-                    retry_after=max(connector.marker_settle_seconds, create_claims.IN_PROGRESS_RETRY_SECONDS),
+                    retry_after=max(terms.settle_seconds, create_claims.IN_PROGRESS_RETRY_SECONDS),
                     code=VendorUnavailable.code,
                 )
             else:
                 refused.append(entry)
                 results[entry.request_index] = CreateResult(
-                    entry, error=outcome.error or "The vendor refused it.", code=VendorRefused.code
+                    entry,
+                    error=outcome.error or "The vendor refused it.",
+                    code=VendorRefused.code,
+                    field_errors=outcome.field_errors,
                 )
     async with transaction() as db:
         await create_claims.mark_written(

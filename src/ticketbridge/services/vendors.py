@@ -8,15 +8,16 @@ Health is written in a short transaction of its own, so it survives the request'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.connectors import ConnectorFactory
-from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.base import Connector, SearchConsistency
 from ticketbridge.connectors.errors import (
     VendorAuthError,
     VendorError,
@@ -27,11 +28,11 @@ from ticketbridge.connectors.errors import (
 from ticketbridge.connectors.oauth import OAuthClientRejected, OAuthSession, ReauthorizationRequired
 from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead
-from ticketbridge.enums import HealthName
+from ticketbridge.enums import HealthName, Vendor
 from ticketbridge.errors import (
-    Conflict,
     NotFound,
     RateLimited,
+    ReauthorizationNeeded,
     ServiceUnavailable,
     TicketbridgeError,
     VendorAuthFailed,
@@ -40,7 +41,8 @@ from ticketbridge.errors import (
 )
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services.create_claims import ClaimTerms
-from ticketbridge.services.tokens import JiraOAuthConfig, StoredTokenSource, TokenLocks, UnconfiguredTokens
+from ticketbridge.services.tokens import OAuthConfig, StoredTokenSource, TokenLocks, UnconfiguredTokens
+from ticketbridge.store.base import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,33 +55,42 @@ class VendorAccess:
     claim_ttl_seconds: float = 30.0
     #: Replaces the settle time of connectors whose search lags (`Settings.vendor_search_settle_seconds`).
     search_settle_seconds: float | None = None
-    #: The operator's Jira OAuth 2.0 (3LO) app; None when not configured.
-    jira_oauth: JiraOAuthConfig | None = None
+    #: The operator's OAuth 2.0 (3LO) apps, by vendor (`services.tokens.oauth_configs`); a vendor
+    #: left out has none configured.
+    oauth_apps: Mapping[Vendor, OAuthConfig] = field(default_factory=dict)
     #: This process's token-refresh locks (one set per process: `Runtime.token_locks`).
     token_locks: TokenLocks = field(default_factory=TokenLocks)
+    #: What OAuth token expiries are compared with (`Runtime.clock`).
+    clock: Callable[[], datetime] = utcnow
 
     def factory_for(self, connection: ConnectionRead, credentials: dict[str, Any]) -> ConnectorFactory:
         """The factory, with the connection's token source when its credentials are an OAuth 2.0
-        (3LO) grant (`cloud_id`): the connector asks it for tokens and never sees the store."""
-        if not credentials.get("cloud_id"):
+        (3LO) grant (`OAuthProvider.granted_site`): the connector asks it for tokens and never sees
+        the store."""
+        spec = self.factory.registry.get(connection.vendor)
+        provider = spec.oauth if spec is not None else None
+        if provider is None or provider.granted_site(credentials) is None:
             return self.factory
-        if self.jira_oauth is None:
-            unconfigured = OAuthSession(api_base_url="https://api.atlassian.com", tokens=UnconfiguredTokens())
+        config = self.oauth_apps.get(connection.vendor)
+        if config is None:
+            unconfigured = OAuthSession(api_base_url=provider.api_base_url, tokens=UnconfiguredTokens(provider))
             return replace(self.factory, http=replace(self.factory.http, oauth=unconfigured))
         tokens = StoredTokenSource(
             sessionmaker=self.sessionmaker,
             cipher=self.cipher,
             connection=connection,
-            config=self.jira_oauth,
+            config=config,
             transport=self.factory.transport,
             locks=self.token_locks,
+            clock=self.clock,
         )
-        oauth = OAuthSession(api_base_url=self.jira_oauth.api_base_url, tokens=tokens)
+        oauth = OAuthSession(api_base_url=config.api_base_url, tokens=tokens)
         return replace(self.factory, http=replace(self.factory.http, oauth=oauth))
 
     def claim_terms(self, connector: Connector, owner: str) -> ClaimTerms:
         settle = connector.marker_settle_seconds
-        if settle > 0 and self.search_settle_seconds is not None:
+        lags = connector.capabilities.search_consistency is SearchConsistency.EVENTUAL
+        if lags and self.search_settle_seconds is not None:
             settle = self.search_settle_seconds
         return ClaimTerms(owner=owner, ttl_seconds=self.claim_ttl_seconds, settle_seconds=settle)
 
@@ -128,7 +139,7 @@ def health_for(error: VendorError) -> HealthName | None:
 
 def to_domain_error(error: VendorError, connection: ConnectionRead) -> TicketbridgeError:
     if isinstance(error, ReauthorizationRequired):
-        return Conflict(error.message)
+        return ReauthorizationNeeded(error.message)
     if isinstance(error, OAuthClientRejected):
         return ServiceUnavailable(f"{connection.vendor} connection {connection.id} cannot get tokens: {error.message}.")
     if isinstance(error, VendorAuthError):

@@ -1,18 +1,21 @@
 """Helpers for the ServiceNow connector tests: the connection, credentials, items, a transport that
-records every request the connector sends, and a Table API client acting as the instance's admin."""
+records every request the connector sends, and a Table API client acting as the instance's admin.
+What every vendor's connector tests share lives in tests/support/connectors.py."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tests.support import connectors
+from tests.support.vendor_cases import VENDOR_CASES, control
+from tests.vendors import SERVICENOW_URL as BASE_URL
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import CreateItem
-from ticketbridge.enums import ConnectionState, HealthName, Vendor
+from ticketbridge.enums import Vendor
+from ticketbridge.sandboxes.control import PREFIX
 from ticketbridge.sandboxes.servicenow.demo import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -21,36 +24,20 @@ from ticketbridge.sandboxes.servicenow.demo import (
     demo_sys_id,
 )
 
-BASE_URL = "http://servicenow.test"
-CONTROL = "/__sandbox__"
-SERVICE_DESK = demo_sys_id("sys_user_group", "Service Desk")
+CONTROL = PREFIX
+CASE = VENDOR_CASES[Vendor.SERVICENOW]
+SERVICE_DESK = CASE.project_vendor_id
 NETWORK = demo_sys_id("sys_user_group", "Network")
 BETH = demo_sys_id("sys_user", "beth.anglin")
 DAVID = demo_sys_id("sys_user", "david.loo")
 
 
 def make_connection(base_url: str = BASE_URL) -> ConnectionRead:
-    now = datetime.now(UTC)
-    return ConnectionRead(
-        id=uuid.uuid4(),
-        organization_id=uuid.uuid4(),
-        vendor=Vendor.SERVICENOW,
-        state=ConnectionState.ACTIVE,
-        base_url=base_url,
-        status_mapping={},
-        priority_mapping={},
-        refresh_interval_secs=21600,
-        timeout_secs=1800,
-        health_name=HealthName.HEALTHY,
-        health_description=None,
-        last_synced_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    return connectors.make_connection(Vendor.SERVICENOW, base_url)
 
 
 def credentials(**overrides: Any) -> dict[str, Any]:
-    return {"username": DEMO_USERNAME, "password": DEMO_PASSWORD, **overrides}
+    return {**CASE.credentials, **overrides}
 
 
 def oauth_credentials(**overrides: Any) -> dict[str, Any]:
@@ -58,21 +45,9 @@ def oauth_credentials(**overrides: Any) -> dict[str, Any]:
 
 
 def make_item(n: int, **overrides: Any) -> CreateItem:
-    values: dict[str, Any] = {
-        "key": f"item-{n}",
-        "marker": f"tb-{uuid.uuid4().hex[:24]}",
-        "name": f"Incident {n}",
-        "project_vendor_id": SERVICE_DESK,
-        "type_vendor_id": "network",
-        "type_name": None,
-        "description": None,
-        "priority_name": None,
-        "assignee_vendor_id": None,
-        "parent_vendor_id": None,
-        "target_status": None,
-        **overrides,
-    }
-    return CreateItem(**values)
+    """Incident `n`, of the Service Desk's network category unless `overrides` say otherwise."""
+    target = {"name": f"Incident {n}", "project_vendor_id": SERVICE_DESK, "type_vendor_id": CASE.type_vendor_id}
+    return connectors.make_item(n, **(target | overrides))
 
 
 @dataclass
@@ -120,11 +95,8 @@ class Instance:
         return result
 
     async def faults(self, **config: Any) -> None:
-        response = await self.http.put(f"{CONTROL}/faults", json=config)
-        assert response.is_success, response.text
+        await control(self.http, "PUT", "/faults", json=config)
 
     async def calls(self) -> dict[str, int]:
-        response = await self.http.get(f"{CONTROL}/calls")
-        assert response.is_success, response.text
-        calls: dict[str, int] = response.json()
+        calls: dict[str, int] = await control(self.http, "GET", "/calls")
         return calls

@@ -8,15 +8,25 @@ import httpx
 
 from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
-from ticketbridge.connectors.jira.client import BULK_CREATE_LIMIT, JiraClient
+from ticketbridge.connectors.jira.client import JiraClient
 from ticketbridge.connectors.jira.connector import JiraConnector
 from ticketbridge.connectors.jira.credentials import JiraCredentials
 from ticketbridge.connectors.jira.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING
-from ticketbridge.connectors.jira.oauth import CLOUD_ID
+from ticketbridge.connectors.jira.oauth import CLOUD_ID, OAUTH
 from ticketbridge.connectors.oauth import TokenSourceAuth
 from ticketbridge.connectors.paths import segment
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
+
+CAPABILITIES = Capabilities(
+    # POST /issue/bulk takes at most 50 issues.
+    bulk_create_size=50,
+    # No conditional edit: If-Match reads, compares `updated`, then writes.
+    conditional_writes=False,
+    # JQL's index lags writes: see `JiraConnector.marker_settle_seconds`.
+    search_consistency=SearchConsistency.EVENTUAL,
+    bulk_update=True,
+)
 
 
 class BearerAuth(httpx.Auth):
@@ -34,6 +44,7 @@ def build(
     transport: httpx.AsyncBaseTransport | None,
     cache: MetadataCache,
     http: VendorHttp = DEFAULT_VENDOR_HTTP,
+    capabilities: Capabilities = CAPABILITIES,
 ) -> JiraConnector:
     parsed = JiraCredentials.model_validate(credentials)
     auth: httpx.Auth
@@ -57,23 +68,23 @@ def build(
         timeout_secs=options.timeout_seconds,
         before_write=options.before_write,
     )
-    return JiraConnector(client=JiraClient(client), site_url=connection.base_url, cache=cache, policy=options.retry)
+    return JiraConnector(
+        client=JiraClient(client),
+        site_url=connection.base_url,
+        cache=cache,
+        capabilities=capabilities,
+        policy=options.retry,
+    )
 
 
 SPEC = ConnectorSpec(
     vendor=Vendor.JIRA,
     title="Jira Cloud",
-    capabilities=Capabilities(
-        bulk_create_size=BULK_CREATE_LIMIT,
-        # No conditional edit: If-Match reads, compares `updated`, then writes.
-        conditional_writes=False,
-        # JQL's index lags writes: see `JiraConnector.marker_settle_seconds`.
-        search_consistency=SearchConsistency.EVENTUAL,
-        bulk_update=True,
-    ),
+    capabilities=CAPABILITIES,
     credentials_model=JiraCredentials,
     base_url_hint="the Jira site URL, https://<site>.atlassian.net",
     default_status_mapping=DEFAULT_STATUS_MAPPING,
     default_priority_mapping=DEFAULT_PRIORITY_MAPPING,
     build=build,
+    oauth=OAUTH,
 )

@@ -18,8 +18,9 @@ from ticketbridge.connectors.responses import ErrorDialect, send
 
 Json = dict[str, Any]
 API = "/rest/api/3"
-#: Jira's cap for POST /issue/bulk, and for reconcileIssues in /search/jql.
-BULK_CREATE_LIMIT = 50
+#: Jira's cap for reconcileIssues in /search/jql (POST /issue/bulk's, also 50, is the spec's
+#: `Capabilities.bulk_create_size`).
+RECONCILE_LIMIT = 50
 #: POST /issue/bulkfetch takes up to 100 ids or keys.
 BULK_FETCH_LIMIT = 100
 #: Jira's own key patterns: "an uppercase letter followed by one or more uppercase alphanumeric
@@ -27,6 +28,10 @@ BULK_FETCH_LIMIT = 100
 PROJECT_ID_OR_KEY = KeyKind("Jira project key or id", "project_key", re.compile(r"[A-Z][A-Z0-9_]+|[0-9]+"))
 ISSUE_ID_OR_KEY = KeyKind("Jira issue key or id", "vendor_id", re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+|[0-9]+"))
 TASK_ID = KeyKind("Jira task id", "task_id", re.compile(r"[0-9]+"))
+ISSUE_TYPE_ID = KeyKind("Jira issue type id", "type_vendor_id", re.compile(r"[0-9]+"))
+#: createmeta's page size (Jira's maximum for the fields of one type) and a bound on its pages.
+CREATEMETA_PAGE = 50
+CREATEMETA_MAX_PAGES = 40
 
 
 class JiraClient:
@@ -140,6 +145,31 @@ class JiraClient:
         body = await self._json("GET", path, params={"maxResults": 200})
         types: list[Json] = body.get("issueTypes") or body.get("createMetaIssueType") or []
         return types
+
+    async def create_meta_fields(self, project_key: str, issue_type_id: str) -> list[Json]:
+        """GET /issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}
+        (getCreateIssueMetaIssueTypeId): the create screen's fields, every page of them."""
+        path = (
+            f"{API}/issue/createmeta/{segment(project_key, PROJECT_ID_OR_KEY)}"
+            f"/issuetypes/{segment(issue_type_id, ISSUE_TYPE_ID)}"
+        )
+        fields: list[Json] = []
+        for _ in range(CREATEMETA_MAX_PAGES):
+            body = await self._json("GET", path, params={"startAt": len(fields), "maxResults": CREATEMETA_PAGE})
+            page: list[Json] = body.get("fields") or body.get("results") or []
+            fields += page
+            if not page or len(fields) >= int(body.get("total") or 0):
+                break
+        return fields
+
+    async def edit_meta(self, key: str) -> Json:
+        """GET /issue/{issueIdOrKey}?expand=editmeta (getIssue): the edit screen's fields of the issue
+        (`editmeta.fields`), with the issue's project and type."""
+        return await self._json(
+            "GET",
+            f"{API}/issue/{segment(key, ISSUE_ID_OR_KEY)}",
+            params={"fields": "project,issuetype", "expand": "editmeta"},
+        )
 
     async def assignable_users(
         self, project_key: str, query: str | None, max_results: int, *, start_at: int = 0

@@ -1,6 +1,7 @@
 """The Jira Cloud connector: the connector protocol on top of `JiraClient`.
 
-Creates go through POST /issue/bulk (50 a call), each carrying a marker label. Exactly once under
+Creates go through POST /issue/bulk (the spec's `bulk_create_size` a call, Jira's cap of 50), each
+carrying a marker label. Exactly once under
 Jira's eventually consistent search rests on three facts:
 
 - A create whose answer is lost is never retried here, and never settled by an immediate label
@@ -26,13 +27,20 @@ from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ticketbridge.connectors.base import MetadataCache, ProjectPage
-from ticketbridge.connectors.errors import VendorError, VendorOutcomeUnknown, VendorRejected, VersionConflict
+from ticketbridge.connectors.base import WRITE_METADATA_TTL_SECONDS, Capabilities, MetadataCache, ProjectPage
+from ticketbridge.connectors.errors import (
+    VendorError,
+    VendorNotFound,
+    VendorOutcomeUnknown,
+    VendorRejected,
+    VersionConflict,
+)
 from ticketbridge.connectors.http import RetryPolicy, with_retries
+from ticketbridge.connectors.jira import fields as custom
 from ticketbridge.connectors.jira import mapping
 from ticketbridge.connectors.jira.client import (
-    BULK_CREATE_LIMIT,
     BULK_FETCH_LIMIT,
+    RECONCILE_LIMIT,
     JiraClient,
     element_error_message,
 )
@@ -40,6 +48,7 @@ from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
 from ticketbridge.connectors.paging import OffsetPage, TokenPage, offset_pages, token_pages
 from ticketbridge.connectors.walk import ChangeFeed, ExcludingQueries, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
+from ticketbridge.domain.fields import FieldRefusal, WriteMetadata
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
@@ -80,6 +89,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JQL_RESOLUTION = timedelta(minutes=1)
 #: Jira documents no bound on its index lag; seconds are usual, so a generous default.
 DEFAULT_MARKER_SETTLE_SECONDS = 15.0
+#: Markers named in one `labels in (...)` search (a JQL query stays well under Jira's length limit).
+MARKERS_PER_SEARCH = 50
 
 
 class JiraConnector:
@@ -91,13 +102,18 @@ class JiraConnector:
         client: JiraClient,
         site_url: str,
         cache: MetadataCache,
+        capabilities: Capabilities,
         policy: RetryPolicy | None = None,
         marker_settle_seconds: float = DEFAULT_MARKER_SETTLE_SECONDS,
     ) -> None:
+        self.capabilities = capabilities
         self.marker_settle_seconds = marker_settle_seconds
         self._client = client
         self._site_url = site_url.rstrip("/")
         self._cache = cache
+        #: What this unit of work's last complete `iter_projects` listed: `iter_users` walks those
+        #: projects instead of listing them again (a sync lists projects, then users).
+        self._listed_projects: list[VendorProject] | None = None
         self._policy = policy or RetryPolicy()
 
     async def aclose(self) -> None:
@@ -119,8 +135,9 @@ class JiraConnector:
                 if item.marker in adopted:
                     outcomes[item.key] = ItemOutcome(key=item.key, ticket=adopted[item.marker])
         pending = [item for item in items if item.key not in outcomes]
-        for start in range(0, len(pending), BULK_CREATE_LIMIT):
-            chunk = pending[start : start + BULK_CREATE_LIMIT]
+        size = self.capabilities.bulk_create_size
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
             try:
                 outcomes.update(await self._create_chunk(chunk))
             except VendorError as exc:
@@ -168,8 +185,14 @@ class JiraConnector:
         outcomes: dict[str, ItemOutcome] = {}
         for index, item in enumerate(items):
             if index in errors:
-                message = element_error_message(errors[index].get("elementErrors") or {})
-                outcomes[item.key] = ItemOutcome(key=item.key, error=message)
+                element = errors[index].get("elementErrors") or {}
+                refusals = tuple(
+                    FieldRefusal(field=custom.UNIFIED_FIELDS.get(str(name), str(name)), message=str(text))
+                    for name, text in (element.get("errors") or {}).items()
+                )
+                outcomes[item.key] = ItemOutcome(
+                    key=item.key, error=element_error_message(element), field_errors=refusals
+                )
                 continue
             issue = next(created)
             placeholder = VendorTicket(
@@ -214,8 +237,8 @@ class JiraConnector:
     async def _find_by_markers(self, markers: list[str]) -> dict[str, VendorTicket]:
         found: dict[str, VendorTicket] = {}
         wanted = set(markers)
-        for start in range(0, len(markers), BULK_CREATE_LIMIT):
-            quoted = ", ".join(f'"{marker}"' for marker in markers[start : start + BULK_CREATE_LIMIT])
+        for start in range(0, len(markers), MARKERS_PER_SEARCH):
+            quoted = ", ".join(f'"{marker}"' for marker in markers[start : start + MARKERS_PER_SEARCH])
             async for tickets in self._search_pages(f"labels in ({quoted}) ORDER BY created ASC", page_size=100):
                 for ticket in tickets:
                     for label in ticket.labels:
@@ -230,23 +253,32 @@ class JiraConnector:
         return mapping.to_vendor_ticket(issue, site_url=self._site_url)
 
     async def _get_many(self, vendor_ids: list[str]) -> dict[str, VendorTicket]:
-        """Fresh state of up to a few hundred issues, 100 per search (read-after-write reconciled)."""
+        """Fresh state of up to a few hundred issues, 100 per search (read-after-write reconciled).
+        Jira refuses a JQL naming an issue that no longer exists: one deleted since our write is left
+        out (asked of Jira directly) and the rest searched again."""
         tickets: dict[str, VendorTicket] = {}
         for start in range(0, len(vendor_ids), 100):
             chunk = vendor_ids[start : start + 100]
-            jql = f"id in ({', '.join(chunk)})"
-            search = partial(
-                self._client.search_jql,
-                jql,
-                fields=mapping.ISSUE_FIELDS,
-                max_results=100,
-                reconcile_issues=[int(i) for i in chunk[:BULK_CREATE_LIMIT]],
-            )
-            body = await self._read(search, "searchJql")
+            try:
+                body = await self._read(partial(self._search_ids, chunk), "searchJql")
+            except VendorRejected:
+                existing = await self.existing_ticket_ids(chunk)
+                chunk = [vendor_id for vendor_id in chunk if vendor_id in existing]
+                if not chunk:
+                    continue
+                body = await self._read(partial(self._search_ids, chunk), "searchJql")
             for issue in body.get("issues") or []:
                 ticket = mapping.to_vendor_ticket(issue, site_url=self._site_url)
                 tickets[ticket.vendor_id] = ticket
         return tickets
+
+    async def _search_ids(self, vendor_ids: list[str]) -> dict[str, Any]:
+        return await self._client.search_jql(
+            f"id in ({', '.join(vendor_ids)})",
+            fields=mapping.ISSUE_FIELDS,
+            max_results=100,
+            reconcile_issues=[int(i) for i in vendor_ids[:RECONCILE_LIMIT]],
+        )
 
     async def search_tickets(self, query: str, *, cursor: str | None, limit: int) -> SearchPage:
         body = await self._read(
@@ -381,14 +413,17 @@ class JiraConnector:
             page = await self.list_projects(limit=PROJECT_PAGE_SIZE, offset=offset, with_issue_types=False)
             return page.items, page.total is not None and offset + len(page.items) < page.total
 
+        listed: list[VendorProject] = []
         async for projects in offset_pages(fetch, operation="searchProjects", max_pages=MAX_SEARCH_PAGES):
+            listed.extend(projects)
             yield projects
+        self._listed_projects = listed
 
     async def iter_users(self) -> AsyncIterator[list[VendorUser]]:
         """The users assignable in any project, each once. (Jira's getAllUsers needs the global
         "Browse users" permission, which a connection's account often lacks.)"""
         seen: set[str] = set()
-        async for projects in self.iter_projects():
+        async for projects in self._projects_for_users():
             for project in projects:
                 for start in range(0, USER_WINDOW, USER_PAGE_SIZE):
                     raw = await self._read(
@@ -408,6 +443,13 @@ class JiraConnector:
                         yield fresh
                     if len(raw) < USER_PAGE_SIZE:
                         break
+
+    async def _projects_for_users(self) -> AsyncIterator[list[VendorProject]]:
+        if self._listed_projects is not None:
+            yield self._listed_projects
+            return
+        async for projects in self.iter_projects():
+            yield projects
 
     async def list_projects(self, *, limit: int, offset: int, with_issue_types: bool) -> ProjectPage:
         body = await self._read(
@@ -440,6 +482,49 @@ class JiraConnector:
         statuses = await self._read(self._client.statuses, "getStatuses")
         return [mapping.to_vendor_status(s) for s in statuses]
 
+    # --- write metadata -----------------------------------------------------------------------
+
+    async def write_metadata(
+        self, project_vendor_id: str, *, type_vendor_id: str | None, type_name: str | None, refresh: bool = False
+    ) -> WriteMetadata:
+        """createmeta of the project and issue type (the type's id found by name when not given)."""
+        type_id = type_vendor_id or await self._issue_type_id(project_vendor_id, type_name or "")
+
+        async def load() -> WriteMetadata:
+            try:
+                fields = await self._read(
+                    lambda: self._client.create_meta_fields(project_vendor_id, type_id),
+                    "getCreateIssueMetaIssueTypeId",
+                )
+            except VendorRejected as exc:  # Jira answers 400 for a type the project does not have
+                raise VendorNotFound(exc.message, status_code=exc.status_code) from exc
+            return custom.write_metadata(fields)
+
+        key = ("write_metadata", f"{project_vendor_id}\x1f{type_id}")
+        return await self._cache.cached(key, load, ttl_seconds=WRITE_METADATA_TTL_SECONDS, refresh=refresh)
+
+    async def edit_metadata(self, vendor_ref: str, *, refresh: bool = False) -> WriteMetadata:
+        """editmeta of the issue: its edit screen, which may differ from issue to issue."""
+
+        async def load() -> WriteMetadata:
+            return custom.edit_metadata(await self._read(lambda: self._client.edit_meta(vendor_ref), "getIssue"))
+
+        key = ("edit_metadata", vendor_ref)
+        return await self._cache.cached(key, load, ttl_seconds=WRITE_METADATA_TTL_SECONDS, refresh=refresh)
+
+    async def _issue_type_id(self, project_vendor_id: str, type_name: str) -> str:
+        """The id of the project's issue type named `type_name`, from types cached like the metadata."""
+
+        async def load() -> list[VendorIssueType]:
+            return await self.list_issue_types(project_vendor_id)
+
+        key = ("write_metadata_types", project_vendor_id)
+        types = await self._cache.cached(key, load, ttl_seconds=WRITE_METADATA_TTL_SECONDS)
+        found = next((t for t in types if t.name.casefold() == type_name.casefold()), None)
+        if found is None:
+            raise VendorNotFound(f"Jira project {project_vendor_id} has no issue type {type_name!r}.")
+        return found.vendor_id
+
     # --- update -----------------------------------------------------------------------------
 
     async def update_ticket(
@@ -452,7 +537,11 @@ class JiraConnector:
             raise VersionConflict("The ticket changed in Jira since that version.", current_version=current.version)
         body = mapping.edit_body(changes)
         if body:
-            await self._write(lambda: self._client.edit_issue(current.key, body), "editIssue")
+            try:
+                await self._write(lambda: self._client.edit_issue(current.key, body), "editIssue")
+            except VendorRejected as exc:
+                named = {custom.UNIFIED_FIELDS.get(name, name): text for name, text in exc.field_errors.items()}
+                raise VendorRejected(exc.message, status_code=exc.status_code, field_errors=named) from exc
         if changes.target_status and (current.status_name or "").lower() != changes.target_status.lower():
             await self._transition_to(current, changes.target_status)
         return await self.get_ticket(current.vendor_id)
@@ -466,6 +555,9 @@ class JiraConnector:
         actions, fields = mapping.bulk_edit_input(changes, priority_id)
         if actions and editable:
             errors.update(await self._bulk_edit(editable, actions, fields))
+        if changes.custom_fields:
+            # Bulk edit types its input per field kind and covers few custom types: one edit each.
+            errors.update(await self._edit_custom([r for r in editable if r.vendor_id not in errors], changes))
         fresh = await self._get_many([ref.vendor_id for ref in refs if ref.vendor_id not in errors])
         return [
             ItemOutcome(key=ref.vendor_id, error=errors[ref.vendor_id])
@@ -477,6 +569,16 @@ class JiraConnector:
             )
             for ref in refs
         ]
+
+    async def _edit_custom(self, refs: list[TicketRef], changes: TicketChanges) -> dict[str, str]:
+        body = {"fields": custom.wire_values(changes.custom_fields)}
+        errors: dict[str, str] = {}
+        for ref in refs:
+            try:
+                await self._write(partial(self._client.edit_issue, ref.key, body), "editIssue")
+            except VendorRejected as exc:
+                errors[ref.vendor_id] = exc.message
+        return errors
 
     async def _bulk_transition(self, refs: list[TicketRef], target: str) -> dict[str, str]:
         """Moves every ref to `target` with one getAvailableTransitions and one submitBulkTransition

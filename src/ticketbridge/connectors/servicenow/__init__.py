@@ -13,9 +13,17 @@ from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
 from ticketbridge.connectors.servicenow.credentials import ServiceNowCredentials
 from ticketbridge.connectors.servicenow.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING, CloseDefaults
 from ticketbridge.connectors.servicenow.tokens import token_cache_for
-from ticketbridge.connectors.servicenow.writes import BATCH_LIMIT
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
+
+CAPABILITIES = Capabilities(
+    # Inserts per Batch API call: ServiceNow ends a batch transaction after 30 s, so a few dozen. A
+    # connection with `batch_api: false` sends one POST per ticket.
+    bulk_create_size=25,
+    # No conditional write: If-Match reads and compares sys_mod_count, then writes.
+    conditional_writes=False,
+    search_consistency=SearchConsistency.READ_YOUR_WRITES,
+)
 
 
 def build(
@@ -24,6 +32,7 @@ def build(
     transport: httpx.AsyncBaseTransport | None,
     cache: MetadataCache,
     http: VendorHttp = DEFAULT_VENDOR_HTTP,
+    capabilities: Capabilities = CAPABILITIES,
 ) -> ServiceNowConnector:
     """Basic auth when the credentials name no OAuth client; otherwise bearer tokens from the
     password grant, cached per connection and refreshed on expiry or a 401."""
@@ -63,6 +72,7 @@ def build(
     return ServiceNowConnector(
         client=client,
         cache=cache,
+        capabilities=capabilities,
         instance_url=instance_url,
         marker_field=parsed.marker_field,
         defaults=CloseDefaults(
@@ -76,13 +86,7 @@ def build(
 SPEC = ConnectorSpec(
     vendor=Vendor.SERVICENOW,
     title="ServiceNow",
-    capabilities=Capabilities(
-        # Through the Batch API; a connection with `batch_api: false` sends one POST per ticket.
-        bulk_create_size=BATCH_LIMIT,
-        # No conditional write: If-Match reads and compares sys_mod_count, then writes.
-        conditional_writes=False,
-        search_consistency=SearchConsistency.READ_YOUR_WRITES,
-    ),
+    capabilities=CAPABILITIES,
     credentials_model=ServiceNowCredentials,
     base_url_hint="the instance URL, https://<instance>.service-now.com",
     default_status_mapping=DEFAULT_STATUS_MAPPING,

@@ -30,17 +30,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from ticketbridge.connectors.base import MetadataCache, ProjectPage
+from ticketbridge.connectors.base import WRITE_METADATA_TTL_SECONDS, Capabilities, MetadataCache, ProjectPage
 from ticketbridge.connectors.errors import VendorNotFound, VendorRejected, VersionConflict
 from ticketbridge.connectors.http import RetryPolicy, with_retries
 from ticketbridge.connectors.paging import OffsetPage, offset_pages
 from ticketbridge.connectors.paths import KeyKind, checked
+from ticketbridge.connectors.servicenow import fields as custom
 from ticketbridge.connectors.servicenow import mapping
 from ticketbridge.connectors.servicenow.client import SYS_ID, Records, ServiceNowClient
 from ticketbridge.connectors.servicenow.mapping import TABLE, Choices, CloseDefaults
 from ticketbridge.connectors.servicenow.writes import MAX_CONCURRENT_ITEMS, Creator, update
 from ticketbridge.connectors.walk import ChangeFeed, Page, WalkStalled, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
+from ticketbridge.domain.fields import WriteMetadata
 from ticketbridge.domain.tickets import (
     CreateItem,
     ItemOutcome,
@@ -95,6 +97,7 @@ class ServiceNowConnector:
         *,
         client: ServiceNowClient,
         cache: MetadataCache,
+        capabilities: Capabilities,
         instance_url: str,
         marker_field: str = "correlation_id",
         defaults: CloseDefaults | None = None,
@@ -102,6 +105,7 @@ class ServiceNowConnector:
         use_batch: bool = True,
         max_concurrent_items: int = MAX_CONCURRENT_ITEMS,
     ) -> None:
+        self.capabilities = capabilities
         self._client = client
         self._cache = cache
         self._instance_url = instance_url.rstrip("/")
@@ -114,6 +118,7 @@ class ServiceNowConnector:
             cache=cache,
             policy=self._policy,
             use_batch=use_batch,
+            batch_size=capabilities.bulk_create_size,
             max_concurrent_items=max_concurrent_items,
         )
 
@@ -165,9 +170,10 @@ class ServiceNowConnector:
         parent = (
             await self._sys_id_of(item.parent_vendor_id, "parent_ticket_vendor_id") if item.parent_vendor_id else None
         )
-        return mapping.create_values(
+        values = mapping.create_values(
             item, choices, self._defaults, marker_field=self._marker_field, parent_sys_id=parent
         )
+        return values | custom.wire_values({k: v for k, v in item.custom_fields.items() if v.value is not None})
 
     async def _adopt(
         self,
@@ -214,7 +220,7 @@ class ServiceNowConnector:
         any call) when a closing or hold state lacks its values, VersionConflict, VendorNotFound."""
         self._defaults.check_name(changes.target_status)
         choices = await self._choices()
-        values = mapping.update_values(changes, choices, self._defaults)
+        values = mapping.update_values(changes, choices, self._defaults) | custom.wire_values(changes.custom_fields)
         if changes.assignee_vendor_id:
             checked(changes.assignee_vendor_id, USER_ID)
         current = await self._fetch(vendor_ref)
@@ -377,6 +383,31 @@ class ServiceNowConnector:
         await self._cache.cached(
             ("servicenow", f"marker_field:{self._marker_field}"), load, ttl_seconds=FOREVER_SECONDS
         )
+
+    # --- write metadata -------------------------------------------------------------------------
+
+    async def write_metadata(
+        self, project_vendor_id: str, *, type_vendor_id: str | None, type_name: str | None, refresh: bool = False
+    ) -> WriteMetadata:
+        """sys_dictionary's incident columns: the same for every group and category (ServiceNow has
+        no create screen per group); the group must be a well-formed sys_id."""
+        checked(project_vendor_id, GROUP_ID)
+        return await self._incident_metadata(refresh=refresh)
+
+    async def edit_metadata(self, vendor_ref: str, *, refresh: bool = False) -> WriteMetadata:
+        """The same columns as a create (per-record UI policies are not read); the incident must exist."""
+        await self._fetch(vendor_ref)
+        return await self._incident_metadata(refresh=refresh)
+
+    async def _incident_metadata(self, *, refresh: bool) -> WriteMetadata:
+        async def load() -> WriteMetadata:
+            query = f"nameIN{','.join(MARKER_TABLES)}^active=true"
+            columns = ["name", "element", "column_label", "internal_type", "reference", "mandatory", "read_only"]
+            page = await self._list("sys_dictionary", query, limit=MAX_PAGE_SIZE, fields=columns)
+            return custom.write_metadata(page.rows)
+
+        key = ("servicenow", "write_metadata")
+        return await self._cache.cached(key, load, ttl_seconds=WRITE_METADATA_TTL_SECONDS, refresh=refresh)
 
     # --- directory and passthrough ---------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Create. Every incident carries its item's marker in the marker field (`correlation_id` unless the
 connection names another, checked against sys_dictionary first: ServiceNow ignores a condition on an
 unknown field, so `typoIN...` would match every incident and adopt a stranger's). Creates go through
-the Batch API, up to `BATCH_LIMIT` inserts a call; requests the instance did not get to
+the Batch API, up to `batch_size` inserts a call (the spec's `bulk_create_size`); requests the instance did not get to
 (`unserviced_requests`) wrote nothing and are sent again in the next round. When the instance has no
 Batch API (404, or 400 "Requested URI does not represent any resource"), one POST per item, at most
 `max_concurrent_items` at a time. A create whose answer was lost (timeout, dropped connection, a 5xx
@@ -47,8 +47,6 @@ from ticketbridge.observability import get_logger
 log = get_logger("ticketbridge.connectors.servicenow")
 T = TypeVar("T")
 Json = dict[str, Any]
-#: Inserts per batch call: ServiceNow ends a batch transaction after 30 s, so a few dozen.
-BATCH_LIMIT = 25
 #: Rounds of resending what a batch left unserviced before the rest is reported not written.
 MAX_BATCH_ROUNDS = 5
 #: Items of a bulk operation in flight at once when each is its own call (as for Rezolve).
@@ -87,12 +85,14 @@ class Creator:
         cache: MetadataCache,
         policy: RetryPolicy,
         use_batch: bool,
+        batch_size: int,
         max_concurrent_items: int = MAX_CONCURRENT_ITEMS,
     ) -> None:
         self._client = client
         self._cache = cache
         self._policy = policy
         self._use_batch = use_batch
+        self._batch_size = batch_size
         self._slots = asyncio.Semaphore(max_concurrent_items)
 
     async def create(self, bodies: dict[str, Json]) -> CreateOutcomes:
@@ -120,8 +120,8 @@ class Creator:
             if not pending:
                 return
             left: list[str] = []
-            for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[start : start + BATCH_LIMIT]
+            for start in range(0, len(pending), self._batch_size):
+                chunk = pending[start : start + self._batch_size]
                 ids = {f"c{n}": key for n, key in enumerate(chunk)}
                 items = [BatchItem(id=rid, method="POST", url=url, body=bodies[key]) for rid, key in ids.items()]
                 was_first, first_call = first_call, False

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Scope
 
 from ticketbridge.sandboxes import control as controls
 from ticketbridge.sandboxes.faults import FaultMiddleware
-from ticketbridge.sandboxes.rezolve import control
+from ticketbridge.sandboxes.rezolve import control, field_config
 from ticketbridge.sandboxes.rezolve.config import RezolveSandboxConfig
 from ticketbridge.sandboxes.rezolve.errors import (
     RezolveError,
@@ -62,7 +62,7 @@ def create_app(config: RezolveSandboxConfig | None = None) -> FastAPI:
     app.add_exception_handler(RezolveError, render_rezolve_error)
     app.add_exception_handler(TokenError, render_token_error)
     app.add_exception_handler(RequestValidationError, render_validation_error)
-    for router in (auth.router, tickets.router, metadata.router, controls.router, control.router):
+    for router in (auth.router, tickets.router, metadata.router, controls.router, control.router, field_config.router):
         app.include_router(router)
     app.add_middleware(RateLimitMiddleware, limiter=runtime.limiter, error_body=fault_body, is_exempt=is_exempt)
     return app

@@ -1,5 +1,5 @@
-"""The Rezolve sandbox's part of the `/__sandbox__/` control plane: `RezolveControls` (what the shared
-router of sandboxes/control.py resets, seeds and throttles; Rezolve's list reads its own writes) and the
+"""The Rezolve sandbox's part of the `/__sandbox__/` control plane: `RezolveControls` (the reset and seed
+format the shared router of sandboxes/control.py serves; Rezolve's list reads its own writes) and the
 Rezolve-only control routes:
 
 GET    /__sandbox__/tickets/count             {"count": n} tickets of a tenant (?tenantId=, default the demo)
@@ -16,9 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ticketbridge.sandboxes.calls import CallCounter
 from ticketbridge.sandboxes.control import PREFIX, Controls, seed_result
-from ticketbridge.sandboxes.faults import FaultMiddleware
 from ticketbridge.sandboxes.rezolve.config import RateLimitConfig
 from ticketbridge.sandboxes.rezolve.demo import (
     AGENT_ALEX_ID,
@@ -28,54 +26,32 @@ from ticketbridge.sandboxes.rezolve.demo import (
     seed_tickets,
 )
 from ticketbridge.sandboxes.rezolve.deps import IssuerDep, RuntimeDep
-from ticketbridge.sandboxes.rezolve.errors import input_validation_failure, not_found, tenant_not_found
+from ticketbridge.sandboxes.rezolve.errors import not_found, tenant_not_found
 from ticketbridge.sandboxes.rezolve.models import Actor, ActorType, Tenant
 from ticketbridge.sandboxes.rezolve.runtime import Runtime
 from ticketbridge.sandboxes.rezolve.seeding import SeedRequest
 from ticketbridge.sandboxes.rezolve.tickets import update_ticket
 
 router = APIRouter(prefix=PREFIX)
-NO_LAG = "Rezolve's ticket list reads its own writes: there is no lag to set, so only 0 is accepted."
 
 
 class RezolveControls(Controls[SeedRequest, RateLimitConfig]):
-    """The store's reset, seed format (seeding.py) and per-tenant rate limit (ratelimit.py)."""
+    """The store's reset and seed format (seeding.py); the shared plane serves the rest."""
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        super().__init__(runtime, seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
         self.runtime = runtime
 
-    @property
-    def calls(self) -> CallCounter:
-        return self.runtime.calls
-
-    @property
-    def faults(self) -> FaultMiddleware:
-        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
-        return self.runtime.faults
-
-    def reset(self, seed_demo: bool | None) -> int:
-        """Fresh store (tenants, clients, catalogs; the demo tickets unless told otherwise)."""
-        runtime = self.runtime
-        runtime.reset(with_tickets=runtime.config.seed_demo if seed_demo is None else seed_demo)
-        return sum(len(tenant.tickets) for tenant in runtime.store.tenants.values())
+    def reset(self, seed_demo: bool) -> int:
+        """Fresh store (tenants, clients, catalogs; the demo tickets if asked)."""
+        self.runtime.reset(with_tickets=seed_demo)
+        return sum(len(tenant.tickets) for tenant in self.runtime.store.tenants.values())
 
     def seed(self, request: SeedRequest) -> dict[str, Any]:
-        runtime = self.runtime
-        tenant = _tenant(runtime, request.tenantId)
-        with runtime.writing():
+        tenant = _tenant(self.runtime, request.tenantId)
+        with self.runtime.writing():
             object_ids = seed_tickets(tenant, request.count)
         return seed_result(object_ids)
-
-    def rate_limits(self) -> RateLimitConfig:
-        return self.runtime.limiter.config
-
-    def set_rate_limits(self, config: RateLimitConfig) -> None:
-        self.runtime.limiter.configure(config)
-
-    def set_search_lag_ms(self, lag_ms: float) -> None:
-        if lag_ms != 0:
-            raise input_validation_failure({"search_lag_ms": NO_LAG})
 
 
 class PersonEdit(BaseModel):

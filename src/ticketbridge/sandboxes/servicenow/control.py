@@ -1,5 +1,5 @@
-"""The ServiceNow sandbox's part of the `/__sandbox__/` control plane: `ServiceNowControls` (what the
-shared router of sandboxes/control.py resets, seeds and throttles; ServiceNow has no search lag) and the
+"""The ServiceNow sandbox's part of the `/__sandbox__/` control plane: `ServiceNowControls` (the reset
+and seed format the shared router of sandboxes/control.py serves; ServiceNow has no search lag) and the
 ServiceNow-only control routes: instance properties, ACL rules, token expiry, raw rows and UI edits."""
 
 from __future__ import annotations
@@ -9,45 +9,31 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketbridge.sandboxes.calls import CallCounter
-from ticketbridge.sandboxes.control import LISTED_KEYS, PREFIX, Controls, seed_result
-from ticketbridge.sandboxes.faults import FaultMiddleware
+from ticketbridge.sandboxes.control import PREFIX, Controls, seed_result
 from ticketbridge.sandboxes.servicenow import records
 from ticketbridge.sandboxes.servicenow.config import RateLimitConfig
 from ticketbridge.sandboxes.servicenow.demo import DEMO_USERNAME, build_demo_instance
-from ticketbridge.sandboxes.servicenow.errors import ServiceNowError, invalid_table, record_not_found
+from ticketbridge.sandboxes.servicenow.errors import invalid_table, record_not_found
 from ticketbridge.sandboxes.servicenow.query import parse, run
 from ticketbridge.sandboxes.servicenow.runtime import Runtime, RuntimeDep
 from ticketbridge.sandboxes.servicenow.schema import TABLES
 from ticketbridge.sandboxes.servicenow.seeding import SeedRequest, account, seed
 
 router = APIRouter(prefix=PREFIX)
-NO_LAG = "ServiceNow reads its own writes: the Table API has no search lag, so only 0 is accepted."
 
 
 class ServiceNowControls(Controls[SeedRequest, RateLimitConfig]):
-    """The instance's reset, seed format (seeding.py) and rate-limit rules (ratelimit.py)."""
+    """The instance's reset and seed format (seeding.py); the shared plane serves the rest."""
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
+        super().__init__(runtime, seed_model=SeedRequest, rate_limit_model=RateLimitConfig)
         self.runtime = runtime
 
-    @property
-    def calls(self) -> CallCounter:
-        return self.runtime.calls
-
-    @property
-    def faults(self) -> FaultMiddleware:
-        assert self.runtime.faults is not None, "the middleware stack is built before any request is served"
-        return self.runtime.faults
-
-    def reset(self, seed_demo: bool | None) -> int:
+    def reset(self, seed_demo: bool) -> int:
         """Fresh instance, no tokens; the properties set through here and the ACL rules stay."""
         runtime = self.runtime
         properties = runtime.instance.properties
-        runtime.instance = build_demo_instance(
-            with_incidents=runtime.config.seed_demo if seed_demo is None else seed_demo
-        )
+        runtime.instance = build_demo_instance(with_incidents=seed_demo)
         runtime.instance.properties = properties
         runtime.tokens.access.clear()
         runtime.tokens.refresh.clear()
@@ -58,18 +44,7 @@ class ServiceNowControls(Controls[SeedRequest, RateLimitConfig]):
         runtime = self.runtime
         created = seed(runtime.instance, request, account(runtime.instance, DEMO_USERNAME))
         runtime.save()
-        listed = len(created) <= LISTED_KEYS
-        return seed_result([r["number"] for r in created], sys_ids=[r["sys_id"] for r in created] if listed else None)
-
-    def rate_limits(self) -> RateLimitConfig:
-        return self.runtime.limiter.config
-
-    def set_rate_limits(self, config: RateLimitConfig) -> None:
-        self.runtime.limiter.configure(config)
-
-    def set_search_lag_ms(self, lag_ms: float) -> None:
-        if lag_ms != 0:
-            raise ServiceNowError(400, "Unsupported consistency", NO_LAG)
+        return seed_result([r["number"] for r in created], {"sys_ids": [r["sys_id"] for r in created]})
 
 
 class Acls(BaseModel):

@@ -1,0 +1,64 @@
+"""What connector tests of every vendor build: a connection row as services pass it, create items,
+and the stored baseline of a ticket."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.domain.tickets import CreateItem, TicketBaseline, VendorTicket
+from ticketbridge.enums import ConnectionState, HealthName, Vendor
+
+
+def make_connection(vendor: Vendor, base_url: str) -> ConnectionRead:
+    """An ACTIVE connection of `vendor` at `base_url`, with the default mappings."""
+    now = datetime.now(UTC)
+    return ConnectionRead(
+        id=uuid.uuid4(),
+        organization_id=uuid.uuid4(),
+        vendor=vendor,
+        state=ConnectionState.ACTIVE,
+        base_url=base_url,
+        status_mapping={},
+        priority_mapping={},
+        refresh_interval_secs=21600,
+        timeout_secs=1800,
+        health_name=HealthName.HEALTHY,
+        health_description=None,
+        last_synced_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def make_item(n: int, *, project_vendor_id: str, type_vendor_id: str, **overrides: Any) -> CreateItem:
+    """Item `n` with a fresh marker (24 hex digits after `tb-`: short enough for every marker field)."""
+    values: dict[str, Any] = {
+        "key": f"item-{n}",
+        "marker": f"tb-{uuid.uuid4().hex[:24]}",
+        "name": f"Ticket {n}",
+        "project_vendor_id": project_vendor_id,
+        "type_vendor_id": type_vendor_id,
+        "type_name": None,
+        "description": None,
+        "priority_name": None,
+        "assignee_vendor_id": None,
+        "parent_vendor_id": None,
+        "target_status": None,
+    }
+    return CreateItem(**(values | overrides))
+
+
+def baseline(ticket: VendorTicket, **overrides: Any) -> TicketBaseline:
+    """What the store would hold for `ticket` at its version (as services pass it with If-Match)."""
+    values: dict[str, Any] = {
+        "version": ticket.version,
+        "name": ticket.name,
+        "description": ticket.description,
+        "status_name": ticket.status_name,
+        "priority_name": ticket.priority_name,
+        "assignee_vendor_id": ticket.assignee_vendor_id,
+    }
+    return TicketBaseline(**(values | overrides))
