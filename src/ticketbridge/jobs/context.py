@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +36,25 @@ class Lease:
     @property
     def remaining_seconds(self) -> float:
         return self.expires_monotonic - time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    """An item done: `result` is merged into what is known (ticket_id, identifier, ...)."""
+
+    key: str
+    vendor_ref: str | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An item failed for good, with a safe message for the tenant and its stable code."""
+
+    key: str
+    error: str
+    code: str
+    result: dict[str, Any] | None = None
 
 
 class JobContext:
@@ -84,7 +103,7 @@ class JobContext:
     async def item_vendor_ref(self, key: str, vendor_ref: str, *, db: AsyncSession | None = None) -> None:
         """Notes that the vendor write for `key` happened (e.g. the Jira key), before anything else is
         written, so that a re-run adopts it and never writes to the vendor again."""
-        await self._record(key, db, vendor_ref=vendor_ref)
+        await self._write([store.ItemChange(key, vendor_ref=vendor_ref)], db)
 
     async def item_succeeded(
         self,
@@ -95,10 +114,7 @@ class JobContext:
         db: AsyncSession | None = None,
     ) -> None:
         """Marks `key` done. `result` is merged into what is known (ticket_id, identifier, ...)."""
-        values: dict[str, Any] = {"state": ItemState.SUCCEEDED, "error": None}
-        if vendor_ref is not None:
-            values["vendor_ref"] = vendor_ref
-        await self._record(key, db, merge=result, **values)
+        await self.record_items([Succeeded(key, vendor_ref=vendor_ref, result=result)], db=db)
 
     async def item_failed(
         self,
@@ -113,20 +129,35 @@ class JobContext:
 
         The tenant sees `error` and `code` (a stable code such as a domain error's): give a safe
         message, never an exception's text. Messages are cut to `store.MESSAGE_MAX_CHARS`."""
-        merge = {**(result or {}), store.ERROR_CODE_KEY: code}
-        await self._record(key, db, merge=merge, state=ItemState.FAILED, error=error)
+        await self.record_items([Failed(key, error=error, code=code, result=result)], db=db)
 
-    async def _record(
-        self, key: str, db: AsyncSession | None, *, merge: dict[str, Any] | None = None, **values: Any
-    ) -> None:
+    async def record_items(self, outcomes: Sequence[Succeeded | Failed], *, db: AsyncSession | None = None) -> None:
+        """Records a batch of outcomes in the same few statements whatever its size (see
+        `store.update_items`), in `db` when given (it must come from `transaction()`), else in a
+        fenced transaction of its own."""
+        changes = [
+            store.ItemChange(
+                outcome.key,
+                state=ItemState.SUCCEEDED,
+                vendor_ref=outcome.vendor_ref,
+                merge=outcome.result,
+            )
+            if isinstance(outcome, Succeeded)
+            else store.ItemChange(
+                outcome.key,
+                state=ItemState.FAILED,
+                error=outcome.error,
+                merge={**(outcome.result or {}), store.ERROR_CODE_KEY: outcome.code},
+            )
+            for outcome in outcomes
+        ]
+        await self._write(changes, db)
+
+    async def _write(self, changes: list[store.ItemChange], db: AsyncSession | None) -> None:
+        if not changes:
+            return
         if db is None:
             async with self.transaction() as fenced:
-                await self._write(fenced, key, merge, values)
+                await store.update_items(fenced, self.job.id, changes, now=self._clock())
         else:
-            await self._write(db, key, merge, values)
-
-    async def _write(self, db: AsyncSession, key: str, merge: dict[str, Any] | None, values: dict[str, Any]) -> None:
-        if merge:
-            current = await store.get_item(db, self.job.id, key)
-            values["result"] = {**current.result, **merge}
-        await store.update_item(db, self.job.id, key, now=self._clock(), **values)
+            await store.update_items(db, self.job.id, changes, now=self._clock())

@@ -8,11 +8,12 @@ of seconds; hosts kept in sync by NTP differ by milliseconds.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.errors import NotFound
@@ -322,36 +323,83 @@ async def list_items_of(db: AsyncSession, job_ids: Collection[uuid.UUID]) -> dic
     return ledger
 
 
-async def get_item(db: AsyncSession, job_id: uuid.UUID, key: str) -> JobItem:
-    row = (await db.execute(select(items).where(items.c.job_id == job_id, items.c.key == key))).first()
-    if row is None:
-        raise NotFound(f"Job {job_id} has no item {key!r}.")
-    return _item(row)
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """What one write changes of one item: `state` (with its `error`, None for success) when given,
+    `vendor_ref` when given, and `merge` merged into its `result`."""
+
+    key: str
+    state: ItemState | None = None
+    error: str | None = None
+    vendor_ref: str | None = None
+    merge: Mapping[str, Any] | None = None
 
 
-async def update_item(db: AsyncSession, job_id: uuid.UUID, key: str, *, now: datetime, **values: Any) -> None:
-    """Sets the given item columns (state, vendor_ref, result, error)."""
-    if values.get("error") is not None:
-        values["error"] = bounded(values["error"])
-    result = await db.execute(
-        update(items)
-        .where(items.c.job_id == job_id, items.c.key == key)
-        .values(updated_at=now, **values)
-        .returning(items.c.key)
+#: The ledger columns a change reads and writes, for the items of one job named by key.
+_CURRENT_ITEMS = select(items.c.key, items.c.state, items.c.vendor_ref, items.c.result, items.c.error).where(
+    items.c.job_id == bindparam("job_id"), items.c.key.in_(bindparam("keys", expanding=True))
+)
+#: Built once and run with one parameter set per item (executemany): compiled once, one round trip
+#: per batch however many items it holds.
+_WRITE_ITEM = (
+    update(items)
+    .where(items.c.job_id == bindparam("b_job_id"), items.c.key == bindparam("b_key"))
+    .values(
+        state=bindparam("b_state", type_=items.c.state.type),
+        vendor_ref=bindparam("b_vendor_ref", type_=items.c.vendor_ref.type),
+        result=bindparam("b_result", type_=items.c.result.type),
+        error=bindparam("b_error", type_=items.c.error.type),
+        updated_at=bindparam("b_updated_at", type_=items.c.updated_at.type),
     )
-    if result.first() is None:
-        raise NotFound(f"Job {job_id} has no item {key!r}.")
+)
+
+
+async def update_items(db: AsyncSession, job_id: uuid.UUID, changes: Sequence[ItemChange], *, now: datetime) -> None:
+    """Applies `changes` in order (a key may appear more than once) in two statements, whatever
+    their number: one read of the items' current values, one executemany of their new ones.
+
+    The caller holds the job row (`hold_lease`), which every ledger write takes first, so nothing
+    changes the items between the read and the write. Raises NotFound, writing nothing, when a key
+    is not an item of the job."""
+    if not changes:
+        return
+    keys = list(dict.fromkeys(change.key for change in changes))
+    rows = await db.execute(_CURRENT_ITEMS, {"job_id": job_id, "keys": keys})
+    current = {row.key: row._asdict() for row in rows}
+    missing = [key for key in keys if key not in current]
+    if missing:
+        raise NotFound(f"Job {job_id} has no item {missing[0]!r}.")
+    for change in changes:
+        values = current[change.key]
+        if change.state is not None:
+            values["state"] = change.state
+            values["error"] = _bounded_or_none(change.error)
+        if change.vendor_ref is not None:
+            values["vendor_ref"] = change.vendor_ref
+        if change.merge:
+            values["result"] = {**values["result"], **change.merge}
+    await db.execute(
+        _WRITE_ITEM,
+        [
+            {
+                "b_job_id": job_id,
+                "b_key": key,
+                "b_state": values["state"],
+                "b_vendor_ref": values["vendor_ref"],
+                "b_result": values["result"],
+                "b_error": values["error"],
+                "b_updated_at": now,
+            }
+            for key, values in current.items()
+        ],
+    )
 
 
 async def fail_pending_items(db: AsyncSession, job_id: uuid.UUID, *, code: str, error: str, now: datetime) -> None:
-    pending = await db.execute(
-        select(items.c.key, items.c.result).where(items.c.job_id == job_id, items.c.state == ItemState.PENDING)
-    )
-    # One statement per item (a job has at most a few dozen): the code merges into each own result.
-    for key, result in pending.all():
-        await update_item(
-            db, job_id, key, now=now, state=ItemState.FAILED, error=error, result={**result, ERROR_CODE_KEY: code}
-        )
+    keys = await db.scalars(select(items.c.key).where(items.c.job_id == job_id, items.c.state == ItemState.PENDING))
+    merge = {ERROR_CODE_KEY: code}
+    changes = [ItemChange(key, state=ItemState.FAILED, error=error, merge=merge) for key in keys]
+    await update_items(db, job_id, changes, now=now)
 
 
 # --- reads on behalf of a tenant ---
