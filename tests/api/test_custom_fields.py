@@ -356,6 +356,11 @@ async def test_the_metadata_endpoints_are_documented_with_their_schemas(client: 
     schemas = document["components"]["schemas"]
     custom = schemas["ITSMCustomFieldMetaModel"]["properties"]
     assert {"id", "name", "required", "schema", "allowed_values", "accepts"} <= set(custom)
+    transitions = schemas["ITSMTicketWriteMetaModel"]["properties"]["transitions"]
+    assert transitions["items"] == {"$ref": "#/components/schemas/ITSMTransitionMetaModel"}
+    transition = schemas["ITSMTransitionMetaModel"]["properties"]
+    assert {"to_status", "to_status_vendor_id", "fields", "custom_fields"} <= set(transition)
+    assert transition["custom_fields"]["items"] == {"$ref": "#/components/schemas/ITSMCustomFieldMetaModel"}
     assert schemas["Accepts"]["enum"] == [
         "string",
         "markdown",

@@ -282,3 +282,83 @@ async def test_bulk_update_writes_custom_fields_on_rezolve(
     done = await job(client, tenant, accepted.json()["job_id"])
     assert {result["details"][0]["type"] for result in done["results"]} == {"invalid_option"}
     assert (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0) == updates
+
+
+async def test_a_status_change_must_give_the_fields_its_transition_requires(
+    client: httpx.AsyncClient, rezolve_sandbox: FastAPI
+) -> None:
+    """Rezolve's `workflow.transitions[].requiredFields`: the update metadata lists them per reachable
+    status, and a PATCH moving there without them is refused before Rezolve is written."""
+    on_start = {"requiredOnTransitionTo": ["in_progress"]}
+    ids = await required_fields(
+        rezolve_sandbox,
+        {"name": "triage", "label": "Triage note", "type": "text", **on_start},
+        {"name": "assignee", "label": "Assigned To", "type": "user", **on_start},
+    )
+    tenant = await rezolve_tenant(client)
+    values = {"Severity": "S1", "Impact": "x"}
+    unassigned = (await post(client, tenant, request_ticket("a", custom_fields=values))).json()
+    assigned = (
+        await post(client, tenant, request_ticket("b", custom_fields=values, assigned_user_vendor_id=AGENT_ALEX_ID))
+    ).json()
+
+    async def transitions(ticket_id: str) -> dict[str, dict[str, bool]]:
+        meta = await client.get(f"/v1/itsm/tickets/{ticket_id}/meta/update", headers=tenant.headers)
+        assert meta.status_code == 200, meta.text
+        return {
+            t["to_status_vendor_id"]: {f["name"]: f["required"] for f in [*t["fields"], *t["custom_fields"]]}
+            for t in meta.json()["transitions"]
+        }
+
+    assert await transitions(unassigned["id"]) == {
+        "in_progress": {"assigned_user_id": True, "Triage note": True},
+        "cancelled": {},
+    }
+    assert (await transitions(assigned["id"]))["in_progress"] == {"assigned_user_id": False, "Triage note": True}
+    updates = (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0)
+    start = {"status": "IN_PROGRESS"}
+    refused = await client.patch(f"/v1/itsm/tickets/{unassigned['id']}", json=start, headers=tenant.headers)
+    assert refused.status_code == 422, refused.text
+    assert problems(refused) == {"assigned_user_id": "required_missing", ids["triage"]: "required_missing"}
+    assert ["body", "custom_fields", ids["triage"]] in [problem["loc"] for problem in refused.json()["detail"]]
+    refused = await client.patch(f"/v1/itsm/tickets/{assigned['id']}", json=start, headers=tenant.headers)
+    assert problems(refused) == {ids["triage"]: "required_missing"}
+    assert (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0) == updates
+    moved = await client.patch(
+        f"/v1/itsm/tickets/{assigned['id']}",
+        json={**start, "custom_fields": {"Triage note": "seen"}},
+        headers=tenant.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "IN_PROGRESS"
+
+
+async def test_bulk_update_clearing_a_required_unified_field_is_refused_before_rezolve(
+    client: httpx.AsyncClient, runtime: Runtime, rezolve_sandbox: FastAPI
+) -> None:
+    """Without custom fields the bulk preflight reads the metadata of each (project, type) once, not
+    each ticket's edit metadata (which would cost a ticket read each)."""
+    await configure(rezolve_sandbox, {"name": "assignee", "label": "Assigned To", "type": "user", "required": True})
+    tenant = await rezolve_tenant(client)
+    ticket_ids = [
+        (await post(client, tenant, request_ticket(f"T{i}", assigned_user_vendor_id=AGENT_ALEX_ID))).json()["id"]
+        for i in range(3)
+    ]
+    before = await sandbox(rezolve_sandbox, "GET", "/calls")
+    body = {"ticket_ids": ticket_ids, "updates": {"name": "Renamed", "assigned_user_id": None}}
+    accepted = await client.post("/v1/itsm/tickets/bulk/update", json=body, headers=tenant.headers)
+    assert accepted.status_code == 202, accepted.text
+    await run_jobs(runtime)
+    done = await job(client, tenant, accepted.json()["job_id"])
+    assert done["status"] == "FAILED"
+    assert {result["code"] for result in done["results"]} == {"INVALID_FIELDS"}
+    details = [result["details"] for result in done["results"]]
+    assert (
+        details
+        == [[{"loc": ["body", "updates", "assigned_user_id"], "msg": details[0][0]["msg"], "type": "required_missing"}]]
+        * 3
+    )
+    after = await sandbox(rezolve_sandbox, "GET", "/calls")
+    assert after.get("updateTicket", 0) == before.get("updateTicket", 0)
+    assert after.get("getTicket", 0) == before.get("getTicket", 0)  # no read per ticket
+    assert after.get("listTicketTypes", 0) - before.get("listTicketTypes", 0) <= 1  # one (project, type)

@@ -14,7 +14,9 @@ from tests.support.sandboxes import control
 from tests.vendors import JIRA_URL, REZOLVE_URL
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.base import Connector
+from ticketbridge.connectors.errors import VendorRejected
 from ticketbridge.domain.fields import Accepts, FieldValue
+from ticketbridge.domain.tickets import TicketChanges
 from ticketbridge.enums import Vendor
 from ticketbridge.sandboxes import jira, rezolve
 from ticketbridge.sandboxes.faults import SandboxTransport
@@ -124,3 +126,26 @@ async def test_rezolve_type_fields_are_the_metadata_and_refusals_name_field_uuid
     given = item.model_copy(update={"custom_fields": {site: FieldValue(accepts=Accepts.STRING, value="Oslo")}})
     (created,) = await rezolve_connector.create_tickets([given])
     assert created.ticket is not None and created.ticket.custom_fields[site] == "Oslo"
+
+
+async def test_rezolve_edit_metadata_names_each_transitions_required_fields_which_rezolve_enforces(
+    rezolve_connector: Connector, rezolve_sandbox: FastAPI
+) -> None:
+    field = {"name": "triage", "label": "Triage note", "type": "text", "requiredOnTransitionTo": ["in_progress"]}
+    path = f"/ticket-types/{rezolve.SERVICE_REQUEST_TYPE_ID}/fields"
+    triage = (await control(rezolve_sandbox, "PUT", path, json={"fields": [field]}))["fields"]["triage"]
+    item = make_item(1, project_vendor_id="it", type_vendor_id=rezolve.SERVICE_REQUEST_TYPE_ID)
+    (created,) = await rezolve_connector.create_tickets([item])
+    assert created.ticket is not None
+    meta = await rezolve_connector.edit_metadata(created.ticket.key)
+    reachable = {t.to_status_vendor_id: [(f.id, f.required) for f in t.custom_fields] for t in meta.transitions}
+    assert reachable == {"in_progress": [(triage, True)], "cancelled": []}
+    start = TicketChanges(target_status="In Progress")
+    with pytest.raises(VendorRejected) as refused:
+        await rezolve_connector.update_ticket(created.ticket.key, start, expected=None)
+    assert refused.value.field_errors == {triage: "Field is required for this transition"}
+    noted = start.model_copy(update={"custom_fields": {triage: FieldValue(accepts=Accepts.STRING, value="seen")}})
+    moved = await rezolve_connector.update_ticket(created.ticket.key, noted, expected=None)
+    assert moved.status_name == "In Progress"
+    after = await rezolve_connector.edit_metadata(created.ticket.key)
+    assert {t.to_status_vendor_id for t in after.transitions} == {"resolved", "cancelled"}

@@ -69,12 +69,31 @@ class UnifiedField(Frozen):
     required: bool
 
 
+class TransitionFields(Frozen):
+    """The fields a status change into `to_status`, one workflow transition from the ticket's status,
+    takes (its transition screen, or the fields the transition requires). `required` is what the
+    update must supply: a field the ticket already holds a value for is listed but not required."""
+
+    to_status: str
+    to_status_vendor_id: str
+    unified: tuple[UnifiedField, ...] = ()
+    custom_fields: tuple[CustomField, ...] = ()
+
+    def is_to(self, status: str) -> bool:
+        return status.casefold() in (self.to_status.casefold(), self.to_status_vendor_id.casefold())
+
+
 class WriteMetadata(Frozen):
     """The fields a create into a project and type (or an edit of one ticket) can set now. A field
-    missing from it is not settable there (not on the screen, or unknown)."""
+    missing from it is not settable there (not on the screen, or unknown). An edit's `transitions`
+    name the statuses reachable in one transition, with the fields each takes."""
 
     unified: tuple[UnifiedField, ...]
     custom_fields: tuple[CustomField, ...]
+    transitions: tuple[TransitionFields, ...] = ()
+
+    def transition_to(self, status: str) -> TransitionFields | None:
+        return next((t for t in self.transitions if t.is_to(status)), None)
 
     def custom(self, field_id: str) -> CustomField | None:
         return next((f for f in self.custom_fields if f.id == field_id), None)

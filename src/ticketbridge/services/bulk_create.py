@@ -24,7 +24,7 @@ from ticketbridge.errors import (
     VendorRefused,
     VendorUnavailable,
 )
-from ticketbridge.jobs.context import JobContext
+from ticketbridge.jobs.context import Failed, JobContext, Succeeded
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
@@ -174,8 +174,7 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused, ReauthorizationNeeded) as exc:  # nothing of this batch can succeed
-        for item in await ctx.pending_items():
-            await ctx.item_failed(item.key, error=exc.message, code=exc.code)
+        await ctx.record_items([Failed(item.key, exc.message, exc.code) for item in await ctx.pending_items()])
         return
     if waits:
         raise RetryLater(min(waits), f"{len(waits)} item(s) wait for a create in progress or unconfirmed")
@@ -185,18 +184,13 @@ async def _record_preflight(
     ctx: JobContext, entries: Sequence[ResolvedCreate], failed: dict[int, list[dict[str, Any]]]
 ) -> None:
     """Marks the items the preflight stopped failed for good, with their per-field details."""
-    if not failed:
-        return
-    async with ctx.transaction() as db:
-        for entry in entries:
-            if entry.request_index in failed:
-                await ctx.item_failed(
-                    entry.item.key,
-                    error=PREFLIGHT_FAILED,
-                    code=InvalidFields.code,
-                    result={"details": failed[entry.request_index]},
-                    db=db,
-                )
+    await ctx.record_items(
+        [
+            Failed(entry.item.key, PREFLIGHT_FAILED, InvalidFields.code, {"details": failed[entry.request_index]})
+            for entry in entries
+            if entry.request_index in failed
+        ]
+    )
 
 
 async def _record(
@@ -204,25 +198,18 @@ async def _record(
 ) -> list[float]:
     """Writes each settled item's outcome to the ledger; returns the waits of the unsettled ones."""
     waits: list[float] = []
-    async with ctx.transaction() as db:
-        for result in results:
-            key = result.entry.item.key
-            if result.ticket is not None:
-                await ctx.item_succeeded(
-                    key,
-                    vendor_ref=result.ticket.vendor_key,
-                    result={"ticket_id": str(result.ticket.id)},
-                    db=db,
-                )
-            elif result.retry_after is not None:
-                waits.append(result.retry_after)
-            else:
-                details = _refusal_details(result, fresh)
-                await ctx.item_failed(
-                    key,
-                    error=result.error or "The vendor refused the ticket.",
-                    code=result.code or VendorRefused.code,
-                    result={"details": details} if details else None,
-                    db=db,
-                )
+    outcomes: list[Succeeded | Failed] = []
+    for result in results:
+        key = result.entry.item.key
+        if result.ticket is not None:
+            outcomes.append(Succeeded(key, result.ticket.vendor_key, {"ticket_id": str(result.ticket.id)}))
+        elif result.retry_after is not None:
+            waits.append(result.retry_after)
+        else:
+            details = _refusal_details(result, fresh)
+            error = result.error or "The vendor refused the ticket."
+            outcomes.append(
+                Failed(key, error, result.code or VendorRefused.code, {"details": details} if details else None)
+            )
+    await ctx.record_items(outcomes)
     return waits

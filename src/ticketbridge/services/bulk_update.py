@@ -29,14 +29,15 @@ from ticketbridge.errors import (
     VendorRefused,
     VendorUnavailable,
 )
-from ticketbridge.jobs.context import JobContext
+from ticketbridge.jobs.context import Failed, JobContext, Succeeded
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
-from ticketbridge.services import preflight
-from ticketbridge.services.persist import persist_vendor_ticket
+from ticketbridge.services import preflight, write_metadata
+from ticketbridge.services.persist import persist_vendor_tickets
 from ticketbridge.services.ticket_requests import TicketPatch, resolve_changes, users_named
 from ticketbridge.services.vendors import VendorAccess
+from ticketbridge.services.write_metadata import Scope
 from ticketbridge.store import tickets as tickets_store
 
 
@@ -92,8 +93,9 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
             db, [uuid.UUID(item.key) for item in pending], connection_id=connection.id
         )
     missing = [item for item in pending if uuid.UUID(item.key) not in tickets]
-    for item in missing:
-        await ctx.item_failed(item.key, error=f"Ticket {item.key} no longer exists.", code=NotFound.code)
+    await ctx.record_items(
+        [Failed(item.key, f"Ticket {item.key} no longer exists.", NotFound.code) for item in missing]
+    )
     present = [tickets[uuid.UUID(item.key)] for item in pending if uuid.UUID(item.key) in tickets]
     if not present:
         return
@@ -110,8 +112,7 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
     except (RateLimited, VendorUnavailable) as exc:
         raise RetryLater(exc.retry_after_seconds, exc.message) from exc
     except (VendorAuthFailed, VendorRefused, ReauthorizationNeeded) as exc:  # nothing left of this batch can succeed
-        for item in await ctx.pending_items():
-            await ctx.item_failed(item.key, error=exc.message, code=exc.code)
+        await ctx.record_items([Failed(item.key, exc.message, exc.code) for item in await ctx.pending_items()])
 
 
 async def _update_together(
@@ -124,8 +125,7 @@ async def _update_together(
     """One bulk update of every ticket (the vendor's bulk APIs), recorded when it is done."""
     outcomes = await connector.update_tickets([_ref(ticket) for ticket in tickets], changes)
     async with ctx.transaction() as db:
-        for ticket, outcome in zip(tickets, outcomes, strict=True):
-            await _record(ctx, db, connection, ticket, outcome)
+        await _record(ctx, db, connection, list(zip(tickets, outcomes, strict=True)))
 
 
 async def _update_each(
@@ -142,7 +142,7 @@ async def _update_each(
     async def update(ticket: TicketRead) -> None:
         (outcome,) = await connector.update_tickets([_ref(ticket)], changes)
         async with ctx.transaction() as db:
-            await _record(ctx, db, connection, ticket, outcome)
+            await _record(ctx, db, connection, [(ticket, outcome)])
 
     results = await asyncio.gather(*(update(ticket) for ticket in tickets), return_exceptions=True)
     failure = next((result for result in results if isinstance(result, BaseException)), None)
@@ -155,14 +155,12 @@ async def _preflight(
 ) -> list[tuple[list[TicketRead], TicketChanges]]:
     """Checks each ticket against its edit metadata (no vendor write): a ticket refused is failed
     with the per-field details; the others are grouped by the changes they get (converted values
-    may differ where the tickets' screens differ). Without custom fields, the edit metadata of each
-    ticket (one read each) is not asked for: the vendor's bulk APIs judge unified values per ticket
-    themselves, and a bulk update of unified fields stays one call of each."""
+    may differ where the tickets' screens differ). Without custom fields, see `_preflight_cleared`."""
     custom_fields = ctx.job.payload.get("custom_fields") or {}
-    if not custom_fields:
-        return [(list(tickets), changes)]
-    users = ctx.job.payload.get("users") or {}
     given, cleared = preflight.unified_of(changes)
+    if not custom_fields:
+        return [(await _preflight_cleared(ctx, connector, tickets, cleared), changes)]
+    users = ctx.job.payload.get("users") or {}
     groups: dict[str, tuple[list[TicketRead], TicketChanges]] = {}
     for ticket in tickets:
         meta = await connector.edit_metadata(ticket.vendor_key)
@@ -173,6 +171,7 @@ async def _preflight(
             custom_fields=custom_fields,
             users=users,
             prefix=["body", "updates"],
+            target_status=changes.target_status,
         )
         if checked.problems:
             await ctx.item_failed(
@@ -188,16 +187,59 @@ async def _preflight(
     return list(groups.values())
 
 
+async def _preflight_cleared(
+    ctx: JobContext, connector: Connector, tickets: Sequence[TicketRead], cleared: set[str]
+) -> list[TicketRead]:
+    """The tickets an update of unified fields only may go to, the others failed: clearing a field
+    that the ticket's project and type require. Which are required is read from the create metadata
+    of each distinct (project, type) among the stored tickets, once each (from the cache when
+    fresh), not from each ticket's edit metadata, so a bulk update stays one call of each bulk API;
+    the values it sets the vendor's bulk APIs judge per ticket themselves."""
+    if not cleared:
+        return list(tickets)
+    required: dict[Scope, set[str]] = {}
+    passed: list[TicketRead] = []
+    refused: list[Failed] = []
+    for ticket in tickets:
+        if ticket.project_vendor_id is None:
+            passed.append(ticket)
+            continue
+        scope = (ticket.project_vendor_id, ticket.type_vendor_id, None if ticket.type_vendor_id else ticket.type)
+        if scope not in required:
+            meta = await write_metadata.metadata_for(connector, scope)
+            required[scope] = {f.name for f in meta.unified if f.required} if meta is not None else set()
+        problems = [
+            {
+                "loc": ["body", "updates", name],
+                "msg": f"{name} is required in this project and cannot be cleared",
+                "type": preflight.REQUIRED_MISSING,
+            }
+            for name in sorted(cleared & required[scope])
+        ]
+        if problems:
+            message = "The update does not pass the vendor's field configuration for this ticket."
+            refused.append(Failed(str(ticket.id), message, InvalidFields.code, {"details": problems}))
+        else:
+            passed.append(ticket)
+    if refused:
+        await ctx.record_items(refused)
+    return passed
+
+
 def _ref(ticket: TicketRead) -> TicketRef:
     return TicketRef(vendor_id=ticket.vendor_id, key=ticket.vendor_key, status_name=ticket.vendor_status)
 
 
 async def _record(
-    ctx: JobContext, db: AsyncSession, connection: ConnectionRead, ticket: TicketRead, outcome: ItemOutcome
+    ctx: JobContext, db: AsyncSession, connection: ConnectionRead, answered: Sequence[tuple[TicketRead, ItemOutcome]]
 ) -> None:
-    if outcome.ticket is None or outcome.error:
-        refusal = outcome.error or "The vendor refused the update."
-        await ctx.item_failed(str(ticket.id), error=refusal, code=VendorRefused.code, db=db)
-        return
-    stored = await persist_vendor_ticket(db, connection, outcome.ticket, identifier=None)
-    await ctx.item_succeeded(str(stored.id), vendor_ref=stored.vendor_key, db=db)
+    """Stores the updated tickets and records every outcome, in a few statements however many."""
+    updated = [outcome.ticket for _, outcome in answered if outcome.ticket is not None and not outcome.error]
+    stored = await persist_vendor_tickets(db, connection, [(ticket, None) for ticket in updated]) if updated else []
+    outcomes: list[Succeeded | Failed] = [Succeeded(str(ticket.id), ticket.vendor_key) for ticket in stored]
+    outcomes += [
+        Failed(str(ticket.id), outcome.error or "The vendor refused the update.", VendorRefused.code)
+        for ticket, outcome in answered
+        if outcome.ticket is None or outcome.error
+    ]
+    await ctx.record_items(outcomes, db=db)

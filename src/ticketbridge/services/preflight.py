@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ticketbridge.domain.fields import Accepts, CustomField, FieldRefusal, FieldValue, WriteMetadata
+from ticketbridge.domain.fields import (
+    Accepts,
+    CustomField,
+    FieldRefusal,
+    FieldValue,
+    TransitionFields,
+    WriteMetadata,
+)
 from ticketbridge.domain.tickets import TicketChanges
 
 REQUIRED_MISSING = "required_missing"
@@ -73,8 +80,10 @@ def check_update(
     custom_fields: Mapping[str, Any],
     users: Mapping[str, str],
     prefix: list[Any],
+    target_status: str | None = None,
 ) -> Checked:
-    """An edit: every given field on the edit screen and valid; a required field is never cleared."""
+    """An edit: every given field on the edit screen and valid; a required field is never cleared; a
+    status change into `target_status` gives every field its transition requires."""
     checked = Checked()
     for name in sorted(unified_given):
         unified = meta.unified_field(name)
@@ -83,7 +92,35 @@ def check_update(
         elif unified.required and name in unified_cleared:
             checked.add([*prefix, name], REQUIRED_MISSING, f"{name} is required and cannot be cleared")
     _convert_all(meta, custom_fields, users, prefix, checked, clearing=True)
+    transition = meta.transition_to(target_status) if target_status is not None else None
+    if transition is not None:
+        _check_transition(transition, unified_given, unified_cleared, prefix, checked)
     return checked
+
+
+def _check_transition(
+    transition: TransitionFields,
+    unified_given: Collection[str],
+    unified_cleared: Collection[str],
+    prefix: list[Any],
+    checked: Checked,
+) -> None:
+    """A field the transition takes must hold a value after the update: given when the ticket has
+    none (`required`), and never cleared."""
+    to = transition.to_status
+    for unified in transition.unified:
+        missing = unified.name in unified_cleared or (unified.required and unified.name not in unified_given)
+        if missing and not _mentioned_loc([*prefix, unified.name], checked):
+            checked.add([*prefix, unified.name], REQUIRED_MISSING, f"{unified.name} is required to move to {to}")
+    for custom in transition.custom_fields:
+        given = checked.values.get(custom.id)
+        missing = given.value is None if given is not None else custom.required
+        if missing and not _mentioned(custom, checked):
+            checked.add(
+                [*prefix, CUSTOM_FIELDS, custom.id],
+                REQUIRED_MISSING,
+                f"{custom.name} ({custom.id}) is required to move to {to}",
+            )
 
 
 def unified_of(changes: TicketChanges) -> tuple[set[str], set[str]]:
@@ -148,6 +185,10 @@ def candidate_users(values: Mapping[str, Any]) -> set[uuid.UUID]:
 def _mentioned(custom: CustomField, checked: Checked) -> bool:
     """Whether a problem already names the field (a bad value of a required field is one problem)."""
     return any(problem["loc"][-1] == custom.id for problem in checked.problems)
+
+
+def _mentioned_loc(loc: list[Any], checked: Checked) -> bool:
+    return any(problem["loc"] == loc for problem in checked.problems)
 
 
 def _convert_all(

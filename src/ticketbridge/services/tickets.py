@@ -176,6 +176,7 @@ async def preflight_update(
         custom_fields=custom_fields,
         users=users,
         prefix=prefix,
+        target_status=changes.target_status,
     )
     if checked.problems:
         raise InvalidFields("The update does not pass the vendor's field configuration.", details=checked.problems)

@@ -80,7 +80,8 @@ async def update_metadata(
     connection: ConnectionRead,
     ticket_id: uuid.UUID,
 ) -> WriteMetadata:
-    """GET /v1/itsm/tickets/{ticket_id}/meta/update."""
+    """GET /v1/itsm/tickets/{ticket_id}/meta/update: the edit screen, and the fields each transition
+    from the ticket's status takes where the connector reads them (Rezolve's `requiredFields`)."""
     async with sessionmaker.begin() as db:
         ticket = await tickets_store.get_ticket(db, ticket_id, connection_id=connection.id)
     async with access.open(connection) as connector:

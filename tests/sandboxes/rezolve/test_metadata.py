@@ -46,6 +46,7 @@ async def test_ticket_types_describe_fields_and_workflow(client: httpx.AsyncClie
         "from": ["submitted"],
         "to": "in_progress",
         "allowedRoles": ["ticket_agent", "tenant_admin"],
+        "requiredFields": [],
     } in workflow["transitions"]
 
 

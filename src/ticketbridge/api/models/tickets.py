@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ticketbridge.api.models.jobs import JobItemResultModel
-from ticketbridge.domain.fields import Accepts, WriteMetadata
+from ticketbridge.domain.fields import Accepts, CustomField, UnifiedField, WriteMetadata
 from ticketbridge.domain.inputs import MAX_DESCRIPTION, MAX_SHORT_TEXT, RequestModel, check_text
 from ticketbridge.domain.tickets import TicketRead
 
@@ -282,6 +283,20 @@ class ITSMUnifiedFieldMetaModel(BaseModel):
     required: bool
 
 
+class ITSMTransitionMetaModel(BaseModel):
+    model_config = ConfigDict(title="ITSM Transition Metadata")
+
+    to_status: str = Field(description="The vendor's status this transition leads to, as `status` takes it")
+    to_status_vendor_id: str
+    fields: list[ITSMUnifiedFieldMetaModel] = Field(
+        description="The unified fields the transition takes; `required`: the update must give a value "
+        "(the ticket holds none now)"
+    )
+    custom_fields: list[ITSMCustomFieldMetaModel] = Field(
+        description="The custom fields the transition takes, `required` likewise"
+    )
+
+
 class ITSMTicketWriteMetaModel(BaseModel):
     model_config = ConfigDict(title="ITSM Ticket Write Metadata")
 
@@ -289,27 +304,49 @@ class ITSMTicketWriteMetaModel(BaseModel):
         description="The unified fields the write can set, with whether the vendor requires each there"
     )
     custom_fields: list[ITSMCustomFieldMetaModel]
+    transitions: list[ITSMTransitionMetaModel] = Field(
+        description="Update metadata only: the statuses reachable in one transition from the ticket's "
+        "status, with the fields each transition takes (its screen, or the fields it requires). An "
+        "update moving to one of them without a required field answers 422 `required_missing`"
+    )
 
     @classmethod
     def of(cls, meta: WriteMetadata) -> ITSMTicketWriteMetaModel:
         return cls(
-            fields=[ITSMUnifiedFieldMetaModel(name=f.name, required=f.required) for f in meta.unified],
-            custom_fields=[
-                ITSMCustomFieldMetaModel(
-                    id=f.id,
-                    name=f.name,
-                    required=f.required,
-                    schema_=ITSMFieldSchemaModel(
-                        type=f.vendor_schema.type, items=f.vendor_schema.items, custom=f.vendor_schema.custom
-                    ),
-                    allowed_values=None
-                    if f.allowed_values is None
-                    else [ITSMFieldAllowedValueModel(id=a.id, value=a.value) for a in f.allowed_values],
-                    accepts=f.accepts,
+            fields=_unified_meta(meta.unified),
+            custom_fields=_custom_meta(meta.custom_fields),
+            transitions=[
+                ITSMTransitionMetaModel(
+                    to_status=t.to_status,
+                    to_status_vendor_id=t.to_status_vendor_id,
+                    fields=_unified_meta(t.unified),
+                    custom_fields=_custom_meta(t.custom_fields),
                 )
-                for f in meta.custom_fields
+                for t in meta.transitions
             ],
         )
+
+
+def _unified_meta(fields: Iterable[UnifiedField]) -> list[ITSMUnifiedFieldMetaModel]:
+    return [ITSMUnifiedFieldMetaModel(name=f.name, required=f.required) for f in fields]
+
+
+def _custom_meta(fields: Iterable[CustomField]) -> list[ITSMCustomFieldMetaModel]:
+    return [
+        ITSMCustomFieldMetaModel(
+            id=f.id,
+            name=f.name,
+            required=f.required,
+            schema_=ITSMFieldSchemaModel(
+                type=f.vendor_schema.type, items=f.vendor_schema.items, custom=f.vendor_schema.custom
+            ),
+            allowed_values=None
+            if f.allowed_values is None
+            else [ITSMFieldAllowedValueModel(id=a.id, value=a.value) for a in f.allowed_values],
+            accepts=f.accepts,
+        )
+        for f in fields
+    ]
 
 
 class ITSMTicketBulkSyncRespModel(BaseModel):

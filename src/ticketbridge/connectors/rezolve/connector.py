@@ -205,9 +205,13 @@ class RezolveConnector:
         return await self._type_metadata(schema.id, refresh=refresh)
 
     async def edit_metadata(self, vendor_ref: str, *, refresh: bool = False) -> WriteMetadata:
-        """Rezolve edits take the same fields as creates: the ticket's type's."""
+        """Rezolve edits take the same fields as creates: the ticket's type's; and a status change, the
+        fields its workflow transition requires, judged against the ticket as read now."""
         raw = await self._fetch(vendor_ref)
-        return await self._type_metadata(str(raw["ticketTypeId"]), refresh=refresh)
+        type_id = str(raw["ticketTypeId"])
+        meta = await self._type_metadata(type_id, refresh=refresh)
+        schema = await self._schema(type_id)
+        return meta.model_copy(update={"transitions": custom.transition_fields(schema, raw.get("data") or {})})
 
     async def _type_metadata(self, type_id: str, *, refresh: bool) -> WriteMetadata:
         async def load() -> WriteMetadata:

@@ -19,6 +19,7 @@ from ticketbridge.domain.fields import (
     CustomField,
     FieldSchema,
     FieldValue,
+    TransitionFields,
     UnifiedField,
     WriteMetadata,
 )
@@ -51,6 +52,41 @@ def write_metadata(schema: TicketTypeSchema) -> WriteMetadata:
     ]
     custom = [_custom_field(spec) for spec in schema.fields.values() if is_custom(spec)]
     return WriteMetadata(unified=tuple(unified), custom_fields=tuple(custom))
+
+
+def transition_fields(schema: TicketTypeSchema, data: Json) -> tuple[TransitionFields, ...]:
+    """The statuses a ticket holding `data` reaches in one workflow transition, each with the fields
+    its `requiredFields` name; one the ticket already holds a value for is not required of the caller."""
+    status_id = schema.field_id("status")
+    current = str(data.get(status_id)) if status_id and data.get(status_id) else None
+    if current is None:
+        return ()
+    specs = {spec.id: spec for spec in schema.fields.values()}
+    answer: list[TransitionFields] = []
+    for target in sorted(schema.transitions.get(current, ())):
+        required = [specs[f] for f in schema.transition_required.get((current, target), ()) if f in specs]
+        status = schema.statuses.get(target)
+        answer.append(
+            TransitionFields(
+                to_status=status.name if status else target,
+                to_status_vendor_id=target,
+                unified=tuple(
+                    UnifiedField(name=WRITTEN_UNIFIED[spec.name], required=_is_empty(data.get(spec.id)))
+                    for spec in required
+                    if spec.name in WRITTEN_UNIFIED
+                ),
+                custom_fields=tuple(
+                    _custom_field(spec).model_copy(update={"required": _is_empty(data.get(spec.id))})
+                    for spec in required
+                    if is_custom(spec)
+                ),
+            )
+        )
+    return tuple(answer)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
 
 def _custom_field(spec: FieldSpec) -> CustomField:

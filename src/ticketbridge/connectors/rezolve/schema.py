@@ -90,6 +90,8 @@ class TicketTypeSchema:
     fields: dict[str, FieldSpec]  #: by Rezolve field name
     statuses: dict[str, StatusSpec]  #: by status key
     transitions: dict[str, frozenset[str]]  #: status key -> keys reachable in one transition
+    #: (from key, to key) -> the field UUIDs that transition requires (`requiredFields`).
+    transition_required: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, raw: Json) -> TicketTypeSchema:
@@ -119,15 +121,20 @@ class TicketTypeSchema:
             for s in workflow.get("statuses") or []
         }
         transitions: dict[str, set[str]] = {}
+        required: dict[tuple[str, str], tuple[str, ...]] = {}
         for transition in workflow.get("transitions") or []:
             for source in transition.get("from") or []:
                 transitions.setdefault(str(source), set()).add(str(transition["to"]))
+                required[(str(source), str(transition["to"]))] = tuple(
+                    str(f) for f in transition.get("requiredFields") or []
+                )
         return cls(
             id=str(raw["id"]),
             name=str(raw.get("name") or raw["id"]),
             fields=fields,
             statuses=statuses,
             transitions={key: frozenset(targets) for key, targets in transitions.items()},
+            transition_required=required,
         )
 
     def field_id(self, unified: str) -> str | None:

@@ -2,12 +2,15 @@
 designer (docs/helpdesk/setup/ticket-types.md), so tests can give a type required fields and options.
 
 PUT /__sandbox__/ticket-types/{typeId}/fields   {tenantId?, fields: [{name, label, type, required?,
-                                                 options?: [{value, label}], defaultValue?}]}
+                                                 options?: [{value, label}], defaultValue?,
+                                                 requiredOnTransitionTo?: [statusKey]}]}
 
 Each field is matched by `name`: an existing one is reconfigured in place (its UUID kept, as the
 designer keeps it), a new one is added with a fresh UUID; system fields cannot be changed. Answers
 `{"fields": {name: uuid}}` for the fields given. Ticket creates and updates validate against the new
-configuration at once (validation.py), and GET /ticket-type shows it.
+configuration at once (validation.py), and GET /ticket-type shows it. `requiredOnTransitionTo` puts
+the field in the `requiredFields` of every workflow transition into those statuses (and takes it out
+of the others').
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class FieldConfig(BaseModel):
     required: bool = False
     options: list[FieldOption] | None = None
     defaultValue: Any = None
+    requiredOnTransitionTo: list[str] = Field(default_factory=list)
 
 
 class FieldsConfig(BaseModel):
@@ -56,10 +60,23 @@ async def configure_fields(type_id: str, config: FieldsConfig, state: RuntimeDep
         ids: dict[str, str] = {}
         for wanted in config.fields:
             existing = ticket_type.field_named(wanted.name)
-            field = FieldDef(id=existing.id if existing else str(uuid4()), **wanted.model_dump())
+            field = FieldDef(
+                id=existing.id if existing else str(uuid4()), **wanted.model_dump(exclude={"requiredOnTransitionTo"})
+            )
             if existing is None:
                 ticket_type.fields.append(field)
             else:
                 ticket_type.fields[ticket_type.fields.index(existing)] = field
+            # Copies, not edits in place: the demo's workflows are shared by every reset.
+            transitions = [
+                t.model_copy(
+                    update={
+                        "requiredFields": [f for f in t.requiredFields if f != field.id]
+                        + ([field.id] if t.to in wanted.requiredOnTransitionTo else [])
+                    }
+                )
+                for t in ticket_type.workflow.transitions
+            ]
+            ticket_type.workflow = ticket_type.workflow.model_copy(update={"transitions": transitions})
             ids[field.name] = field.id
     return {"fields": ids}

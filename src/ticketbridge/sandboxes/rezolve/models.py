@@ -63,6 +63,8 @@ class Transition(BaseModel):
     from_: list[str] = Field(alias="from")
     to: str
     allowedRoles: list[str]
+    #: UUIDs of the fields that must hold a value once the ticket moves along this transition.
+    requiredFields: list[str] = Field(default_factory=list)
 
 
 class Workflow(BaseModel):

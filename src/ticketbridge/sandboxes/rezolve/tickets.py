@@ -17,7 +17,12 @@ from ticketbridge.sandboxes.rezolve.errors import (
     ticket_not_found,
 )
 from ticketbridge.sandboxes.rezolve.models import Actor, Tenant, Ticket, TicketType
-from ticketbridge.sandboxes.rezolve.validation import field_errors, missing_required, transition_error
+from ticketbridge.sandboxes.rezolve.validation import (
+    field_errors,
+    missing_required,
+    transition_error,
+    transition_missing,
+)
 
 
 def timestamp() -> str:
@@ -103,6 +108,9 @@ def update_ticket(
             refusal = transition_error(ticket_type, ticket.data.get(status_field.id), new_status, workflow_roles)
             if refusal is not None:
                 reasons[status_field.id] = refusal
+            else:
+                current = ticket.data.get(status_field.id)
+                reasons |= transition_missing(ticket_type, current, new_status, {**ticket.data, **changes})
     if reasons:
         raise input_validation_failure(reasons)
     ticket.data.update(changes)

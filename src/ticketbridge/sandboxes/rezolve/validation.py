@@ -28,6 +28,22 @@ def missing_required(ticket_type: TicketType, values: Mapping[str, Any]) -> dict
     return {field.id: "Field is required" for field in ticket_type.fields if field.required and field.id not in values}
 
 
+def transition_missing(
+    ticket_type: TicketType, current: str | None, new: str, values: Mapping[str, Any]
+) -> dict[str, str]:
+    """The `requiredFields` of the transition from `current` to `new` that `values` (the ticket's data
+    after the update) leave empty."""
+    fields = {field.id: field for field in ticket_type.fields}
+    for transition in ticket_type.workflow.transitions:
+        if current != new and current in transition.from_ and transition.to == new:
+            return {
+                field_id: "Field is required for this transition"
+                for field_id in transition.requiredFields
+                if field_id in fields and _is_empty(fields[field_id], values.get(field_id))
+            }
+    return {}
+
+
 def transition_error(ticket_type: TicketType, current: str | None, new: str, roles: Iterable[str]) -> str | None:
     """Why the workflow refuses moving `current` to `new` for a caller with `roles`, or None."""
     if current == new:
