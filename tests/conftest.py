@@ -152,7 +152,7 @@ def jira_sandbox() -> FastAPI:
     about the lag or the limits themselves sets them (`PUT /__sandbox__/consistency|rate-limits`):
     - api/test_create_claims.py: a 600 ms lag with a 0.8 s settle time (lost answers under lag);
     - api/test_tickets.py::test_jiras_per_issue_write_limit_...: 2 writes a second on one issue;
-    - acceptance/test_chaos.py, test_sync_under_change.py, test_if_match_distributed.py: their lags.
+    - acceptance/test_chaos.py: its lags, and the vendor's own limits off (it injects its 429s).
     """
     return jira.create_app(jira.JiraSandboxConfig(base_url=JIRA_URL))
 

@@ -9,6 +9,10 @@ from the demo data, Acme's tickets in the Service Desk group and Globex's in Net
 created through the API (one with an identifier), a bulk-create job, a bulk-update job and a sync
 (which brings in the site's projects, users and tickets), all through the API and the worker.
 
+Every sandbox runs at its production defaults, Jira's search lag and rate limits included, as in
+tests/conftest.py: the sync comes after the writes have reached search (`catch_up_search`, as waiting
+would), and a burst the vendor refuses is retried by the product per Retry-After.
+
 Inbound rate limits stay on (their headers are part of every answer compared), set high enough that
 the suite's few thousand requests are never refused.
 """
@@ -28,6 +32,7 @@ from fastapi import FastAPI
 from tests.api.test_bulk import run_jobs
 from tests.builders import ADMIN, make_api_key, make_organization
 from tests.conftest import make_settings
+from tests.support.sandboxes import catch_up_search
 from tests.vendors import JIRA_URL, REZOLVE_URL, SERVICENOW_URL, SandboxRouter
 from ticketbridge.config import Settings
 from ticketbridge.enums import Vendor
@@ -66,8 +71,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def globex_jira_sandbox() -> FastAPI:
-    unthrottled = jira.RateLimitConfig(enabled=False)
-    return jira.create_app(jira.JiraSandboxConfig(base_url=GLOBEX_JIRA_URL, search_lag_ms=0, rate_limits=unthrottled))
+    """Globex's Jira site at the sandbox's production defaults, like Acme's (tests/conftest.py)."""
+    return jira.create_app(jira.JiraSandboxConfig(base_url=GLOBEX_JIRA_URL))
 
 
 @pytest.fixture
@@ -79,22 +84,26 @@ def globex_servicenow_sandbox() -> FastAPI:
 
 
 @pytest.fixture
-def vendor_transport(
+def sandboxes(
     jira_sandbox: FastAPI,
     globex_jira_sandbox: FastAPI,
     rezolve_sandbox: FastAPI,
     servicenow_sandbox: FastAPI,
     globex_servicenow_sandbox: FastAPI,
-) -> SandboxRouter:
-    """The suite's sandboxes (tests/conftest.py) and Globex's Jira site and ServiceNow instance, each
-    at the host of its URL."""
-    sandboxes = {
+) -> dict[str, FastAPI]:
+    """The suite's sandboxes (tests/conftest.py) and Globex's Jira site and ServiceNow instance, by URL."""
+    return {
         JIRA_URL: jira_sandbox,
         GLOBEX_JIRA_URL: globex_jira_sandbox,
         REZOLVE_URL: rezolve_sandbox,
         SERVICENOW_URL: servicenow_sandbox,
         GLOBEX_SERVICENOW_URL: globex_servicenow_sandbox,
     }
+
+
+@pytest.fixture
+def vendor_transport(sandboxes: dict[str, FastAPI]) -> SandboxRouter:
+    """Each of `sandboxes` at the host of its URL."""
     return SandboxRouter({httpx.URL(url).host: SandboxTransport(app) for url, app in sandboxes.items()})
 
 
@@ -230,11 +239,12 @@ async def _items(client: httpx.AsyncClient, path: str, headers: dict[str, str]) 
 
 
 async def build_world(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira: FastAPI, *, tickets_per_connection: int = 1
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI], *, tickets_per_connection: int = 1
 ) -> World:
-    """Provisions both tenants on every vendor in VENDOR_SETUPS, through the admin and data APIs."""
+    """Provisions both tenants on every vendor in VENDOR_SETUPS, through the admin and data APIs, on
+    `sandboxes` (the fixture)."""
     await sandbox_call(
-        globex_jira,
+        sandboxes[GLOBEX_JIRA_URL],
         GLOBEX_JIRA_URL,
         "POST",
         "/seed",
@@ -274,13 +284,19 @@ async def build_world(
     for data in connections:
         await _populate(client, data, tickets_per_connection)
     await run_jobs(runtime)
+    # The syncs come later than any search lag, so they find what was just written.
+    for app in sandboxes.values():
+        await catch_up_search(app)
+    for data in connections:
+        await _ok(await client.post(f"/v1/admin/connections/{data.connection_id}/sync", headers=ADMIN), 202)
+    await run_jobs(runtime)
     for data in connections:
         await _collect(client, data)
     return World(connections=connections, api_keys=api_keys, organization_ids=organization_ids)
 
 
 async def _populate(client: httpx.AsyncClient, data: ConnectionData, tickets: int) -> None:
-    """Tickets through the API, a bulk create, a bulk update and a sync (the jobs run later)."""
+    """Tickets through the API, a bulk create and a bulk update (the jobs run later)."""
     prefix = f"{data.organization}-{data.vendor}"
     data.markers |= {data.connection_id}
     created: list[str] = []
@@ -304,7 +320,6 @@ async def _populate(client: httpx.AsyncClient, data: ConnectionData, tickets: in
     update = {"ticket_ids": created, "updates": {"name": updated_name}}
     await _ok(await client.post("/v1/itsm/tickets/bulk/update", json=update, headers=data.headers), 202)
     data.markers.add(updated_name)
-    await _ok(await client.post(f"/v1/admin/connections/{data.connection_id}/sync", headers=ADMIN), 202)
 
 
 async def _collect(client: httpx.AsyncClient, data: ConnectionData) -> None:

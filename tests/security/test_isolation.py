@@ -302,9 +302,9 @@ def test_every_registered_vendor_is_provisioned_by_the_suite(vendor: Vendor) -> 
 
 
 async def test_no_data_endpoint_tells_another_tenants_objects_from_missing_ones(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI]
 ) -> None:
-    world = await build_world(client, runtime, globex_jira_sandbox)
+    world = await build_world(client, runtime, sandboxes)
     spec = (await client.get("/openapi.json")).json()
     operations, problems = data_operations(spec)
     assert not problems, "\n".join(problems)
@@ -337,9 +337,9 @@ def admin_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any
 
 
 async def test_admin_endpoints_refuse_every_wrong_credential_with_one_401(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI]
 ) -> None:
-    world = await build_world(client, runtime, globex_jira_sandbox)
+    world = await build_world(client, runtime, sandboxes)
     acme = world.of("Acme")[0]
     real_ids = {
         "org_id": acme.organization_id,
@@ -405,11 +405,11 @@ async def _admin_state(client: httpx.AsyncClient, world: World) -> Any:
 
 
 async def test_bulk_update_of_another_tenants_tickets_reads_as_missing_ones(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI]
 ) -> None:
     """Ticket ids in a body are object ids too: refused (or failed, if a job takes them) exactly as
     missing ones, and the tickets stay untouched."""
-    world = await build_world(client, runtime, globex_jira_sandbox)
+    world = await build_world(client, runtime, sandboxes)
     for connection in world.connections:
         foreign = [t for other in world.connections if other is not connection for t in other.objects["ticket"][:1]]
         missing = [str(uuid.uuid4()) for _ in foreign]
@@ -445,9 +445,9 @@ def _normalized(answer: dict[str, Any], ids: list[str]) -> str:
 
 
 async def test_identifiers_are_per_connection_and_another_tenants_is_free(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI]
 ) -> None:
-    world = await build_world(client, runtime, globex_jira_sandbox)
+    world = await build_world(client, runtime, sandboxes)
     for connection in world.connections:
         for other in world.connections:
             if other is connection:
@@ -464,9 +464,9 @@ async def test_identifiers_are_per_connection_and_another_tenants_is_free(
 
 
 async def test_idempotency_keys_are_never_replayed_across_tenants(
-    client: httpx.AsyncClient, runtime: Runtime, globex_jira_sandbox: FastAPI
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, FastAPI]
 ) -> None:
-    world = await build_world(client, runtime, globex_jira_sandbox)
+    world = await build_world(client, runtime, sandboxes)
     acme, globex = (next(c for c in world.of(org) if c.vendor is Vendor.JIRA) for org in ("Acme", "Globex"))
     # DEMO exists on both Jira sites, so the very same request is valid for both tenants.
     body = {"tickets": [{"name": "shared request", "project_vendor_id": "DEMO", "type_vendor_id": "10001"}]}

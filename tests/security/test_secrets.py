@@ -39,6 +39,7 @@ from typer.testing import CliRunner
 from tests import documented_statuses
 from tests.api.test_bulk import run_jobs
 from tests.security.conftest import security_settings
+from tests.support.sandboxes import catch_up_search
 from tests.vendors import JIRA_URL, REZOLVE_URL, SandboxRouter
 from ticketbridge.app import create_app
 from ticketbridge.cli import app as cli_app
@@ -244,7 +245,7 @@ async def _session(
     await _ok(await http.get(f"/v1/admin/connections/{basic}", headers=ADMIN))
 
     for name in ("jira-basic", "jira-oauth", "rezolve"):
-        await _traffic(http, runtime, name, headers[name])
+        await _traffic(http, runtime, jira_app, name, headers[name])
 
     # Refused credentials: inline (an error answer) and in a job (the connection turns unhealthy).
     refused = headers["jira-refused"]
@@ -319,7 +320,9 @@ def basic_h(headers: dict[str, dict[str, str]]) -> dict[str, str]:
     return headers["jira-basic"]
 
 
-async def _traffic(http: httpx.AsyncClient, runtime: Runtime, name: str, headers: dict[str, str]) -> None:
+async def _traffic(
+    http: httpx.AsyncClient, runtime: Runtime, jira_app: FastAPI, name: str, headers: dict[str, str]
+) -> None:
     ticket = TICKETS[name]
     created = await _ok(
         await http.post(
@@ -335,6 +338,8 @@ async def _traffic(http: httpx.AsyncClient, runtime: Runtime, name: str, headers
     await _ok(await http.post("/v1/itsm/tickets/bulk", json=synced, headers=headers), 202)
     update = {"ticket_ids": [created["id"]], "updates": {"priority": "HIGH"}}
     await _ok(await http.post("/v1/itsm/tickets/bulk/update", json=update, headers=headers), 202)
+    await run_jobs(runtime)
+    await catch_up_search(jira_app)  # the sync and the search come later than Jira's search lag
     connection_id = headers["X-CONNECTION-ID"]
     await _ok(await http.post(f"/v1/admin/connections/{connection_id}/sync", headers=ADMIN), 202)
     await run_jobs(runtime)

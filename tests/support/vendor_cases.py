@@ -98,7 +98,8 @@ class VendorCase(ABC):
 
     @abstractmethod
     def standalone(self, url: str) -> FastAPI:
-        """A fresh sandbox served at `url` by a real server (unthrottled, no search lag)."""
+        """A fresh sandbox served at `url` by a real server, configured as the vendor's fixture in
+        tests/conftest.py configures it (Jira's at its production defaults: search lag, rate limits)."""
 
     @abstractmethod
     def seed_body(self, count: int) -> dict[str, Any]:
@@ -151,9 +152,7 @@ class JiraCase(VendorCase):
     seed_chunk = 5000
 
     def standalone(self, url: str) -> FastAPI:
-        unthrottled = jira.RateLimitConfig(enabled=False)
-        config = jira.JiraSandboxConfig(base_url=url, in_process=False, search_lag_ms=0, rate_limits=unthrottled)
-        return jira.create_app(config)
+        return jira.create_app(jira.JiraSandboxConfig(base_url=url, in_process=False))
 
     def seed_body(self, count: int) -> dict[str, Any]:
         return {"issues": count}
