@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,23 +57,19 @@ async def enqueue_due_syncs(sessionmaker: async_sessionmaker[AsyncSession], *, n
     return len(due)
 
 
-async def run_sync_scheduler(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    stop: asyncio.Event,
-    *,
-    clock: Callable[[], datetime],
-    interval_seconds: float = SCHEDULE_INTERVAL_SECONDS,
+async def run_schedule(
+    name: str, enqueue_due: Callable[[], Awaitable[int]], stop: asyncio.Event, *, interval_seconds: float
 ) -> None:
-    """Runs beside a worker until `stop` is set."""
+    """Runs `enqueue_due` at once and then every `interval_seconds`, beside a worker, until `stop` is
+    set. A failed round (the database) is logged and the next one tries again: what is due stays due."""
     while not stop.is_set():
         try:
-            enqueued = await enqueue_due_syncs(sessionmaker, now=clock())
+            enqueued = await enqueue_due()
         except Exception:
-            # The database failed: the next round tries again; nothing is lost meanwhile.
-            log.exception("jobs.sync_schedule_failed")
+            log.exception("jobs.schedule_failed", schedule=name)
         else:
             if enqueued:
-                log.info("jobs.syncs_enqueued", count=enqueued)
+                log.info("jobs.enqueued", schedule=name, count=enqueued)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
 
@@ -100,25 +96,3 @@ async def enqueue_idle_refreshes(
                 items=[JobItemSpec(key=IDLE_REFRESH_ITEM_KEY, request_index=0)],
             )
     return len(due)
-
-
-async def run_idle_refresh_scheduler(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    stop: asyncio.Event,
-    *,
-    clock: Callable[[], datetime],
-    idle_seconds: float,
-    interval_seconds: float,
-) -> None:
-    """Runs beside a worker until `stop` is set: a sweep at once, then every `interval_seconds`."""
-    while not stop.is_set():
-        try:
-            enqueued = await enqueue_idle_refreshes(sessionmaker, now=clock(), idle_seconds=idle_seconds)
-        except Exception:
-            # The database failed: the next round tries again; a grant has two weeks' margin.
-            log.exception("jobs.idle_refresh_schedule_failed")
-        else:
-            if enqueued:
-                log.info("jobs.idle_refreshes_enqueued", count=enqueued)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

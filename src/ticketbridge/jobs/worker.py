@@ -29,7 +29,12 @@ from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.models import JobType
 from ticketbridge.jobs.registry import HandlerRegistry, RegistryFactory
 from ticketbridge.jobs.runner import JobRun
-from ticketbridge.jobs.schedule import run_idle_refresh_scheduler, run_sync_scheduler
+from ticketbridge.jobs.schedule import (
+    SCHEDULE_INTERVAL_SECONDS,
+    enqueue_due_syncs,
+    enqueue_idle_refreshes,
+    run_schedule,
+)
 from ticketbridge.jobs.wakeup import JobWakeup, listen_for_notifications
 from ticketbridge.observability import get_logger
 from ticketbridge.state import Runtime
@@ -248,15 +253,22 @@ def schedulers(runtime: Runtime, handlers: HandlerRegistry, stop: asyncio.Event)
     """The periodic schedulers to run beside a worker with these handlers, until `stop` is set."""
     tasks: list[Coroutine[Any, Any, None]] = []
     if JobType.CONNECTOR_SYNC in handlers:
-        tasks.append(run_sync_scheduler(runtime.sessionmaker, stop, clock=utcnow))
+        tasks.append(
+            run_schedule(
+                "syncs",
+                lambda: enqueue_due_syncs(runtime.sessionmaker, now=utcnow()),
+                stop,
+                interval_seconds=SCHEDULE_INTERVAL_SECONDS,
+            )
+        )
     if JobType.OAUTH_IDLE_REFRESH in handlers:
         settings = runtime.settings
+        idle_seconds = settings.oauth_idle_refresh_days * 86_400
         tasks.append(
-            run_idle_refresh_scheduler(
-                runtime.sessionmaker,
+            run_schedule(
+                "oauth_idle_refreshes",
+                lambda: enqueue_idle_refreshes(runtime.sessionmaker, now=runtime.clock(), idle_seconds=idle_seconds),
                 stop,
-                clock=runtime.clock,
-                idle_seconds=settings.oauth_idle_refresh_days * 86_400,
                 interval_seconds=settings.oauth_idle_sweep_interval_seconds,
             )
         )

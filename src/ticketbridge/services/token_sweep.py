@@ -20,7 +20,6 @@ from ticketbridge.jobs.models import RetryLater
 from ticketbridge.jobs.schedule import IDLE_REFRESH_ITEM_KEY
 from ticketbridge.observability import get_logger
 from ticketbridge.services import connections as connections_service
-from ticketbridge.services.tokens import StoredTokenSource
 from ticketbridge.services.vendors import VendorAccess, health_for
 
 log = get_logger("ticketbridge.services.token_sweep")
@@ -45,15 +44,7 @@ async def run_idle_refresh_job(ctx: JobContext, access: VendorAccess) -> None:
             IDLE_REFRESH_ITEM_KEY, error=f"Connection {connection.id} is deleted.", code=Conflict.code
         )
         return
-    source = StoredTokenSource(
-        sessionmaker=access.sessionmaker,
-        cipher=access.cipher,
-        connection=connection,
-        config=config,
-        transport=access.factory.transport,
-        locks=access.token_locks,
-        clock=access.clock,
-    )
+    source = access.token_source(connection, config)
     used_before = access.clock() - timedelta(seconds=float(ctx.job.payload["idle_seconds"]))
     try:
         refreshed = await source.refresh_if_idle(used_before)

@@ -75,7 +75,12 @@ class VendorAccess:
         if config is None:
             unconfigured = OAuthSession(api_base_url=provider.api_base_url, tokens=UnconfiguredTokens(provider))
             return replace(self.factory, http=replace(self.factory.http, oauth=unconfigured))
-        tokens = StoredTokenSource(
+        oauth = OAuthSession(api_base_url=config.api_base_url, tokens=self.token_source(connection, config))
+        return replace(self.factory, http=replace(self.factory.http, oauth=oauth))
+
+    def token_source(self, connection: ConnectionRead, config: OAuthConfig) -> StoredTokenSource:
+        """The connection's stored OAuth tokens, refreshed by one caller at a time."""
+        return StoredTokenSource(
             sessionmaker=self.sessionmaker,
             cipher=self.cipher,
             connection=connection,
@@ -84,8 +89,6 @@ class VendorAccess:
             locks=self.token_locks,
             clock=self.clock,
         )
-        oauth = OAuthSession(api_base_url=config.api_base_url, tokens=tokens)
-        return replace(self.factory, http=replace(self.factory.http, oauth=oauth))
 
     def claim_terms(self, connector: Connector, owner: str) -> ClaimTerms:
         settle = connector.marker_settle_seconds
