@@ -17,6 +17,8 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -105,6 +107,42 @@ def oauth_env(postgres_url: str, data_dir: Path, jira_url: str) -> dict[str, str
         "TICKETBRIDGE_JIRA_OAUTH_AUTH_BASE_URL": jira_url,
         "TICKETBRIDGE_JIRA_OAUTH_API_BASE_URL": jira_url,
     }
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a test starts processes with (their environment, and `logs`, their data and log folder)
+    and watches them through: the sandbox's control plane, and the test's two PostgreSQL sessions."""
+
+    env: dict[str, str]
+    logs: Path
+    sandbox: httpx.AsyncClient
+    pg: asyncpg.Connection
+    locker: asyncpg.Connection
+
+    def api(self, name: str) -> AbstractAsyncContextManager[tuple[subprocess.Popen[bytes], httpx.AsyncClient]]:
+        """An API process (`api_process`), its output in `<name>.log`."""
+        return api_process(self.env, self.logs / f"{name}.log")
+
+    def worker(self, name: str, *args: str) -> AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+        """`ticketbridge worker ARGS`, its output in `<name>.log`."""
+        return started(["worker", *args], self.env, self.logs / f"{name}.log")
+
+    def log_text(self) -> str:
+        """Every process's output so far."""
+        return "\n".join(path.read_text(errors="replace") for path in sorted(self.logs.glob("*.log")))
+
+
+@pytest.fixture
+def deployment(
+    postgres_url: str,
+    jira_url: str,
+    sandbox: httpx.AsyncClient,
+    pg: asyncpg.Connection,
+    locker: asyncpg.Connection,
+    tmp_path: Path,
+) -> Deployment:
+    return Deployment(oauth_env(postgres_url, tmp_path, jira_url), tmp_path, sandbox, pg, locker)
 
 
 async def control(sandbox: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
@@ -198,25 +236,14 @@ async def wait_first_sync(api: httpx.AsyncClient, tenant: Tenant) -> None:
         await asyncio.sleep(0.3)
 
 
-def logs_of(tmp_path: Path) -> str:
-    return "\n".join(path.read_text(errors="replace") for path in sorted(tmp_path.glob("*.log")))
-
-
-async def test_fifty_writes_on_an_expired_token_over_three_processes_refresh_it_once(
-    postgres_url: str,
-    jira_url: str,
-    sandbox: httpx.AsyncClient,
-    pg: asyncpg.Connection,
-    locker: asyncpg.Connection,
-    tmp_path: Path,
-) -> None:
-    env = oauth_env(postgres_url, tmp_path, jira_url)
-    async with api_process(env, tmp_path / "api.log") as (_api_process, api):
+async def test_fifty_writes_on_an_expired_token_over_three_processes_refresh_it_once(deployment: Deployment) -> None:
+    sandbox, pg, locker = deployment.sandbox, deployment.pg, deployment.locker
+    async with deployment.api("api") as (_api_process, api):
         tenant = await connect_over_http(api)
         # One job at a time per worker, so that the two bulk jobs run on the two workers.
         async with (
-            started(["worker", "--concurrency", "1"], env, tmp_path / "worker-0.log"),
-            started(["worker", "--concurrency", "1"], env, tmp_path / "worker-1.log"),
+            deployment.worker("worker-0", "--concurrency", "1"),
+            deployment.worker("worker-1", "--concurrency", "1"),
         ):
             await wait_first_sync(api, tenant)
             await control(sandbox, "POST", "/oauth/expire-access-tokens")
@@ -267,7 +294,7 @@ async def test_fifty_writes_on_an_expired_token_over_three_processes_refresh_it_
     ]
     assert counts == [1] * 50
     assert connection_health["name"] == "HEALTHY", connection_health
-    assert "invalid_grant" not in logs_of(tmp_path)
+    assert "invalid_grant" not in deployment.log_text()
 
 
 async def _at_least(pg: asyncpg.Connection, waiters: int) -> bool:
@@ -278,16 +305,15 @@ async def kill_between_token_answer_and_commit(
     victim: subprocess.Popen[bytes],
     http: httpx.AsyncClient,
     tenant: Tenant,
+    deployment: Deployment,
     *,
-    sandbox: httpx.AsyncClient,
-    pg: asyncpg.Connection,
-    locker: asyncpg.Connection,
     identifier: str,
 ) -> None:
     """A write on `victim` after the access token expired: its refresh gets the token endpoint's new
     pair, then waits to store it behind the test's SHARE lock on the token table; there it is killed
     with SIGKILL. Returns once PostgreSQL has ended the killed process's session (its transaction
     rolled back)."""
+    sandbox, pg, locker = deployment.sandbox, deployment.pg, deployment.locker
     await control(sandbox, "POST", "/oauth/expire-access-tokens")
     answered = await refreshes(sandbox)
     holder = locker.transaction()
@@ -315,24 +341,17 @@ async def kill_between_token_answer_and_commit(
 
 
 async def test_a_refresh_killed_before_its_commit_is_redone_within_the_leeway_and_needs_a_reconnect_after(
-    postgres_url: str,
-    jira_url: str,
-    sandbox: httpx.AsyncClient,
-    pg: asyncpg.Connection,
-    locker: asyncpg.Connection,
-    tmp_path: Path,
+    deployment: Deployment,
 ) -> None:
-    env = oauth_env(postgres_url, tmp_path, jira_url)
-    async with api_process(env, tmp_path / "api.log") as (_survivor_process, api):
+    sandbox, pg = deployment.sandbox, deployment.pg
+    async with deployment.api("api") as (_survivor_process, api):
         tenant = await connect_over_http(api)
         await control(sandbox, "DELETE", "/calls")
         consented = await stored_tokens(pg, tenant.connection_id)
 
         # Within the leeway: the refresh token the killed process rotated is the stored one, and works.
-        async with api_process(env, tmp_path / "victim-0.log") as (victim, victim_http):
-            await kill_between_token_answer_and_commit(
-                victim, victim_http, tenant, sandbox=sandbox, pg=pg, locker=locker, identifier="killed-0"
-            )
+        async with deployment.api("victim-0") as (victim, victim_http):
+            await kill_between_token_answer_and_commit(victim, victim_http, tenant, deployment, identifier="killed-0")
         assert await stored_tokens(pg, tenant.connection_id) == consented  # nothing was committed
         redone = await api.post("/v1/itsm/tickets", json=ticket("after-kill-0"), headers=tenant.headers)
         assert redone.status_code == 200, redone.text
@@ -343,10 +362,8 @@ async def test_a_refresh_killed_before_its_commit_is_redone_within_the_leeway_an
 
         # After the leeway: the only refresh token stored was rotated too long ago; Atlassian revokes the
         # grant, and the customer must connect again.
-        async with api_process(env, tmp_path / "victim-1.log") as (victim, victim_http):
-            await kill_between_token_answer_and_commit(
-                victim, victim_http, tenant, sandbox=sandbox, pg=pg, locker=locker, identifier="killed-1"
-            )
+        async with deployment.api("victim-1") as (victim, victim_http):
+            await kill_between_token_answer_and_commit(victim, victim_http, tenant, deployment, identifier="killed-1")
         assert await stored_tokens(pg, tenant.connection_id) == rotated
         await control(sandbox, "POST", "/oauth/clock", json={"advance_seconds": LEEWAY_SECONDS + 1})
         refused = await api.post("/v1/itsm/tickets", json=ticket("after-kill-1"), headers=tenant.headers)
@@ -359,7 +376,7 @@ async def test_a_refresh_killed_before_its_commit_is_redone_within_the_leeway_an
 
         # Nothing retries in a loop: requests, a bulk job and a worker's scheduled sync call nobody.
         before = await control(sandbox, "GET", "/calls")
-        async with started(["worker"], env, tmp_path / "worker.log"):
+        async with deployment.worker("worker"):
             job = await api.post(
                 "/v1/itsm/tickets/bulk",
                 json={"tickets": [ticket(f"job-{n}") for n in range(3)]},

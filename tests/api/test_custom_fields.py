@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from jira import JIRA
 
 from tests.api.test_bulk import job, run_jobs
-from tests.builders import Tenant, make_tenant
+from tests.builders import make_tenant
 from tests.sandboxes.jira.test_jira_pypi_client import serve_in_thread
+from tests.support.custom_fields import FieldsTenant, problems
 from tests.support.sandboxes import control as sandbox
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.sandboxes.jira import DEMO_API_TOKEN, DEMO_EMAIL, JiraSandboxConfig, create_app
@@ -58,25 +59,18 @@ def required_values(ids: dict[str, str]) -> dict[str, Any]:
     return {ids["Severity"]: "S1", "Impact": IMPACT}
 
 
-async def creates(jira_sandbox: FastAPI) -> int:
-    calls = await sandbox(jira_sandbox, "GET", "/calls")
-    return int(calls.get("createIssues", 0)) + int(calls.get("createIssue", 0))
-
-
-async def post(client: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
-    return await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
-
-
-def problems(response: httpx.Response) -> dict[str, str]:
-    """`detail` as {last loc segment: type}."""
-    return {str(problem["loc"][-1]): problem["type"] for problem in response.json()["detail"]}
+async def set_up(
+    client: httpx.AsyncClient, jira_sandbox: FastAPI, *extra: dict[str, Any]
+) -> tuple[dict[str, str], FieldsTenant]:
+    """The fields of `seed_fields` (and `extra`) on the site, by name -> id, then a tenant connected to it."""
+    ids = await seed_fields(jira_sandbox, *extra)
+    return ids, FieldsTenant.of(await make_tenant(client), client, jira_sandbox, ("createIssues", "createIssue"))
 
 
 async def test_create_metadata_names_required_fields_schemas_and_options(
     client: httpx.AsyncClient, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    ids, tenant = await set_up(client, jira_sandbox)
     response = await client.get(
         "/v1/itsm/tickets/meta/create",
         params={"project_vendor_id": "DEMO", "type_vendor_id": TASK},
@@ -119,9 +113,8 @@ async def test_create_metadata_refuses_bad_queries(client: httpx.AsyncClient) ->
 async def test_create_without_required_fields_is_refused_before_jira_is_written(
     client: httpx.AsyncClient, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
-    response = await post(client, tenant, task())
+    ids, tenant = await set_up(client, jira_sandbox)
+    response = await tenant.post(task())
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "INVALID_FIELDS"
     assert problems(response) == {ids["Severity"]: "required_missing", ids["Impact"]: "required_missing"}
@@ -129,14 +122,13 @@ async def test_create_without_required_fields_is_refused_before_jira_is_written(
         ("body", "custom_fields", ids["Severity"]),
         ("body", "custom_fields", ids["Impact"]),
     }
-    assert await creates(jira_sandbox) == 0
+    assert await tenant.vendor_creates() == 0
 
 
 async def test_custom_fields_reach_jira_and_read_back_converted(
     client: httpx.AsyncClient, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    ids, tenant = await set_up(client, jira_sandbox)
     values = {
         **required_values(ids),
         "story points": 5,
@@ -145,7 +137,7 @@ async def test_custom_fields_reach_jira_and_read_back_converted(
         "Owner": "5b109f2e9729b51b54dc274d",
         "Areas": ["web", "API"],
     }
-    response = await post(client, tenant, task(custom_fields=values))
+    response = await tenant.post(task(custom_fields=values))
     assert response.status_code == 200, response.text
     key = response.json()["vendor_attributes"]["id"]
     issue = (await sandbox(jira_sandbox, "GET", f"/issues/{key}"))["fields"]
@@ -177,39 +169,36 @@ async def test_custom_fields_reach_jira_and_read_back_converted(
 async def test_each_bad_value_is_refused_before_any_vendor_write(
     client: httpx.AsyncClient, jira_sandbox: FastAPI, values: dict[str, Any], code: str
 ) -> None:
-    await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    _, tenant = await set_up(client, jira_sandbox)
     body = task(custom_fields={"Severity": "S2", "Impact": "x", **values})
-    response = await post(client, tenant, body)
+    response = await tenant.post(body)
     assert response.status_code == 422, response.text
     assert list(problems(response).values()) == [code], response.json()
     if code == "invalid_option":
         assert [a["value"] for a in response.json()["detail"][0]["allowed"]] == ["S1", "S2", "S3"]
         assert "S1, S2, S3" in response.json()["detail"][0]["msg"]
-    assert await creates(jira_sandbox) == 0
+    assert await tenant.vendor_creates() == 0
 
 
 async def test_an_ambiguous_name_names_the_candidates(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
     """Jira lets two custom fields share a name; the sandbox's seed does not, so the second is added
     to the site directly."""
-    ids = await seed_fields(jira_sandbox, {"name": "Team", "type": "text"})
+    ids, tenant = await set_up(client, jira_sandbox, {"name": "Team", "type": "text"})
     jira_sandbox.state.runtime.site.custom_fields[OTHER_TEAM] = CustomField(OTHER_TEAM, "team", "text")
     ids["team"] = OTHER_TEAM
-    tenant = await make_tenant(client)
-    response = await post(client, tenant, task(custom_fields={**required_values(ids), "TEAM": "Blue"}))
+    response = await tenant.post(task(custom_fields={**required_values(ids), "TEAM": "Blue"}))
     assert response.status_code == 422, response.text
     (problem,) = response.json()["detail"]
     assert problem["type"] == "ambiguous_name" and problem["loc"] == ["body", "custom_fields", "TEAM"]
     assert sorted(problem["candidates"]) == sorted([ids["Team"], ids["team"]])
-    assert await creates(jira_sandbox) == 0
-    by_id = await post(client, tenant, task(custom_fields={**required_values(ids), ids["team"]: "Blue"}))
+    assert await tenant.vendor_creates() == 0
+    by_id = await tenant.post(task(custom_fields={**required_values(ids), ids["team"]: "Blue"}))
     assert by_id.status_code == 200, by_id.text
 
 
 async def test_update_metadata_and_custom_fields_on_patch(client: httpx.AsyncClient, jira_sandbox: FastAPI) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
-    created = (await post(client, tenant, task(custom_fields=required_values(ids)))).json()
+    ids, tenant = await set_up(client, jira_sandbox)
+    created = (await tenant.post(task(custom_fields=required_values(ids)))).json()
     meta = await client.get(f"/v1/itsm/tickets/{created['id']}/meta/update", headers=tenant.headers)
     assert meta.status_code == 200, meta.text
     editable = {field["id"]: field for field in meta.json()["custom_fields"]}
@@ -222,7 +211,7 @@ async def test_update_metadata_and_custom_fields_on_patch(client: httpx.AsyncCli
     assert patched.status_code == 200, patched.text
     custom = patched.json()["vendor_attributes"]["data"]["customFields"]
     assert custom[ids["Severity"]]["value"] == "S3" and custom[ids["Story points"]] == 8
-    edits_before = (await sandbox(jira_sandbox, "GET", "/calls")).get("editIssue", 0)
+    edits_before = await tenant.vendor_calls("editIssue")
     cleared = await client.patch(
         f"/v1/itsm/tickets/{created['id']}", json={"custom_fields": {"Severity": None}}, headers=tenant.headers
     )
@@ -232,14 +221,13 @@ async def test_update_metadata_and_custom_fields_on_patch(client: httpx.AsyncCli
         f"/v1/itsm/tickets/{created['id']}", json={"custom_fields": {"Areas": ["desktop"]}}, headers=tenant.headers
     )
     assert problems(bad) == {ids["Areas"]: "invalid_option"}
-    assert (await sandbox(jira_sandbox, "GET", "/calls")).get("editIssue", 0) == edits_before
+    assert await tenant.vendor_calls("editIssue") == edits_before
 
 
 async def test_bulk_create_of_50_with_5_invalid_creates_45_in_one_call(
     client: httpx.AsyncClient, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    ids, tenant = await set_up(client, jira_sandbox)
     invalid = {3, 11, 20, 37, 49}
     tickets = [
         task(f"Ticket {i}", custom_fields={ids["Severity"]: "S9" if i in invalid else "S2", "Impact": f"item {i}"})
@@ -256,14 +244,13 @@ async def test_bulk_create_of_50_with_5_invalid_creates_45_in_one_call(
         (detail,) = result["details"]
         assert detail["type"] == "invalid_option"
         assert detail["loc"] == ["body", "tickets", result["request_index"], "custom_fields", ids["Severity"]]
-    assert (await sandbox(jira_sandbox, "GET", "/calls"))["createIssues"] == 1
+    assert await tenant.vendor_calls("createIssues") == 1
 
 
 async def test_async_bulk_create_fails_invalid_items_with_details(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    ids, tenant = await set_up(client, jira_sandbox)
     tickets = [task("Good", custom_fields=required_values(ids)), task("Missing both")]
     accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets}, headers=tenant.headers)
     assert accepted.status_code == 202, accepted.text
@@ -281,8 +268,7 @@ async def test_metadata_changed_in_jira_is_refused_by_jira_and_refreshes_the_cac
 ) -> None:
     """Within the TTL the metadata comes from the cache; a field made required in Jira meanwhile is
     refused by Jira itself, per field and coded alike, and that refusal refreshes the cache."""
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
+    ids, tenant = await set_up(client, jira_sandbox)
     params = {"project_vendor_id": "DEMO", "type_vendor_id": TASK}
 
     async def required_now() -> set[str]:
@@ -297,17 +283,17 @@ async def test_metadata_changed_in_jira_is_refused_by_jira_and_refreshes_the_cac
         json={"custom_fields": [{"name": "Story points", "type": "number", "required": REQUIRED_ON_TASK}]},
     )
     assert await required_now() == {ids["Severity"], ids["Impact"]}  # cached: the TTL has not run out
-    refused = await post(client, tenant, task(custom_fields=required_values(ids)))
+    refused = await tenant.post(task(custom_fields=required_values(ids)))
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "VENDOR_REJECTED"
     (detail,) = refused.json()["detail"]
     assert detail["loc"] == ["body", "custom_fields", ids["Story points"]]
     assert (detail["type"], detail["msg"]) == ("required_missing", "Story points is required.")
     assert await required_now() == {ids["Severity"], ids["Impact"], ids["Story points"]}
-    creates_before = await creates(jira_sandbox)
-    again = await post(client, tenant, task(custom_fields=required_values(ids)))
+    creates_before = await tenant.vendor_creates()
+    again = await tenant.post(task(custom_fields=required_values(ids)))
     assert problems(again) == {ids["Story points"]: "required_missing"}  # now by the preflight
-    assert await creates(jira_sandbox) == creates_before
+    assert await tenant.vendor_creates() == creates_before
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +315,8 @@ async def test_custom_fields_read_back_through_the_pypi_jira_client(
         seeded = await http.post(f"{jira_url}/__sandbox__/seed", json={"custom_fields": fields})
         ids: dict[str, str] = seeded.json()["custom_fields"]
     tenant = await make_tenant(client, base_url=jira_url)
-    created = await post(client, tenant, task(custom_fields={"Severity": "S2", "Impact": IMPACT}))
+    body = task(custom_fields={"Severity": "S2", "Impact": IMPACT})
+    created = await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
     assert created.status_code == 200, created.text
     jira = JIRA(server=jira_url, basic_auth=(DEMO_EMAIL, DEMO_API_TOKEN), options={"rest_api_version": "3"})
     issue = await asyncio.to_thread(jira.issue, created.json()["vendor_attributes"]["id"])
@@ -380,9 +367,8 @@ async def test_the_metadata_endpoints_are_documented_with_their_schemas(client: 
 async def test_bulk_update_writes_custom_fields_and_fails_a_refused_clear_per_ticket(
     client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
 ) -> None:
-    ids = await seed_fields(jira_sandbox)
-    tenant = await make_tenant(client)
-    created = [(await post(client, tenant, task(f"T{i}", custom_fields=required_values(ids)))).json() for i in range(3)]
+    ids, tenant = await set_up(client, jira_sandbox)
+    created = [(await tenant.post(task(f"T{i}", custom_fields=required_values(ids)))).json() for i in range(3)]
     ticket_ids = [ticket["id"] for ticket in created]
     body = {"ticket_ids": ticket_ids, "updates": {"custom_fields": {"Severity": "S3", "Story points": 3}}}
     accepted = await client.post("/v1/itsm/tickets/bulk/update", json=body, headers=tenant.headers)
@@ -393,7 +379,7 @@ async def test_bulk_update_writes_custom_fields_and_fails_a_refused_clear_per_ti
         custom = (await client.get(f"/v1/itsm/tickets/{ticket_id}", headers=tenant.headers)).json()
         fields = custom["vendor_attributes"]["data"]["customFields"]
         assert (fields[ids["Severity"]]["value"], fields[ids["Story points"]]) == ("S3", 3)
-    edits = (await sandbox(jira_sandbox, "GET", "/calls")).get("editIssue", 0)
+    edits = await tenant.vendor_calls("editIssue")
     clear = {"ticket_ids": ticket_ids, "updates": {"custom_fields": {"Impact": None}}}
     accepted = await client.post("/v1/itsm/tickets/bulk/update", json=clear, headers=tenant.headers)
     await run_jobs(runtime)
@@ -401,4 +387,4 @@ async def test_bulk_update_writes_custom_fields_and_fails_a_refused_clear_per_ti
     assert done["status"] == "FAILED"
     assert {result["code"] for result in done["results"]} == {"INVALID_FIELDS"}
     assert all(result["details"][0]["type"] == "required_missing" for result in done["results"])
-    assert (await sandbox(jira_sandbox, "GET", "/calls")).get("editIssue", 0) == edits
+    assert await tenant.vendor_calls("editIssue") == edits

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from tests.api.test_bulk import job, run_jobs
 from tests.api.test_rezolve import REQUEST_TYPE, request_ticket, rezolve_tenant
-from tests.builders import Tenant
+from tests.support.custom_fields import FieldsTenant, problems
 from tests.support.sandboxes import control as sandbox
 from ticketbridge.sandboxes.rezolve.demo import AGENT_ALEX_ID
 from ticketbridge.state import Runtime
@@ -28,34 +28,27 @@ async def configure(rezolve_sandbox: FastAPI, *fields: dict[str, Any]) -> dict[s
     return ids
 
 
-async def required_fields(rezolve_sandbox: FastAPI, *extra: dict[str, Any]) -> dict[str, str]:
-    return await configure(
-        rezolve_sandbox,
-        {"name": "severity", "label": "Severity", "type": "select", "required": True, "options": SEVERITIES},
-        {"name": "impact", "label": "Impact", "type": "richtext", "required": True},
-        {"name": "site", "label": "Site", "type": "text"},
-        {"name": "owner", "label": "Owner", "type": "user"},
-        {"name": "noticed", "label": "Noticed on", "type": "date"},
-        {"name": "areas", "label": "Areas", "type": "array", "options": [{"value": "web", "label": "Web"}]},
-        *extra,
-    )
+#: The Service Request type's fields of most tests: two required, one of each other kind.
+FIELDS = (
+    {"name": "severity", "label": "Severity", "type": "select", "required": True, "options": SEVERITIES},
+    {"name": "impact", "label": "Impact", "type": "richtext", "required": True},
+    {"name": "site", "label": "Site", "type": "text"},
+    {"name": "owner", "label": "Owner", "type": "user"},
+    {"name": "noticed", "label": "Noticed on", "type": "date"},
+    {"name": "areas", "label": "Areas", "type": "array", "options": [{"value": "web", "label": "Web"}]},
+)
 
 
-async def creates(rezolve_sandbox: FastAPI) -> int:
-    return int((await sandbox(rezolve_sandbox, "GET", "/calls")).get("createTicket", 0))
-
-
-async def post(client: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
-    return await client.post("/v1/itsm/tickets", json=body, headers=tenant.headers)
-
-
-def problems(response: httpx.Response) -> dict[str, str]:
-    return {str(problem["loc"][-1]): problem["type"] for problem in response.json()["detail"]}
+async def set_up(
+    client: httpx.AsyncClient, rezolve_sandbox: FastAPI, *fields: dict[str, Any]
+) -> tuple[dict[str, str], FieldsTenant]:
+    """The Service Request type with `fields`, by name -> field UUID, then a tenant connected to Rezolve."""
+    ids = await configure(rezolve_sandbox, *fields)
+    return ids, FieldsTenant.of(await rezolve_tenant(client), client, rezolve_sandbox, ("createTicket",))
 
 
 async def test_create_metadata_is_the_ticket_types_fields(client: httpx.AsyncClient, rezolve_sandbox: FastAPI) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     response = await client.get(
         "/v1/itsm/tickets/meta/create",
         params={"project_vendor_id": "it", "type_vendor_id": REQUEST_TYPE},
@@ -98,19 +91,17 @@ async def test_create_metadata_is_the_ticket_types_fields(client: httpx.AsyncCli
 async def test_create_without_required_fields_is_refused_before_rezolve_is_written(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
-    response = await post(client, tenant, request_ticket("VPN down"))
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
+    response = await tenant.post(request_ticket("VPN down"))
     assert response.status_code == 422, response.text
     assert problems(response) == {ids["severity"]: "required_missing", ids["impact"]: "required_missing"}
-    assert await creates(rezolve_sandbox) == 0
+    assert await tenant.vendor_creates() == 0
 
 
 async def test_custom_fields_reach_rezolve_and_read_back(client: httpx.AsyncClient, rezolve_sandbox: FastAPI) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     values = {"Severity": "S2", ids["impact"]: IMPACT, "site": "Berlin", "Owner": AGENT_ALEX_ID, "Areas": ["Web"]}
-    response = await post(client, tenant, request_ticket("VPN down", custom_fields=values))
+    response = await tenant.post(request_ticket("VPN down", custom_fields=values))
     assert response.status_code == 200, response.text
     object_id = response.json()["vendor_attributes"]["id"]
     tickets = (await sandbox(rezolve_sandbox, "GET", "/tickets/count"))["count"]
@@ -136,54 +127,51 @@ async def test_custom_fields_reach_rezolve_and_read_back(client: httpx.AsyncClie
 async def test_each_bad_value_is_refused_before_any_vendor_write(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI, values: dict[str, Any], code: str
 ) -> None:
-    await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
-    response = await post(
-        client, tenant, request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x", **values})
-    )
+    _, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
+    response = await tenant.post(request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x", **values}))
     assert response.status_code == 422, response.text
     assert list(problems(response).values()) == [code], response.json()
-    assert await creates(rezolve_sandbox) == 0
+    assert await tenant.vendor_creates() == 0
 
 
 async def test_an_ambiguous_label_names_the_candidates(client: httpx.AsyncClient, rezolve_sandbox: FastAPI) -> None:
-    ids = await required_fields(
+    ids, tenant = await set_up(
+        client,
         rezolve_sandbox,
+        *FIELDS,
         {"name": "team_primary", "label": "Team", "type": "text"},
         {"name": "team_backup", "label": "Team", "type": "text"},
     )
-    tenant = await rezolve_tenant(client)
     base = {"Severity": "S1", "Impact": "x"}
-    response = await post(client, tenant, request_ticket("x", custom_fields={**base, "Team": "Blue"}))
+    response = await tenant.post(request_ticket("x", custom_fields={**base, "Team": "Blue"}))
     (problem,) = response.json()["detail"]
     assert problem["type"] == "ambiguous_name"
     assert sorted(problem["candidates"]) == sorted([ids["team_primary"], ids["team_backup"]])
-    assert await creates(rezolve_sandbox) == 0
+    assert await tenant.vendor_creates() == 0
 
 
 async def test_a_required_priority_is_checked_before_the_vendor(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
     priorities = [{"value": "low", "label": "Low"}, {"value": "high", "label": "High"}]
-    await configure(
+    _, tenant = await set_up(
+        client,
         rezolve_sandbox,
         {"name": "priority", "label": "Priority", "type": "select", "required": True, "options": priorities},
     )
-    tenant = await rezolve_tenant(client)
-    response = await post(client, tenant, request_ticket("No priority"))
+    response = await tenant.post(request_ticket("No priority"))
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "priority"]
     assert problems(response) == {"priority": "required_missing"}
-    assert await creates(rezolve_sandbox) == 0
-    assert (await post(client, tenant, request_ticket("With one", priority="HIGH"))).status_code == 200
+    assert await tenant.vendor_creates() == 0
+    assert (await tenant.post(request_ticket("With one", priority="HIGH"))).status_code == 200
 
 
 async def test_patch_writes_custom_fields_and_refuses_clearing_a_required_one(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
-    created = (await post(client, tenant, request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x"}))).json()
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
+    created = (await tenant.post(request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x"}))).json()
     meta = await client.get(f"/v1/itsm/tickets/{created['id']}/meta/update", headers=tenant.headers)
     assert meta.status_code == 200 and ids["severity"] in {f["id"] for f in meta.json()["custom_fields"]}
     patched = await client.patch(
@@ -194,17 +182,16 @@ async def test_patch_writes_custom_fields_and_refuses_clearing_a_required_one(
     assert patched.status_code == 200, patched.text
     custom = patched.json()["vendor_attributes"]["data"]["customFields"]
     assert (custom[ids["severity"]], custom[ids["site"]]) == ("s3", "Paris")
-    updates = (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0)
+    updates = await tenant.vendor_calls("updateTicket")
     cleared = await client.patch(
         f"/v1/itsm/tickets/{created['id']}", json={"custom_fields": {"Impact": None}}, headers=tenant.headers
     )
     assert problems(cleared) == {ids["impact"]: "required_missing"}
-    assert (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0) == updates
+    assert await tenant.vendor_calls("updateTicket") == updates
 
 
 async def test_bulk_create_of_50_with_5_invalid(client: httpx.AsyncClient, rezolve_sandbox: FastAPI) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     invalid = {0, 9, 25, 26, 48}
     tickets = [
         request_ticket(f"T{i}", custom_fields={"Severity": "S9" if i in invalid else "S1", "Impact": f"n{i}"})
@@ -217,14 +204,13 @@ async def test_bulk_create_of_50_with_5_invalid(client: httpx.AsyncClient, rezol
     assert [r["request_index"] for r in failed] == sorted(invalid)
     assert all(r["details"][0]["loc"][-1] == ids["severity"] for r in failed)
     assert all(r["details"][0]["type"] == "invalid_option" for r in failed)
-    assert await creates(rezolve_sandbox) == 45  # Rezolve has no bulk create: one call per valid ticket
+    assert await tenant.vendor_creates() == 45  # Rezolve has no bulk create: one call per valid ticket
 
 
 async def test_async_bulk_create_fails_invalid_items_with_details(
     client: httpx.AsyncClient, runtime: Runtime, rezolve_sandbox: FastAPI
 ) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     tickets = [request_ticket("Good", custom_fields={"Severity": "S1", "Impact": "x"}), request_ticket("Bad")]
     accepted = await client.post("/v1/itsm/tickets/bulk", json={"tickets": tickets}, headers=tenant.headers)
     await run_jobs(runtime)
@@ -239,8 +225,7 @@ async def test_async_bulk_create_fails_invalid_items_with_details(
 async def test_a_field_made_required_meanwhile_is_refused_by_rezolve_and_refreshes_the_cache(
     client: httpx.AsyncClient, rezolve_sandbox: FastAPI
 ) -> None:
-    await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    _, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     params = {"project_vendor_id": "it", "type_vendor_id": REQUEST_TYPE}
 
     async def required_now() -> set[str]:
@@ -250,7 +235,7 @@ async def test_a_field_made_required_meanwhile_is_refused_by_rezolve_and_refresh
     assert await required_now() == {"Severity", "Impact"}
     ids = await configure(rezolve_sandbox, {"name": "site", "label": "Site", "type": "text", "required": True})
     assert await required_now() == {"Severity", "Impact"}  # cached within the TTL
-    refused = await post(client, tenant, request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x"}))
+    refused = await tenant.post(request_ticket("x", custom_fields={"Severity": "S1", "Impact": "x"}))
     assert refused.status_code == 422, refused.text
     assert refused.json()["detail"] == [
         {"loc": ["body", "custom_fields", ids["site"]], "msg": "Field is required", "type": "required_missing"}
@@ -261,12 +246,9 @@ async def test_a_field_made_required_meanwhile_is_refused_by_rezolve_and_refresh
 async def test_bulk_update_writes_custom_fields_on_rezolve(
     client: httpx.AsyncClient, runtime: Runtime, rezolve_sandbox: FastAPI
 ) -> None:
-    ids = await required_fields(rezolve_sandbox)
-    tenant = await rezolve_tenant(client)
+    ids, tenant = await set_up(client, rezolve_sandbox, *FIELDS)
     base = {"Severity": "S1", "Impact": "x"}
-    ticket_ids = [
-        (await post(client, tenant, request_ticket(f"T{i}", custom_fields=base))).json()["id"] for i in range(3)
-    ]
+    ticket_ids = [(await tenant.post(request_ticket(f"T{i}", custom_fields=base))).json()["id"] for i in range(3)]
     body = {"ticket_ids": ticket_ids, "updates": {"custom_fields": {"Severity": "S2", "Site": "Oslo"}}}
     accepted = await client.post("/v1/itsm/tickets/bulk/update", json=body, headers=tenant.headers)
     await run_jobs(runtime)
@@ -275,13 +257,13 @@ async def test_bulk_update_writes_custom_fields_on_rezolve(
         ticket = (await client.get(f"/v1/itsm/tickets/{ticket_id}", headers=tenant.headers)).json()
         custom = ticket["vendor_attributes"]["data"]["customFields"]
         assert (custom[ids["severity"]], custom[ids["site"]]) == ("s2", "Oslo")
-    updates = (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0)
+    updates = await tenant.vendor_calls("updateTicket")
     bad = {"ticket_ids": ticket_ids, "updates": {"custom_fields": {"Severity": "S7"}}}
     accepted = await client.post("/v1/itsm/tickets/bulk/update", json=bad, headers=tenant.headers)
     await run_jobs(runtime)
     done = await job(client, tenant, accepted.json()["job_id"])
     assert {result["details"][0]["type"] for result in done["results"]} == {"invalid_option"}
-    assert (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0) == updates
+    assert await tenant.vendor_calls("updateTicket") == updates
 
 
 async def test_a_status_change_must_give_the_fields_its_transition_requires(
@@ -290,16 +272,17 @@ async def test_a_status_change_must_give_the_fields_its_transition_requires(
     """Rezolve's `workflow.transitions[].requiredFields`: the update metadata lists them per reachable
     status, and a PATCH moving there without them is refused before Rezolve is written."""
     on_start = {"requiredOnTransitionTo": ["in_progress"]}
-    ids = await required_fields(
+    ids, tenant = await set_up(
+        client,
         rezolve_sandbox,
+        *FIELDS,
         {"name": "triage", "label": "Triage note", "type": "text", **on_start},
         {"name": "assignee", "label": "Assigned To", "type": "user", **on_start},
     )
-    tenant = await rezolve_tenant(client)
     values = {"Severity": "S1", "Impact": "x"}
-    unassigned = (await post(client, tenant, request_ticket("a", custom_fields=values))).json()
+    unassigned = (await tenant.post(request_ticket("a", custom_fields=values))).json()
     assigned = (
-        await post(client, tenant, request_ticket("b", custom_fields=values, assigned_user_vendor_id=AGENT_ALEX_ID))
+        await tenant.post(request_ticket("b", custom_fields=values, assigned_user_vendor_id=AGENT_ALEX_ID))
     ).json()
 
     async def transitions(ticket_id: str) -> dict[str, dict[str, bool]]:
@@ -315,7 +298,7 @@ async def test_a_status_change_must_give_the_fields_its_transition_requires(
         "cancelled": {},
     }
     assert (await transitions(assigned["id"]))["in_progress"] == {"assigned_user_id": False, "Triage note": True}
-    updates = (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0)
+    updates = await tenant.vendor_calls("updateTicket")
     start = {"status": "IN_PROGRESS"}
     refused = await client.patch(f"/v1/itsm/tickets/{unassigned['id']}", json=start, headers=tenant.headers)
     assert refused.status_code == 422, refused.text
@@ -323,7 +306,7 @@ async def test_a_status_change_must_give_the_fields_its_transition_requires(
     assert ["body", "custom_fields", ids["triage"]] in [problem["loc"] for problem in refused.json()["detail"]]
     refused = await client.patch(f"/v1/itsm/tickets/{assigned['id']}", json=start, headers=tenant.headers)
     assert problems(refused) == {ids["triage"]: "required_missing"}
-    assert (await sandbox(rezolve_sandbox, "GET", "/calls")).get("updateTicket", 0) == updates
+    assert await tenant.vendor_calls("updateTicket") == updates
     moved = await client.patch(
         f"/v1/itsm/tickets/{assigned['id']}",
         json={**start, "custom_fields": {"Triage note": "seen"}},
@@ -338,10 +321,10 @@ async def test_bulk_update_clearing_a_required_unified_field_is_refused_before_r
 ) -> None:
     """Without custom fields the bulk preflight reads the metadata of each (project, type) once, not
     each ticket's edit metadata (which would cost a ticket read each)."""
-    await configure(rezolve_sandbox, {"name": "assignee", "label": "Assigned To", "type": "user", "required": True})
-    tenant = await rezolve_tenant(client)
+    assignee = {"name": "assignee", "label": "Assigned To", "type": "user", "required": True}
+    _, tenant = await set_up(client, rezolve_sandbox, assignee)
     ticket_ids = [
-        (await post(client, tenant, request_ticket(f"T{i}", assigned_user_vendor_id=AGENT_ALEX_ID))).json()["id"]
+        (await tenant.post(request_ticket(f"T{i}", assigned_user_vendor_id=AGENT_ALEX_ID))).json()["id"]
         for i in range(3)
     ]
     before = await sandbox(rezolve_sandbox, "GET", "/calls")

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from tests.support.connectors import baseline, make_connection, make_item
+from tests.support.connectors import baseline, connectors_of, make_connection, make_item
 from tests.support.sandboxes import catch_up_search
 from tests.support.vendor_cases import VendorCase, cases, sandbox_client, sandbox_of
 from ticketbridge.connectors import ConnectorFactory
@@ -44,18 +44,8 @@ def sandbox(request: pytest.FixtureRequest, case: VendorCase) -> FastAPI:
 async def build(case: VendorCase, sandbox: FastAPI) -> AsyncIterator[Build]:
     """Connectors of one connection, each with the demo credentials and `overrides` over them."""
     factory = ConnectorFactory(transport=SandboxTransport(sandbox))
-    connection = make_connection(case.vendor, case.base_url)
-    built: list[Connector] = []
-
-    def make(**overrides: Any) -> Connector:
-        connector = factory.build(connection, {**case.credentials, **overrides})
-        assert connector.vendor is case.vendor
-        built.append(connector)
-        return connector
-
-    yield make
-    for connector in built:
-        await connector.aclose()
+    async with connectors_of(factory, make_connection(case.vendor, case.base_url), case.credentials) as build:
+        yield build
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""What connector tests of every vendor build: a connection row as services pass it, create items,
-and the stored baseline of a ticket."""
+"""What connector tests of every vendor build: a connection row as services pass it, connectors of
+it, create items, and the stored baseline of a ticket."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketbridge.connectors import ConnectorFactory
+from ticketbridge.connectors.base import Connector
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import CreateItem, TicketBaseline, VendorTicket
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
@@ -31,6 +35,27 @@ def make_connection(vendor: Vendor, base_url: str) -> ConnectionRead:
         created_at=now,
         updated_at=now,
     )
+
+
+@asynccontextmanager
+async def connectors_of(
+    factory: ConnectorFactory, connection: ConnectionRead, credentials: dict[str, Any]
+) -> AsyncIterator[Callable[..., Connector]]:
+    """Builds connectors of `connection` (so one metadata cache), each with `credentials` and the call's
+    keyword overrides over them; every one built is closed on exit."""
+    built: list[Connector] = []
+
+    def build(**overrides: Any) -> Connector:
+        connector = factory.build(connection, {**credentials, **overrides})
+        assert connector.vendor is connection.vendor
+        built.append(connector)
+        return connector
+
+    try:
+        yield build
+    finally:
+        for connector in built:
+            await connector.aclose()
 
 
 def make_item(n: int, *, project_vendor_id: str, type_vendor_id: str, **overrides: Any) -> CreateItem:

@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from ticketbridge.connectors import default_registry
-from ticketbridge.connectors.base import ConnectorSpec
 from ticketbridge.domain.inputs import RequestModel, SafeStr, check_text
 from ticketbridge.domain.tenancy import ApiKeyRead, ConnectionRead, OrganizationRead
 from ticketbridge.enums import ConnectionState, HealthName, ResolutionOwner, Vendor
+from ticketbridge.services import vendor_docs
 from ticketbridge.services.connections import AuditAction, RefreshIntervalSecs, TimeoutSecs
 from ticketbridge.store.audit import ConnectionAuditRead
 
 ItemT = TypeVar("ItemT")
 
 
-def _base_url_description(specs: Iterable[ConnectorSpec]) -> str:
-    sites = "; ".join(f"{spec.vendor}: {spec.base_url_hint}" for spec in specs)
-    return (
-        f"The vendor's site ({sites}). Absolute https (http only for loopback hosts unless "
-        "TICKETBRIDGE_ALLOW_HTTP_VENDORS), a host on TICKETBRIDGE_VENDOR_HOSTS if set, no user:password@, "
-        "query or fragment"
-    )
-
-
-def _credentials_description(specs: Iterable[ConnectorSpec]) -> str:
-    """Each vendor's credentials model: its fields (`?` when optional) and its docstring's first sentence."""
-    parts = []
-    for spec in specs:
-        model = spec.credentials_model
-        fields = ", ".join(name + ("" if info.is_required() else "?") for name, info in model.model_fields.items())
-        paragraph = " ".join(inspect.cleandoc(model.__doc__ or "").split("\n\n")[0].split())
-        summary = paragraph.split(". ")[0].rstrip(".")
-        parts.append(f"{spec.vendor}: {{{fields}}}" + (f" ({summary})" if summary else "") + ".")
-    return " ".join(parts)
-
-
-BASE_URL_DESCRIPTION = _base_url_description(default_registry().values())
+BASE_URL_DESCRIPTION = vendor_docs.base_url_description()
 STATE_DESCRIPTION = (
     "PENDING until the vendor has accepted the site and credentials (then ACTIVE); PAUSED and DELETED "
     "are set by an admin. Only an ACTIVE connection serves data requests (409 otherwise)."
@@ -52,7 +28,7 @@ STATE_UPDATE_DESCRIPTION = (
     "ACTIVE (verified with the vendor first: PENDING with the failure in health if the check fails), "
     "PAUSED or DELETED; PENDING cannot be set"
 )
-CREDENTIALS_DESCRIPTION = _credentials_description(default_registry().values())
+CREDENTIALS_DESCRIPTION = vendor_docs.credentials_description()
 
 
 def _check_nested_text(value: Any) -> Any:
