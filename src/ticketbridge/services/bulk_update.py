@@ -4,13 +4,13 @@ With a vendor whose spec declares `bulk_update` (Jira), the job moves status wit
 transition, edits the other fields in bulk only for the tickets whose transition succeeded, then stores
 each updated ticket. With any other, it updates one ticket a call and stores each as soon as it is
 answered. Updates set values, so a re-run repeats nothing harmful; a ticket already at the target
-status counts as moved.
+status counts as moved. First, the tickets the vendor's field configuration would refuse are failed
+with per-field details, and nothing is sent for them (`bulk_update_preflight.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Sequence
 
@@ -20,7 +20,6 @@ from ticketbridge.connectors.base import Connector
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import ItemOutcome, TicketChanges, TicketRead, TicketRef
 from ticketbridge.errors import (
-    InvalidFields,
     InvalidRequest,
     NotFound,
     RateLimited,
@@ -33,11 +32,10 @@ from ticketbridge.jobs.context import Failed, JobContext, Succeeded
 from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import Job, JobItemSpec, JobType, RetryLater
 from ticketbridge.services import connections as connections_service
-from ticketbridge.services import preflight, write_metadata
+from ticketbridge.services.bulk_update_preflight import preflight_updates
 from ticketbridge.services.persist import persist_vendor_tickets
 from ticketbridge.services.ticket_requests import TicketPatch, resolve_changes, users_named
 from ticketbridge.services.vendors import VendorAccess
-from ticketbridge.services.write_metadata import Scope
 from ticketbridge.store import tickets as tickets_store
 
 
@@ -104,7 +102,15 @@ async def run_bulk_update(ctx: JobContext, access: VendorAccess) -> None:
         # Every vendor write (a transition round, the bulk edit, one ticket's update) checks the
         # lease again before it is sent.
         async with access.open(connection, before_write=ctx.check_lease) as connector:
-            for group, group_changes in await _preflight(ctx, connector, present, changes):
+            checked = await preflight_updates(
+                connector,
+                present,
+                changes,
+                custom_fields=ctx.job.payload.get("custom_fields") or {},
+                users=ctx.job.payload.get("users") or {},
+            )
+            await ctx.record_items(checked.refused)
+            for group, group_changes in checked.groups:
                 if connector.capabilities.bulk_update:
                     await _update_together(ctx, connection, connector, group, group_changes)
                 else:
@@ -148,82 +154,6 @@ async def _update_each(
     failure = next((result for result in results if isinstance(result, BaseException)), None)
     if failure is not None:
         raise failure
-
-
-async def _preflight(
-    ctx: JobContext, connector: Connector, tickets: Sequence[TicketRead], changes: TicketChanges
-) -> list[tuple[list[TicketRead], TicketChanges]]:
-    """Checks each ticket against its edit metadata (no vendor write): a ticket refused is failed
-    with the per-field details; the others are grouped by the changes they get (converted values
-    may differ where the tickets' screens differ). Without custom fields, see `_preflight_cleared`."""
-    custom_fields = ctx.job.payload.get("custom_fields") or {}
-    given, cleared = preflight.unified_of(changes)
-    if not custom_fields:
-        return [(await _preflight_cleared(ctx, connector, tickets, cleared), changes)]
-    users = ctx.job.payload.get("users") or {}
-    groups: dict[str, tuple[list[TicketRead], TicketChanges]] = {}
-    for ticket in tickets:
-        meta = await connector.edit_metadata(ticket.vendor_key)
-        checked = preflight.check_update(
-            meta,
-            unified_given=given,
-            unified_cleared=cleared,
-            custom_fields=custom_fields,
-            users=users,
-            prefix=["body", "updates"],
-            target_status=changes.target_status,
-        )
-        if checked.problems:
-            await ctx.item_failed(
-                str(ticket.id),
-                error="The update does not pass the vendor's field configuration for this ticket.",
-                code=InvalidFields.code,
-                result={"details": checked.problems},
-            )
-            continue
-        ticket_changes = changes.model_copy(update={"custom_fields": checked.values})
-        key = json.dumps(ticket_changes.model_dump(mode="json"), sort_keys=True)
-        groups.setdefault(key, ([], ticket_changes))[0].append(ticket)
-    return list(groups.values())
-
-
-async def _preflight_cleared(
-    ctx: JobContext, connector: Connector, tickets: Sequence[TicketRead], cleared: set[str]
-) -> list[TicketRead]:
-    """The tickets an update of unified fields only may go to, the others failed: clearing a field
-    that the ticket's project and type require. Which are required is read from the create metadata
-    of each distinct (project, type) among the stored tickets, once each (from the cache when
-    fresh), not from each ticket's edit metadata, so a bulk update stays one call of each bulk API;
-    the values it sets the vendor's bulk APIs judge per ticket themselves."""
-    if not cleared:
-        return list(tickets)
-    required: dict[Scope, set[str]] = {}
-    passed: list[TicketRead] = []
-    refused: list[Failed] = []
-    for ticket in tickets:
-        if ticket.project_vendor_id is None:
-            passed.append(ticket)
-            continue
-        scope = (ticket.project_vendor_id, ticket.type_vendor_id, None if ticket.type_vendor_id else ticket.type)
-        if scope not in required:
-            meta = await write_metadata.metadata_for(connector, scope)
-            required[scope] = {f.name for f in meta.unified if f.required} if meta is not None else set()
-        problems = [
-            {
-                "loc": ["body", "updates", name],
-                "msg": f"{name} is required in this project and cannot be cleared",
-                "type": preflight.REQUIRED_MISSING,
-            }
-            for name in sorted(cleared & required[scope])
-        ]
-        if problems:
-            message = "The update does not pass the vendor's field configuration for this ticket."
-            refused.append(Failed(str(ticket.id), message, InvalidFields.code, {"details": problems}))
-        else:
-            passed.append(ticket)
-    if refused:
-        await ctx.record_items(refused)
-    return passed
 
 
 def _ref(ticket: TicketRead) -> TicketRef:

@@ -98,6 +98,22 @@ def check_update(
     return checked
 
 
+def check_transition(
+    transition: TransitionFields,
+    *,
+    unified_given: Collection[str],
+    unified_cleared: Collection[str],
+    prefix: list[Any],
+    problems: Collection[dict[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """A status change that sets no custom field (a bulk update's) against the transition into its
+    target: `problems` already found for the update, and those of the transition that no problem
+    already names, worded as `check_update` words them."""
+    checked = Checked(problems=list(problems))
+    _check_transition(transition, unified_given, unified_cleared, prefix, checked)
+    return checked.problems
+
+
 def _check_transition(
     transition: TransitionFields,
     unified_given: Collection[str],

@@ -306,8 +306,9 @@ class ITSMTicketWriteMetaModel(BaseModel):
     custom_fields: list[ITSMCustomFieldMetaModel]
     transitions: list[ITSMTransitionMetaModel] = Field(
         description="Update metadata only: the statuses reachable in one transition from the ticket's "
-        "status, with the fields each transition takes (its screen, or the fields it requires). An "
-        "update moving to one of them without a required field answers 422 `required_missing`"
+        "status, with the fields each transition takes (its screen, or the fields it requires). A "
+        "PATCH moving to one of them without a required field answers 422 `required_missing`; a bulk "
+        "update fails that ticket with the same details and sends nothing for it"
     )
 
     @classmethod
