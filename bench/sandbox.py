@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from typing import Any
 
@@ -37,6 +39,19 @@ class SandboxControl:
 
     async def calls(self) -> Counter[str]:
         return Counter(await self._send("GET", "/calls"))
+
+    async def settled_calls(self, *, quiet_seconds: float = 0.3, most_seconds: float = 5.0) -> Counter[str]:
+        """The call counts once no call has arrived for `quiet_seconds`: what a request set off in the
+        background (a create's read-back) lands in that request's count, never in the next one's."""
+        counted = await self.calls()
+        deadline = time.monotonic() + most_seconds
+        while time.monotonic() < deadline:
+            await asyncio.sleep(quiet_seconds)
+            now = await self.calls()
+            if now == counted:
+                break
+            counted = now
+        return counted
 
     async def seed_issues(self, count: int) -> None:
         await self._send("POST", "/seed", {"issues": count})

@@ -15,6 +15,7 @@ from ticketbridge.crypto import CredentialCipher, load_cipher
 from ticketbridge.jobs.metrics import JobMetrics
 from ticketbridge.jobs.wakeup import WAKEUP_INFO_KEY, JobWakeup
 from ticketbridge.services.auth_cache import AuthCache
+from ticketbridge.services.read_backs import ReadBacks
 from ticketbridge.services.tokens import TokenLocks, oauth_configs
 from ticketbridge.services.vendors import VendorAccess
 from ticketbridge.store.base import create_engine, create_sessionmaker, utcnow
@@ -37,6 +38,8 @@ class Runtime:
     token_locks: TokenLocks = field(default_factory=TokenLocks)
     #: "Now" for OAuth token expiries and the idle-expiry sweep; a test moves it with a sandbox's clock.
     clock: Callable[[], datetime] = utcnow
+    #: Provisional tickets this process's creates answered with, being read back from the vendor.
+    read_backs: ReadBacks = field(default_factory=ReadBacks)
 
     @property
     def vendor_access(self) -> VendorAccess:
@@ -49,6 +52,7 @@ class Runtime:
             oauth_apps=oauth_configs(self.settings, self.connectors.registry),
             token_locks=self.token_locks,
             clock=self.clock,
+            read_backs=self.read_backs,
         )
 
     @classmethod
@@ -76,5 +80,6 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.read_backs.aclose()
         await self.connectors.aclose()
         await self.engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Annotated
 
@@ -22,10 +21,8 @@ from ticketbridge.api.models.tickets import (
     ITSMTicketWriteMetaModel,
     ScopedITSMTicketRespModel,
 )
-from ticketbridge.connectors import default_registry
-from ticketbridge.connectors.base import ConnectorSpec
 from ticketbridge.domain.inputs import MAX_SHORT_TEXT, SafeStr
-from ticketbridge.services import bulk_create, bulk_update, write_metadata
+from ticketbridge.services import bulk_create, bulk_update, vendor_docs, write_metadata
 from ticketbridge.services import tickets as tickets_service
 from ticketbridge.services.ticket_requests import TicketCreate, TicketPatch
 
@@ -44,7 +41,14 @@ VENDOR_ERRORS = (429, 502, 503)
 async def create_ticket(
     body: ITSMTicketCreateRequestModel, connection: ConnectionDep, runtime: RuntimeDep, response: Response
 ) -> ITSMTicketCreateRespModel:
-    """Creates the ticket in the vendor first, then stores it; answers the full ticket (200)."""
+    """Creates the ticket in the vendor first, then stores it; answers the ticket (200).
+
+    A vendor whose create answers only ids (Jira) is not asked again before answering once its
+    project and type have shown what a new ticket gets (status, default priority and assignee):
+    the answer is the request plus those, and what only the vendor knows (`ticket_created_at`,
+    `created_by_user_id`, `vendor_attributes.created_at`/`updated_at`) is null until the ticket is
+    read back, right after the answer (GET shows it then). The ETag stays the same through that
+    read-back, so it serves a conditional update at once."""
     written = await tickets_service.create_ticket(
         runtime.sessionmaker,
         runtime.vendor_access,
@@ -81,7 +85,8 @@ async def bulk_create_tickets_sync(
     body: ITSMTicketBulkCreateRequestModel, connection: ConnectionDep, runtime: RuntimeDep
 ) -> ITSMTicketBulkSyncRespModel:
     """Creates 1-50 tickets now and answers per-ticket results in request order (always 200 once the
-    request is valid: check `failed`)."""
+    request is valid: check `failed`). The tickets are stored before the answer; what only the vendor
+    sets may be read back just after it, as for a single create."""
     requests = [TicketCreate.model_validate(ticket.model_dump()) for ticket in body.tickets]
     results = await bulk_create.create_tickets_now(runtime.sessionmaker, runtime.vendor_access, connection, requests)
     succeeded = sum(result.success for result in results)
@@ -103,7 +108,10 @@ async def bulk_create_tickets_sync(
 async def bulk_update_tickets(
     body: ITSMTicketBulkUpdateRequestModel, connection: ConnectionDep, db: DbSession
 ) -> JobResponseModel:
-    """Validates the tickets and the updates and answers 202 with a job id."""
+    """Validates the tickets and the updates and answers 202 with a job id. The job preflights
+    each ticket before any vendor write: one the vendor's field configuration would refuse (a
+    required field cleared, a status change whose transition requires a field not given, a bad
+    custom field) fails with INVALID_FIELDS and per-field details, and is not sent."""
     fields_set = set(body.updates.model_fields_set)
     patch = TicketPatch.model_validate(body.updates.model_dump())
     job = await bulk_update.enqueue_bulk_update(db, connection, body.ticket_ids, patch, fields_set)
@@ -173,30 +181,11 @@ async def get_ticket(
     return ScopedITSMTicketRespModel.of(written.ticket, written.etag)
 
 
-def _update_description(specs: Iterable[ConnectorSpec]) -> str:
-    """The update's If-Match guarantee, vendor by vendor, from each spec's `conditional_writes`."""
-    guarded = ", ".join(spec.title for spec in specs if spec.capabilities.conditional_writes)
-    racy = ", ".join(spec.title for spec in specs if not spec.capabilities.conditional_writes)
-    text = (
-        "Changes only the fields given, in the vendor first. With If-Match, answers 412 when the stored "
-        "ticket is no longer at that version, or the vendor's ticket changed since in a field being written."
-    )
-    if guarded:
-        text += f" {guarded}: the vendor itself refuses a write to a changed ticket, so no change is overwritten."
-    if racy:
-        text += (
-            f" {racy}: the vendor has no conditional write, so the check reads the vendor's ticket, compares, "
-            "then writes; a change made in the vendor between that read and the write, to a field this update "
-            "also writes, is overwritten (changes to other fields survive)."
-        )
-    return text
-
-
 @router.patch(
     "/{ticket_id}",
     operation_id="update_ticket",
     summary="Update ITSM Ticket",
-    description=_update_description(default_registry().values()),
+    description=vendor_docs.update_description(),
     responses=error_responses(412, 413, *VENDOR_ERRORS),
 )
 async def update_ticket(

@@ -63,7 +63,7 @@ class Connector(Protocol):
         """Raises VendorAuthError or VendorRetriable when the vendor cannot be used."""
 
     async def create_tickets(
-        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = (), provisional_ok: bool = False
     ) -> list[ItemOutcome]:
         """Creates each item at most once, in as few vendor calls as the vendor allows.
 
@@ -71,10 +71,17 @@ class Connector(Protocol):
         looked up by marker and adopted when found; the caller names them only once a marker search
         can be trusted (`marker_settle_seconds` after that attempt). Outcomes come back in input
         order; an item sent without a confirmation comes back `unknown` (never retried blindly here).
+        With `provisional_ok`, a vendor whose create answers only ids (Jira) may skip reading the
+        ticket back when the request and what it knows answer every field the API requires: the
+        outcome is then `provisional`, and the caller reads it later with `get_tickets`.
         Raises (VendorRetriable, VendorAuthError, ...) only when no item can have been written."""
 
     async def get_ticket(self, vendor_ref: str) -> VendorTicket:
         """Raises VendorNotFound."""
+
+    async def get_tickets(self, vendor_ids: Sequence[str]) -> dict[str, VendorTicket]:
+        """The current state of tickets by vendor id, in as few calls as the vendor allows
+        (read-after-write consistent); ids of tickets that no longer exist are left out."""
 
     async def update_ticket(
         self, vendor_ref: str, changes: TicketChanges, *, expected: TicketBaseline | None

@@ -160,6 +160,9 @@ class ItemOutcome(Frozen):
     unknown: bool = False
     #: Per field, why the vendor refused the item (when it said).
     field_errors: tuple[FieldRefusal, ...] = ()
+    #: `ticket` was built from the request and the create's answer, not read from the vendor: what
+    #: only the vendor sets (its dates, reporter) is missing until `Connector.get_tickets` reads it.
+    provisional: bool = False
 
     @property
     def succeeded(self) -> bool:

@@ -71,7 +71,15 @@ async def create_tickets_now(
         decisions = await create_claims.claim_waiting(
             sessionmaker, connection, [entry.identifier for entry in checked.passed], terms
         )
-        results = await create_once(sessionmaker.begin, connector, connection, checked.passed, decisions, terms)
+        results = await create_once(
+            sessionmaker.begin,
+            connector,
+            connection,
+            checked.passed,
+            decisions,
+            terms,
+            read_back_later=access.read_back_later,
+        )
         refused = [write_metadata.scope_of(result.entry) for result in results if result.field_errors]
         fresh = await write_metadata.refresh_after_refusal(connector, refused)
     outcomes = {
@@ -167,7 +175,15 @@ async def run_bulk_create(ctx: JobContext, access: VendorAccess) -> None:
                 batch = entries[start : start + size]
                 async with ctx.transaction() as db:
                     decisions = await create_claims.claim(db, connection, [e.identifier for e in batch], terms)
-                results = await create_once(ctx.transaction, connector, connection, batch, decisions, terms)
+                results = await create_once(
+                    ctx.transaction,
+                    connector,
+                    connection,
+                    batch,
+                    decisions,
+                    terms,
+                    read_back_later=access.read_back_later,
+                )
                 refused = [write_metadata.scope_of(result.entry) for result in results if result.field_errors]
                 fresh = await write_metadata.refresh_after_refusal(connector, refused)
                 waits += await _record(ctx, results, fresh)

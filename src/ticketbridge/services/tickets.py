@@ -69,7 +69,15 @@ async def create_ticket(
         (resolved,) = checked.passed
         terms = access.claim_terms(connector, create_claims.request_owner())
         decisions = await create_claims.claim_waiting(sessionmaker, connection, [resolved.identifier], terms)
-        (result,) = await create_once(sessionmaker.begin, connector, connection, [resolved], decisions, terms)
+        (result,) = await create_once(
+            sessionmaker.begin,
+            connector,
+            connection,
+            [resolved],
+            decisions,
+            terms,
+            read_back_later=access.read_back_later,
+        )
         if result.field_errors:
             scope = write_metadata.scope_of(resolved)
             fresh = await write_metadata.refresh_after_refusal(connector, [scope])

@@ -6,6 +6,8 @@
 1. `Stored` entries report the stored ticket (or a Conflict when it is another request's).
 2. `Recover` entries read the vendor ticket a confirmed earlier create made; `Create` entries go to
    the connector in one batch, those with `reconcile` looked up by marker first.
+   A connector may answer a ticket provisionally (not read back, `ItemOutcome.provisional`): it is
+   stored like any other, then read back off the request path (`services/read_backs.py`).
 3. One transaction then records what the vendor said: confirmed creates become WRITTEN claims
    (never created again, whatever happens next), unconfirmed ones UNKNOWN (reconciled once the
    search has settled), refused ones are released.
@@ -16,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -37,6 +39,8 @@ from ticketbridge.services.ticket_requests import ResolvedCreate
 
 log = get_logger("ticketbridge.services.creates")
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+#: `VendorAccess.read_back_later`: reads provisional tickets back off the request path.
+ReadBackLater = Callable[[ConnectionRead, Collection[str]], None]
 #: The code of an item whose identifier names another request's ticket.
 IDENTIFIER_TAKEN = "IDENTIFIER_TAKEN"
 
@@ -84,9 +88,12 @@ async def create_once(
     entries: Sequence[ResolvedCreate],
     decisions: dict[str, Decision],
     terms: ClaimTerms,
+    *,
+    read_back_later: ReadBackLater,
 ) -> list[CreateResult]:
     """Results in the order of `entries`. Raises what the connector raises when nothing of the batch
-    could be written (the claims taken are released first), and TicketNotStored (see above)."""
+    could be written (the claims taken are released first), and TicketNotStored (see above).
+    Provisional tickets (the connector did not read them back) go to `read_back_later` once stored."""
     results: dict[int, CreateResult] = {}
     to_create: list[ResolvedCreate] = []
     to_recover: list[tuple[ResolvedCreate, str]] = []
@@ -109,6 +116,7 @@ async def create_once(
         else:
             to_create.append(entry)
     written: list[tuple[ResolvedCreate, VendorTicket, str | None]] = []
+    provisional: list[str] = []
     unknown: list[ResolvedCreate] = []
     refused: list[ResolvedCreate] = []
     for entry, vendor_ref in to_recover:
@@ -122,7 +130,9 @@ async def create_once(
         reconcile = {entry.item.key for entry in to_create if _reconciles(decisions[entry.identifier])}
         identifiers = [entry.identifier for entry in to_create]
         try:
-            outcomes = await connector.create_tickets([entry.item for entry in to_create], reconcile=reconcile)
+            outcomes = await connector.create_tickets(
+                [entry.item for entry in to_create], reconcile=reconcile, provisional_ok=True
+            )
         except VendorError:
             # This attempt wrote nothing (the connector raises only then). A fresh claim goes; one
             # taken over to reconcile stays unsettled, since an earlier attempt may have written.
@@ -139,6 +149,8 @@ async def create_once(
         for entry, outcome in zip(to_create, outcomes, strict=True):
             if outcome.ticket is not None:
                 written.append((entry, outcome.ticket, outcome.warning))
+                if outcome.provisional:
+                    provisional.append(outcome.ticket.vendor_id)
             elif outcome.unknown:
                 unknown.append(entry)
                 results[entry.request_index] = CreateResult(
@@ -163,6 +175,7 @@ async def create_once(
         await create_claims.release(db, connection, [entry.identifier for entry in refused], terms)
     if written:
         stored = await _store(transaction, connection, written)
+        read_back_later(connection, provisional)
         for (entry, _, warning), ticket in zip(written, stored, strict=True):
             results[entry.request_index] = CreateResult(entry, ticket=ticket, warning=warning)
     return [results[entry.request_index] for entry in entries]

@@ -8,7 +8,7 @@ Health is written in a short transaction of its own, so it survives the request'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,6 +41,7 @@ from ticketbridge.errors import (
 )
 from ticketbridge.services import connections as connections_service
 from ticketbridge.services.create_claims import ClaimTerms
+from ticketbridge.services.read_backs import ReadBacks
 from ticketbridge.services.tokens import OAuthConfig, StoredTokenSource, TokenLocks, UnconfiguredTokens
 from ticketbridge.store.base import utcnow
 
@@ -62,6 +63,8 @@ class VendorAccess:
     token_locks: TokenLocks = field(default_factory=TokenLocks)
     #: What OAuth token expiries are compared with (`Runtime.clock`).
     clock: Callable[[], datetime] = utcnow
+    #: This process's read-backs of provisional tickets (`Runtime.read_backs`).
+    read_backs: ReadBacks = field(default_factory=ReadBacks)
 
     def factory_for(self, connection: ConnectionRead, credentials: dict[str, Any]) -> ConnectorFactory:
         """The factory, with the connection's token source when its credentials are an OAuth 2.0
@@ -89,6 +92,10 @@ class VendorAccess:
             locks=self.token_locks,
             clock=self.clock,
         )
+
+    def read_back_later(self, connection: ConnectionRead, vendor_ids: Collection[str]) -> None:
+        """Reads these provisional tickets back off the request path (`services/read_backs.py`)."""
+        self.read_backs.schedule(self, connection, vendor_ids)
 
     def claim_terms(self, connector: Connector, owner: str) -> ClaimTerms:
         settle = connector.marker_settle_seconds

@@ -109,13 +109,13 @@ async def delete_issue(app: FastAPI, key: str) -> None:
 async def test_a_read_back_naming_a_deleted_issue_returns_the_others(
     connector: JiraConnector, jira_sandbox: FastAPI
 ) -> None:
-    """The read-back after a write (`_get_many`, `id in (...)`) meets Jira's refusal of a JQL naming an
+    """The read-back after a write (`get_tickets`, `id in (...)`) meets Jira's refusal of a JQL naming an
     issue deleted since: the others still come back, the deleted one does not."""
     tickets = [ticket async for page in connector.iter_tickets(updated_since=None, page_size=50) for ticket in page]
     kept, deleted = tickets[0], tickets[1]
     await delete_issue(jira_sandbox, deleted.key)
     await sandboxes.control(jira_sandbox, "DELETE", "/calls")
-    fresh = await connector._get_many([kept.vendor_id, deleted.vendor_id])
+    fresh = await connector.get_tickets([kept.vendor_id, deleted.vendor_id])
     assert list(fresh) == [kept.vendor_id]
     # Refused once, the survivors found by a direct lookup, then searched again.
     counted = await sandboxes.calls(jira_sandbox)

@@ -14,6 +14,10 @@ Jira's eventually consistent search rests on three facts:
 - Issues whose id is known are read with `reconcileIssues`, which Jira documents as read-after-write
   consistent, so the read-back after a create never depends on the index.
 
+A create's answer carries only ids. Once the first read-back of a project and issue type has shown
+what Jira gives its new issues (`create_defaults.py`), later creates there answer without reading
+back (`provisional_ok`): the caller reads them back off the request path.
+
 Bulk updates use the bulk transition and bulk edit APIs and follow their tasks.
 """
 
@@ -44,7 +48,8 @@ from ticketbridge.connectors.jira.client import (
     JiraClient,
     element_error_message,
 )
-from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph
+from ticketbridge.connectors.jira.create_defaults import CreateDefaults
+from ticketbridge.connectors.jira.workflow import MAX_HOPS, Edge, WorkflowGraph, next_cohort
 from ticketbridge.connectors.paging import OffsetPage, TokenPage, offset_pages, token_pages
 from ticketbridge.connectors.walk import ChangeFeed, ExcludingQueries, Page, walk_changes
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
@@ -69,8 +74,8 @@ T = TypeVar("T")
 METADATA_TTL_SECONDS = 600.0
 #: How long a bulk task may run before the connector gives up following it.
 BULK_TASK_TIMEOUT_SECONDS = 300.0
-#: Rounds of bulk transitions for targets several hops away.
-MAX_BULK_ROUNDS = 4
+#: Rounds of bulk transitions: one status a round, each a hop, so several statuses several hops away.
+MAX_BULK_ROUNDS = 16
 #: Hard cap on the pages one walk requests (a million issues at 100 a page).
 MAX_SEARCH_PAGES = 10_000
 #: Jira answers up to 5000 issues a page when only ids are asked for...
@@ -125,7 +130,7 @@ class JiraConnector:
     # --- create -----------------------------------------------------------------------------
 
     async def create_tickets(
-        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = (), provisional_ok: bool = False
     ) -> list[ItemOutcome]:
         outcomes: dict[str, ItemOutcome] = {}
         to_check = [item for item in items if item.key in reconcile]
@@ -146,19 +151,41 @@ class JiraConnector:
                 # Earlier chunks are written: keep their outcomes, and these items were not sent.
                 message = f"Jira did not take this item now: {exc.message}"
                 outcomes.update({item.key: ItemOutcome(key=item.key, error=message, unknown=True) for item in chunk})
-        written = [outcome for outcome in outcomes.values() if outcome.succeeded]
         await self._reach_target_statuses(items, outcomes)
+        if provisional_ok:
+            outcomes.update(self._provisional(items, outcomes))
+        unread = [o.ticket.vendor_id for o in outcomes.values() if o.ticket and o.succeeded and not o.provisional]
         try:
-            fresh = await self._get_many([outcome.ticket.vendor_id for outcome in written if outcome.ticket])
+            fresh = await self.get_tickets(unread)
         except VendorError as exc:  # the creates stand; the next sync brings the full state
-            log.warning("connector.jira.read_back_failed", items=len(written), error=exc.message)
+            log.warning("connector.jira.read_back_failed", items=len(unread), error=exc.message)
             fresh = {}
+        defaults = CreateDefaults(self._cache)
+        for item in items:
+            created = outcomes[item.key].ticket
+            if created is not None and created.vendor_id in fresh:
+                defaults.learn(item, fresh[created.vendor_id])
         return [
             outcome.model_copy(update={"ticket": fresh.get(outcome.ticket.vendor_id, outcome.ticket)})
             if outcome.ticket is not None
             else outcome
             for outcome in (outcomes[item.key] for item in items)
         ]
+
+    def _provisional(self, items: Sequence[CreateItem], outcomes: dict[str, ItemOutcome]) -> dict[str, ItemOutcome]:
+        """The outcomes whose ticket the request and the learned defaults of its project and type
+        describe in full (`create_defaults`). An item moved to a status, or with custom fields (read
+        back in the vendor's own form), is read back."""
+        defaults = CreateDefaults(self._cache)
+        provisional: dict[str, ItemOutcome] = {}
+        for item in items:
+            outcome = outcomes[item.key]
+            if outcome.ticket is None or not outcome.succeeded or item.target_status or item.custom_fields:
+                continue
+            ticket = defaults.complete(item, outcome.ticket)
+            if ticket is not None:
+                provisional[item.key] = outcome.model_copy(update={"ticket": ticket, "provisional": True})
+        return provisional
 
     async def _create_chunk(self, chunk: list[CreateItem]) -> dict[str, ItemOutcome]:
         """One createIssues call (retried inline only when Jira answered and so wrote nothing). A lost
@@ -213,7 +240,7 @@ class JiraConnector:
                 url=f"{self._site_url}/browse/{issue['key']}",
                 created_at=None,
                 updated_at=None,
-                version=str(issue["id"]),
+                version=mapping.UNCHANGED_SINCE_CREATED,
             )
             outcomes[item.key] = ItemOutcome(key=item.key, ticket=placeholder)
         return outcomes
@@ -222,7 +249,7 @@ class JiraConnector:
         wanted = {item.key: item.target_status for item in items if item.target_status and outcomes[item.key].succeeded}
         if not wanted:
             return
-        current = await self._get_many([outcomes[key].ticket.vendor_id for key in wanted])  # type: ignore[union-attr]
+        current = await self.get_tickets([outcomes[key].ticket.vendor_id for key in wanted])  # type: ignore[union-attr]
         for key, target in wanted.items():
             ticket = current.get(outcomes[key].ticket.vendor_id)  # type: ignore[union-attr]
             if ticket is None:
@@ -252,13 +279,13 @@ class JiraConnector:
         issue = await self._read(lambda: self._client.get_issue(vendor_ref, ",".join(mapping.ISSUE_FIELDS)), "getIssue")
         return mapping.to_vendor_ticket(issue, site_url=self._site_url)
 
-    async def _get_many(self, vendor_ids: list[str]) -> dict[str, VendorTicket]:
-        """Fresh state of up to a few hundred issues, 100 per search (read-after-write reconciled).
-        Jira refuses a JQL naming an issue that no longer exists: one deleted since our write is left
-        out (asked of Jira directly) and the rest searched again."""
+    async def get_tickets(self, vendor_ids: Sequence[str]) -> dict[str, VendorTicket]:
+        """100 per search (read-after-write reconciled). Jira refuses a JQL naming an issue that no
+        longer exists: one deleted since our write is left out (asked of Jira directly) and the rest
+        searched again."""
         tickets: dict[str, VendorTicket] = {}
         for start in range(0, len(vendor_ids), 100):
-            chunk = vendor_ids[start : start + 100]
+            chunk = list(vendor_ids[start : start + 100])
             try:
                 body = await self._read(partial(self._search_ids, chunk), "searchJql")
             except VendorRejected:
@@ -558,7 +585,7 @@ class JiraConnector:
         if changes.custom_fields:
             # Bulk edit types its input per field kind and covers few custom types: one edit each.
             errors.update(await self._edit_custom([r for r in editable if r.vendor_id not in errors], changes))
-        fresh = await self._get_many([ref.vendor_id for ref in refs if ref.vendor_id not in errors])
+        fresh = await self.get_tickets([ref.vendor_id for ref in refs if ref.vendor_id not in errors])
         return [
             ItemOutcome(key=ref.vendor_id, error=errors[ref.vendor_id])
             if ref.vendor_id in errors
@@ -581,61 +608,91 @@ class JiraConnector:
         return errors
 
     async def _bulk_transition(self, refs: list[TicketRef], target: str) -> dict[str, str]:
-        """Moves every ref to `target` with one getAvailableTransitions and one submitBulkTransition
-        per round (several rounds only when the target is several hops away). Returns failures."""
+        """Moves every ref to `target`, the issues of one status per round (`next_cohort`), with one
+        getAvailableTransitions and one submitBulkTransition a round: Jira lists only the transitions
+        common to all the issues of a workflow, so issues of one workflow in different statuses share
+        none. Returns failures."""
+        goal = target.lower()
         by_key = {ref.key: ref for ref in refs}
-        pending = {ref.key for ref in refs if (ref.status_name or "").lower() != target.lower()}
+        at = {ref.key: (ref.status_name or "").lower() for ref in refs if (ref.status_name or "").lower() != goal}
+        visited = {key: {status} for key, status in at.items()}
         errors: dict[str, str] = {}
-        visited: dict[str, set[str]] = {key: set() for key in pending}
+        arrivals: dict[str, int] = {}
+
+        async def reread(keys: list[str]) -> None:
+            # Our statuses are the last we saw: Jira's may have changed since (a person, an interrupted run).
+            current = await self.get_tickets([by_key[key].vendor_id for key in keys])
+            for key in keys:
+                ticket = current.get(by_key[key].vendor_id)
+                status = (ticket.status_name or "").lower() if ticket else ""
+                if ticket is None:
+                    errors[by_key[key].vendor_id] = "Jira did not return the ticket"
+                    del at[key]
+                elif status == goal:
+                    del at[key]
+                else:
+                    at[key] = status
+                    visited[key].add(status)
+
+        unknown = [key for key, status in at.items() if not status]
+        if unknown:
+            await reread(unknown)
+        refreshed = False
         for _ in range(MAX_BULK_ROUNDS):
-            if not pending:
+            if not at:
                 break
-            body = await self._read(
-                lambda: self._client.get_bulk_transitions(sorted(pending)), "getAvailableTransitions"
-            )
+            # Categories only order several statuses: a batch in one status needs no getStatuses.
+            categories = await self._status_categories() if len(set(at.values())) > 1 else {}
+            cohort = next_cohort(at, goal, categories, arrivals)
+            keys = sorted(key for key, status in at.items() if status == cohort)
+            body = await self._read(partial(self._client.get_bulk_transitions, keys), "getAvailableTransitions")
             inputs: list[dict[str, Any]] = []
             moving: dict[str, str] = {}
+            stuck = set(keys)
             for group in body.get("availableTransitions") or []:
+                members = [key for key in group.get("issues") or [] if key in stuck]
                 options = [
                     Edge(str(t["transitionId"]), str(t["to"]["statusName"]), None)
                     for t in group.get("transitions") or []
                 ]
-                keys = [key for key in group.get("issues") or [] if key in pending]
-                direct = next((e for e in options if e.to_status.lower() == target.lower()), None)
-                seen = set().union(*(visited[key] for key in keys)) if keys else set()
+                direct = next((e for e in options if e.to_status.lower() == goal), None)
+                seen = set().union(*(visited[key] for key in members))
                 choice = direct or await self._step_towards(options, target, seen)
-                if choice is None:
-                    for key in keys:
-                        errors[by_key[key].vendor_id] = f"No transition leads to status {target!r}."
-                        pending.discard(key)
+                if choice is None or not members:
                     continue
-                inputs.append({"selectedIssueIdsOrKeys": keys, "transitionId": choice.transition_id})
-                moving.update({key: choice.to_status for key in keys})
-            if not inputs:
-                break
-            task_id = await self._write(partial(self._client.submit_bulk_transition, inputs), "submitBulkTransition")
-            failed = await self._follow_task(task_id)
-            for key, to_status in moving.items():
-                ref = by_key[key]
-                if ref.vendor_id in failed:
-                    errors[ref.vendor_id] = failed[ref.vendor_id]
-                    pending.discard(key)
-                elif to_status.lower() == target.lower():
-                    pending.discard(key)
-                else:
-                    visited[key].add(to_status.lower())
-        unreached = [by_key[key].vendor_id for key in pending] + [
-            vendor_id for vendor_id, error in errors.items() if error.startswith("No transition")
-        ]
-        if unreached:
-            # Perhaps already there (e.g. an earlier, interrupted run moved it): ask before failing.
-            current = await self._get_many(unreached)
-            for vendor_id in unreached:
-                ticket = current.get(vendor_id)
-                if ticket is not None and (ticket.status_name or "").lower() == target.lower():
-                    errors.pop(vendor_id, None)
-                else:
-                    errors.setdefault(vendor_id, f"Status {target!r} could not be reached.")
+                inputs.append({"selectedIssueIdsOrKeys": members, "transitionId": choice.transition_id})
+                moving.update(dict.fromkeys(members, choice.to_status.lower()))
+                stuck.difference_update(members)
+            arrivals = {}
+            if inputs:
+                task_id = await self._write(
+                    partial(self._client.submit_bulk_transition, inputs), "submitBulkTransition"
+                )
+                failed = await self._follow_task(task_id)
+                for key, to_status in moving.items():
+                    vendor_id = by_key[key].vendor_id
+                    if vendor_id in failed:
+                        errors[vendor_id] = failed[vendor_id]
+                        del at[key]
+                    elif to_status == goal:
+                        del at[key]
+                    else:
+                        at[key] = to_status
+                        visited[key].add(to_status)
+                        arrivals[to_status] = arrivals.get(to_status, 0) + 1
+            if stuck and refreshed:
+                for key in sorted(stuck):
+                    errors[by_key[key].vendor_id] = f"No transition leads to status {target!r}."
+                    del at[key]
+            elif stuck:
+                # No way on for the issues we believed in `cohort`: perhaps some are elsewhere (then the
+                # group's common transitions are not theirs) or already there. Read every pending one once.
+                refreshed = True
+                await reread(sorted(at))
+        if at:
+            await reread(sorted(at))
+            for key in at:
+                errors.setdefault(by_key[key].vendor_id, f"Status {target!r} could not be reached.")
         return errors
 
     async def _step_towards(self, options: list[Edge], target: str, seen: set[str]) -> Edge | None:

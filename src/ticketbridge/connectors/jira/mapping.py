@@ -111,8 +111,22 @@ def to_vendor_ticket(issue: Json, *, site_url: str) -> VendorTicket:
             for name, value in fields.items()
             if name.startswith(custom.CUSTOM_PREFIX) and value is not None
         },
-        version=str(fields.get("updated") or issue["id"]),
+        version=version_of(issue),
     )
+
+
+#: The version of an issue unchanged since its creation (Jira sets `updated` to `created` then). A
+#: create's answer carries no dates, yet its ticket's version is known: this one, the same the read-back
+#: gives, so the ETag a create answers stays valid for a conditional update until the issue changes.
+UNCHANGED_SINCE_CREATED = "created"
+
+
+def version_of(issue: Json) -> str:
+    fields: Json = issue.get("fields") or {}
+    updated = fields.get("updated")
+    if updated is not None and updated == fields.get("created"):
+        return UNCHANGED_SINCE_CREATED
+    return str(updated or issue["id"])
 
 
 def create_fields(item: CreateItem) -> Json:

@@ -4,11 +4,16 @@ Jira only tells which transitions leave an issue's *current* status, so the conn
 workflow graph as it goes (per project and issue type, kept in the connection's metadata cache)
 and plans the shortest known path; where the graph is not known yet it steps towards the target's
 status category (To Do → In Progress → Done) and learns from there.
+
+Bulk transitions move the issues of one status per round (`next_cohort`): Jira's getAvailableTransitions
+groups issues by workflow and lists only the transitions common to every issue of a group, so issues
+of one workflow in different statuses usually share none.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 #: Jira's status categories, in the order work flows through them.
@@ -64,3 +69,24 @@ class WorkflowGraph:
                     seen.add(to_status)
                     queue.append((to_status, [*path, edge]))
         return None
+
+
+def next_cohort(
+    statuses: Mapping[str, str], target: str, categories: Mapping[str, str], arrivals: Mapping[str, int]
+) -> str:
+    """The status (lower-cased) whose issues a bulk transition moves next, given each pending issue's
+    status (`statuses`) and how many issues the last round moved into each status (`arrivals`).
+
+    The status furthest from the target's category goes first, then the one the last movers reached,
+    so that on a linear workflow each round's movers join the next round's issues and the whole batch
+    takes as many rounds as its furthest issue has hops."""
+    target_rank = CATEGORY_RANK.get(categories.get(target.lower(), ""), 1)
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+
+    def order(status: str) -> tuple[int, int, int, str]:
+        distance = abs(CATEGORY_RANK.get(categories.get(status, ""), 1) - target_rank)
+        return (-distance, -arrivals.get(status, 0), -counts[status], status)
+
+    return min(counts, key=order)

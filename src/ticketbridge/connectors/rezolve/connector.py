@@ -99,8 +99,9 @@ class RezolveConnector:
     # --- writes -------------------------------------------------------------------------------
 
     async def create_tickets(
-        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = (), provisional_ok: bool = False
     ) -> list[ItemOutcome]:
+        """Rezolve answers a create with the whole ticket: never provisional (`provisional_ok` unused)."""
         schemas = await self._schemas()
         markers = [item.marker for item in items if item.key in reconcile]
         adopted = await self._find_by_markers(markers) if markers else {}
@@ -268,6 +269,17 @@ class RezolveConnector:
         meanwhile moves no other (offsets would shift, and hide a live ticket)."""
         async for raws in self._walk("createdAt", since=None, page_size=page_size):
             yield [str(raw["id"]) for raw in raws]
+
+    async def get_tickets(self, vendor_ids: Sequence[str]) -> dict[str, VendorTicket]:
+        """A list filtered on `id IN`, 100 a call."""
+        tickets: dict[str, VendorTicket] = {}
+        for start in range(0, len(vendor_ids), MAX_PAGE_SIZE):
+            chunk = list(vendor_ids[start : start + MAX_PAGE_SIZE])
+            raws, _ = await self._list_page({"filter": _where("id", "IN", chunk)}, offset=0, limit=len(chunk))
+            for raw in raws:
+                ticket = await self._to_ticket(raw)
+                tickets[ticket.vendor_id] = ticket
+        return tickets
 
     async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:
         """The ids among `vendor_ids` of tickets that exist now: a list filtered on `id IN`, 100 a call."""

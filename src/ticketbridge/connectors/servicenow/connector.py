@@ -132,8 +132,9 @@ class ServiceNowConnector:
     # --- writes -------------------------------------------------------------------------------
 
     async def create_tickets(
-        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = ()
+        self, items: Sequence[CreateItem], *, reconcile: Collection[str] = (), provisional_ok: bool = False
     ) -> list[ItemOutcome]:
+        """ServiceNow answers a create with the whole record: never provisional (`provisional_ok` unused)."""
         outcomes: dict[str, ItemOutcome] = {}
         for item in items:
             try:
@@ -330,6 +331,17 @@ class ServiceNowConnector:
         """Keyset on sys_id (`sys_id>last`), which never changes: nothing that exists is missed."""
         async for rows in self._keyset(TABLE, "", fields=["sys_id"], page_size=page_size):
             yield [str(row["sys_id"]) for row in rows]
+
+    async def get_tickets(self, vendor_ids: Sequence[str]) -> dict[str, VendorTicket]:
+        """`sys_idIN...` 100 at a time; an id that is no sys_id names no incident."""
+        wellformed = [vendor_id for vendor_id in vendor_ids if SYS_ID.pattern.fullmatch(vendor_id)]
+        tickets: dict[str, VendorTicket] = {}
+        for start in range(0, len(wellformed), IN_CHUNK):
+            chunk = wellformed[start : start + IN_CHUNK]
+            page = await self._list(TABLE, f"sys_idIN{','.join(chunk)}", limit=len(chunk))
+            choices = await self._choices()
+            tickets.update((str(raw["sys_id"]), self._ticket(raw, choices)) for raw in page.rows)
+        return tickets
 
     async def existing_ticket_ids(self, vendor_ids: Sequence[str]) -> set[str]:
         """Asked of ServiceNow directly, `sys_idIN...` 100 at a time. An id that is no sys_id names
