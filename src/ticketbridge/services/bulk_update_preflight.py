@@ -79,19 +79,11 @@ async def _each_screen(
     custom_fields: Mapping[str, Any],
     users: Mapping[str, str],
 ) -> Preflighted:
-    given, cleared = preflight.unified_of(changes)
     groups: dict[str, tuple[list[TicketRead], TicketChanges]] = {}
     refused: list[Failed] = []
     for ticket in tickets:
-        meta = await connector.edit_metadata(ticket.vendor_key)
-        checked = preflight.check_update(
-            meta,
-            unified_given=given,
-            unified_cleared=cleared,
-            custom_fields=custom_fields,
-            users=users,
-            prefix=PREFIX,
-            target_status=changes.target_status,
+        checked = await write_metadata.check_edit(
+            connector, ticket.vendor_key, changes, custom_fields=custom_fields, users=users, prefix=PREFIX
         )
         if checked.problems:
             refused.append(_failed(ticket, checked.problems))

@@ -175,16 +175,8 @@ async def preflight_update(
 ) -> TicketChanges:
     """The changes with their custom fields converted, once the edit metadata of the ticket admits
     every field; InvalidFields listing each problem otherwise (nothing is written)."""
-    meta = await connector.edit_metadata(vendor_key)
-    given, cleared = preflight.unified_of(changes)
-    checked = preflight.check_update(
-        meta,
-        unified_given=given,
-        unified_cleared=cleared,
-        custom_fields=custom_fields,
-        users=users,
-        prefix=prefix,
-        target_status=changes.target_status,
+    checked = await write_metadata.check_edit(
+        connector, vendor_key, changes, custom_fields=custom_fields, users=users, prefix=prefix
     )
     if checked.problems:
         raise InvalidFields("The update does not pass the vendor's field configuration.", details=checked.problems)

@@ -10,8 +10,9 @@ again, so the next preflight sees the vendor's configuration as it is now.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,7 @@ from ticketbridge.connectors.base import Connector
 from ticketbridge.connectors.errors import VendorNotFound
 from ticketbridge.domain.fields import WriteMetadata
 from ticketbridge.domain.tenancy import ConnectionRead
+from ticketbridge.domain.tickets import TicketChanges
 from ticketbridge.errors import InvalidRequest
 from ticketbridge.services import preflight
 from ticketbridge.services.ticket_requests import ResolvedCreate
@@ -148,3 +150,27 @@ async def refresh_after_refusal(connector: Connector, scopes: Sequence[Scope]) -
     """Reads the write metadata of `scopes` again (a field refusal says the cached copy is stale);
     answers it as read now."""
     return {scope: await metadata_for(connector, scope, refresh=True) for scope in dict.fromkeys(scopes)}
+
+
+async def check_edit(
+    connector: Connector,
+    vendor_key: str,
+    changes: TicketChanges,
+    *,
+    custom_fields: Mapping[str, Any],
+    users: Mapping[str, str],
+    prefix: list[Any],
+) -> preflight.Checked:
+    """`changes` against the ticket's edit metadata now (cached by the connector): its problems, and
+    its custom fields converted for the vendor."""
+    meta = await connector.edit_metadata(vendor_key)
+    given, cleared = preflight.unified_of(changes)
+    return preflight.check_update(
+        meta,
+        unified_given=given,
+        unified_cleared=cleared,
+        custom_fields=custom_fields,
+        users=users,
+        prefix=prefix,
+        target_status=changes.target_status,
+    )
