@@ -159,15 +159,34 @@ def jira_sandbox() -> FastAPI:
 
 @pytest.fixture
 def rezolve_sandbox() -> FastAPI:
+    """A fresh Rezolve sandbox with the demo tenant, in process, reachable at REZOLVE_URL, at the
+    sandbox's defaults, nothing switched off: access tokens live 300 s, workflows are enforced, a write
+    with a stale etag is refused (ETAG_MISMATCH). The sandbox's own per-tenant rate limit is off by
+    default (Rezolve publishes no numbers; `RezolveSandboxConfig.rate_limits`); only the limit's own
+    test turns it on (sandboxes/rezolve/test_limits_and_persistence.py). A test that needs other roles
+    builds its own sandbox, with its reason:
+    - api/test_verification.py: no role may read (how verification names the vendor's refusal)."""
     return rezolve.create_app(rezolve.RezolveSandboxConfig(base_url=REZOLVE_URL))
 
 
 @pytest.fixture
 def servicenow_sandbox() -> FastAPI:
-    """A fresh ServiceNow sandbox with the demo instance, unthrottled (the sandbox's default applies a
-    rate-limit rule, as instances do)."""
-    unthrottled = servicenow.RateLimitConfig(enabled=False)
-    return servicenow.create_app(servicenow.ServiceNowSandboxConfig(base_url=SERVICENOW_URL, rate_limits=unthrottled))
+    """A fresh ServiceNow sandbox with the demo instance, in process, reachable at SERVICENOW_URL, at the
+    sandbox's production defaults, as the connector meets an instance:
+
+    - inbound REST rate limiting is on: one rule, 5000 Table API requests an hour per user (batch items
+      count one each), answered with X-RateLimit-Limit/-Reset/-Rule, and over it 429 with Retry-After;
+    - OAuth access tokens live 1800 s; the data policies (close values, hold reason) hold; sysparm_limit
+      is applied before ACLs (short pages).
+
+    The other ServiceNow sandboxes of the suite start from the same defaults. Only a test about a limit
+    itself sets it:
+    - connectors/servicenow/test_rate_limits.py: 2 incident inserts an hour, on the limiter's clock
+      placed at or inside an hour (`PUT /__sandbox__/rate-limits`);
+    - sandboxes/servicenow/test_auth_and_limits.py: small rules, to see the 429 and the rule headers;
+    - connectors/servicenow/test_connector.py: a 2000-byte batch input size, so an item is unserviced.
+    Not yet at the defaults: the security tests' second instance (security/conftest.py, unthrottled)."""
+    return servicenow.create_app(servicenow.ServiceNowSandboxConfig(base_url=SERVICENOW_URL))
 
 
 @pytest.fixture
@@ -184,6 +203,7 @@ async def runtime(settings: Settings, vendor_transport: SandboxRouter) -> AsyncI
     try:
         yield built
     finally:
+        await built.read_backs.drain()  # none may write once the tables are emptied
         await empty_tables(built.engine)
         await built.close()
 

@@ -77,10 +77,8 @@ def globex_jira_sandbox() -> FastAPI:
 
 @pytest.fixture
 def globex_servicenow_sandbox() -> FastAPI:
-    unthrottled = servicenow.RateLimitConfig(enabled=False)
-    return servicenow.create_app(
-        servicenow.ServiceNowSandboxConfig(base_url=GLOBEX_SERVICENOW_URL, rate_limits=unthrottled)
-    )
+    """Globex's instance at the sandbox's production defaults, like Acme's (tests/conftest.py)."""
+    return servicenow.create_app(servicenow.ServiceNowSandboxConfig(base_url=GLOBEX_SERVICENOW_URL))
 
 
 @pytest.fixture

@@ -254,9 +254,7 @@ class ServiceNowCase(VendorCase):
     seed_chunk = 5000
 
     def standalone(self, url: str) -> FastAPI:
-        unthrottled = servicenow.RateLimitConfig(enabled=False)
-        config = servicenow.ServiceNowSandboxConfig(base_url=url, in_process=False, rate_limits=unthrottled)
-        return servicenow.create_app(config)
+        return servicenow.create_app(servicenow.ServiceNowSandboxConfig(base_url=url, in_process=False))
 
     def seed_body(self, count: int) -> dict[str, Any]:
         return {"incidents": count}

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.support.connectors import connectors_of
 from ticketbridge.connectors import ConnectorFactory
+from ticketbridge.connectors.base import Connector
 from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
 from ticketbridge.sandboxes.faults import SandboxTransport
 from ticketbridge.sandboxes.servicenow import ServiceNowSandboxConfig, create_app
-from ticketbridge.sandboxes.servicenow.config import RateLimitConfig
 
 from .support import BASE_URL, CONTROL, Instance, RecordingTransport, credentials, make_connection
 
@@ -20,7 +20,8 @@ Build = Callable[..., ServiceNowConnector]
 
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
-    return create_app(ServiceNowSandboxConfig(base_url=BASE_URL, rate_limits=RateLimitConfig(enabled=False)))
+    """At the sandbox's defaults (its rate-limit rule on): one per module, reset before each test."""
+    return create_app(ServiceNowSandboxConfig(base_url=BASE_URL))
 
 
 @pytest.fixture
@@ -48,18 +49,13 @@ def factory(transport: RecordingTransport) -> ConnectorFactory:
 @pytest.fixture
 async def build(factory: ConnectorFactory) -> AsyncIterator[Build]:
     """Connectors of one connection (one metadata cache), with credential overrides."""
-    connection = make_connection()
-    built: list[ServiceNowConnector] = []
+    async with connectors_of(factory, make_connection(), credentials()) as build:
+        yield lambda **overrides: servicenow(build(**overrides))
 
-    def make(**overrides: Any) -> ServiceNowConnector:
-        connector = factory.build(connection, credentials(**overrides))
-        assert isinstance(connector, ServiceNowConnector)
-        built.append(connector)
-        return connector
 
-    yield make
-    for connector in built:
-        await connector.aclose()
+def servicenow(connector: Connector) -> ServiceNowConnector:
+    assert isinstance(connector, ServiceNowConnector)
+    return connector
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
 from ticketbridge.connectors.servicenow.writes import MAX_BATCH_ROUNDS
 from ticketbridge.domain.tickets import TicketBaseline, TicketChanges, TicketRef
 from ticketbridge.sandboxes.faults import SandboxTransport
-from ticketbridge.sandboxes.servicenow import RateLimitConfig, ServiceNowSandboxConfig, create_app
+from ticketbridge.sandboxes.servicenow import ServiceNowSandboxConfig, create_app
 
 from .conftest import Build
 from .support import (
@@ -242,11 +242,7 @@ async def test_oauth_password_grant_then_refresh(
 
 
 async def test_what_a_batch_leaves_unserviced_is_never_written_and_reported_to_retry() -> None:
-    app = create_app(
-        ServiceNowSandboxConfig(
-            base_url=BASE_URL, rate_limits=RateLimitConfig(enabled=False), batch_max_input_bytes=2000
-        )
-    )
+    app = create_app(ServiceNowSandboxConfig(base_url=BASE_URL, batch_max_input_bytes=2000))
     transport = RecordingTransport(SandboxTransport(app))
     connector = ConnectorFactory(transport=transport).build(make_connection(), credentials())
     try:

@@ -14,7 +14,6 @@ from ticketbridge.sandboxes.servicenow import (
     ITIL_USERNAME,
     REQUESTER_PASSWORD,
     REQUESTER_USERNAME,
-    RateLimitConfig,
     ServiceNowSandboxConfig,
     create_app,
 )
@@ -24,8 +23,9 @@ BASE_URL = "http://servicenow.test"
 
 @pytest.fixture
 def sandbox_config() -> ServiceNowSandboxConfig:
-    """Rate limits off (on by default, as on an instance with a rule): tests of the limits ask for them."""
-    return ServiceNowSandboxConfig(base_url=BASE_URL, rate_limits=RateLimitConfig(enabled=False))
+    """The sandbox's defaults, its rate-limit rule on as on an instance; tests of the limits set their own
+    rules (`PUT /__sandbox__/rate-limits`)."""
+    return ServiceNowSandboxConfig(base_url=BASE_URL)
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ from ticketbridge.sandboxes.servicenow import (
     REQUESTER_USERNAME,
     RateLimitConfig,
     RateLimitRule,
+    ServiceNowSandboxConfig,
 )
+from ticketbridge.sandboxes.servicenow.config import DEFAULT_RULE_ID
 
 PASSWORD_GRANT = {
     "grant_type": "password",
@@ -68,6 +70,18 @@ async def test_expired_access_tokens_answer_401(anonymous: httpx.AsyncClient) ->
     assert expired.json() == {"expired": 1}
     assert refused.status_code == 401
     assert refused.json()["error"]["message"] == "User Not Authenticated"
+
+
+async def test_the_suite_meets_the_default_rule_as_an_instance_sets_it(
+    sandbox_config: ServiceNowSandboxConfig, client: httpx.AsyncClient
+) -> None:
+    assert sandbox_config.rate_limits == RateLimitConfig()  # the fixture's: the sandbox's own, on
+    answer = await client.get("/api/now/table/incident", params={"sysparm_limit": 1})
+    batch = await client.post("/api/now/v1/batch", json={"batch_request_id": "1", "rest_requests": []})
+
+    assert answer.status_code == 200
+    assert (answer.headers["x-ratelimit-limit"], answer.headers["x-ratelimit-rule"]) == ("5000", DEFAULT_RULE_ID)
+    assert batch.status_code == 200 and "x-ratelimit-limit" not in batch.headers  # a Table API rule
 
 
 async def test_rate_limit_rules(client: httpx.AsyncClient) -> None:

@@ -31,7 +31,6 @@ from ticketbridge.sandboxes.servicenow import (
     DEMO_CLIENT_SECRET,
     DEMO_PASSWORD,
     DEMO_USERNAME,
-    RateLimitConfig,
     ServiceNowSandboxConfig,
     create_app,
 )
@@ -76,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     cert, key = _self_signed(tmp_path_factory.mktemp("tls"))
     port = _free_port()
     url = f"https://127.0.0.1:{port}"
-    config = ServiceNowSandboxConfig(base_url=url, in_process=False, rate_limits=RateLimitConfig(enabled=False))
+    config = ServiceNowSandboxConfig(base_url=url, in_process=False)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config),

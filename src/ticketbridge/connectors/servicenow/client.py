@@ -12,7 +12,8 @@ Every response is classified exactly once, in `classify`, by the rules every ven
                                   once more first; a 401 refused the call, so resending is safe)
     403                           VendorRejected: an ACL refuses the operation
     404                           VendorNotFound
-    429                           VendorRetriable with Retry-After
+    429                           VendorRetriable with Retry-After (a batch item's 429 comes in its
+                                  answer, with its headers: `BatchAnswer.retry_after`)
     5xx                           VendorRetriable on reads; on writes VendorOutcomeUnknown, since a
                                   business rule may fail after the insert committed
     other 4xx                     VendorRejected
@@ -33,6 +34,7 @@ import httpx
 
 from ticketbridge.connectors import responses
 from ticketbridge.connectors.errors import VendorAuthError, VendorOutcomeUnknown, VendorRejected, VendorRetriable
+from ticketbridge.connectors.pacing import reset_seconds, retry_after_seconds
 from ticketbridge.connectors.paths import KeyKind, segment
 from ticketbridge.connectors.responses import ErrorDialect, send
 from ticketbridge.connectors.servicenow.tokens import Token, TokenCache
@@ -74,6 +76,8 @@ class BatchAnswer:
     status_code: int
     body: Json
     error_message: str | None = None
+    #: A 429's wait in seconds: its Retry-After, else until its X-RateLimit-Reset (None: not said).
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,8 @@ class ServiceNowClient:
                 "id": item.id,
                 "method": item.method,
                 "url": item.url,
-                "exclude_response_headers": True,
+                # Kept for the 429s: an item over a rate-limit rule says in its headers when to resend.
+                "exclude_response_headers": False,
                 "headers": [
                     {"name": "Content-Type", "value": "application/json"},
                     {"name": "Accept", "value": "application/json"},
@@ -178,10 +183,12 @@ class ServiceNowClient:
         serviced: dict[str, BatchAnswer] = {}
         for answer in body.get("serviced_requests") or []:
             if isinstance(answer, dict) and answer.get("id") is not None:
+                status_code = int(answer.get("status_code") or 0)
                 serviced[str(answer["id"])] = BatchAnswer(
-                    status_code=int(answer.get("status_code") or 0),
+                    status_code=status_code,
                     body=_decoded(answer.get("body")),
                     error_message=str(answer["error_message"]) if answer.get("error_message") else None,
+                    retry_after=_wait_of(answer.get("headers")) if status_code == 429 else None,
                 )
         unserviced = [str(item) for item in body.get("unserviced_requests") or []]
         return BatchResult(serviced=serviced, unserviced=unserviced)
@@ -254,6 +261,14 @@ def _result(response: httpx.Response, *, write: bool = False) -> Json:
         error = VendorOutcomeUnknown if write else VendorRetriable
         raise error("ServiceNow answered without a record in `result`.", status_code=response.status_code)
     return result
+
+
+def _wait_of(headers: Any) -> float | None:
+    """A batch item's Retry-After (seconds), else its X-RateLimit-Reset (a Unix time) as seconds from now."""
+    pairs = [(str(h.get("name")), str(h.get("value"))) for h in headers or [] if isinstance(h, dict)]
+    answer = httpx.Response(429, headers=pairs)
+    wait = retry_after_seconds(answer)
+    return wait if wait is not None else reset_seconds(answer)
 
 
 def _decoded(encoded: Any) -> Json:

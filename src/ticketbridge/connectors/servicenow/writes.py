@@ -3,8 +3,11 @@
 Create. Every incident carries its item's marker in the marker field (`correlation_id` unless the
 connection names another, checked against sys_dictionary first: ServiceNow ignores a condition on an
 unknown field, so `typoIN...` would match every incident and adopt a stranger's). Creates go through
-the Batch API, up to `batch_size` inserts a call (the spec's `bulk_create_size`); requests the instance did not get to
-(`unserviced_requests`) wrote nothing and are sent again in the next round. When the instance has no
+the Batch API, up to `batch_size` inserts a call (the spec's `bulk_create_size`). Requests the
+instance did not get to (`unserviced_requests`) wrote nothing and go again in the next round; so do
+those a rate-limit rule refused (429 in the item's answer), after the wait their Retry-After names,
+when the call's waits stay within the policy's `max_inline_wait`. A longer wait (an instance's counts
+reset on the hour) is not slept: those items come back not sent, with it. When the instance has no
 Batch API (404, or 400 "Requested URI does not represent any resource"), one POST per item, at most
 `max_concurrent_items` at a time. A create whose answer was lost (timeout, dropped connection, a 5xx
 that may follow a committed insert) comes back `unknown` and is never sent again here: the caller
@@ -77,6 +80,22 @@ class CreateOutcomes:
     not_sent: dict[str, VendorError] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Throttled:
+    """The items of one batch round that a rate-limit rule refused (429), and how long to wait."""
+
+    keys: set[str] = field(default_factory=set)
+    #: The longest wait any of them named (None: none said).
+    wait: float | None = None
+    message: str = ""
+
+    def add(self, key: str, wait: float | None, message: str) -> None:
+        self.keys.add(key)
+        self.message = f"ServiceNow's rate limit refused this create ({message}); it is safe to retry."
+        if wait is not None:
+            self.wait = max(wait, self.wait or 0.0)
+
+
 class Creator:
     def __init__(
         self,
@@ -116,10 +135,12 @@ class Creator:
         pending = list(bodies)
         first_call = True
         url = f"{TABLE_API}/{TABLE}?" + "&".join(f"{name}={value}" for name, value in READ_PARAMS.items())
-        for _ in range(MAX_BATCH_ROUNDS):
+        waited = 0.0
+        for round_number in range(1, MAX_BATCH_ROUNDS + 1):
             if not pending:
                 return
             left: list[str] = []
+            throttled = Throttled()
             for start in range(0, len(pending), self._batch_size):
                 chunk = pending[start : start + self._batch_size]
                 ids = {f"c{n}": key for n, key in enumerate(chunk)}
@@ -144,14 +165,29 @@ class Creator:
                 except VendorError as exc:  # refused as a whole (auth, rate limit): nothing written
                     outcomes.not_sent.update({key: exc for key in chunk})
                     continue
-                left += self._read_batch(ids, result, outcomes)
+                left += self._read_batch(ids, result, outcomes, throttled)
             pending = left
+            if not throttled.keys:
+                continue
+            wait = throttled.wait if throttled.wait is not None else self._policy.backoff(round_number)
+            if round_number == MAX_BATCH_ROUNDS or waited + wait > self._policy.max_inline_wait:
+                # Not waited out here (ServiceNow's counts reset hourly): the caller comes back then.
+                error = VendorRetriable(throttled.message, status_code=429, retry_after=wait)
+                outcomes.not_sent.update(dict.fromkeys(throttled.keys, error))
+                pending = [key for key in pending if key not in throttled.keys]
+            else:
+                log.info("connector.servicenow.rate_limited", items=len(throttled.keys), wait_seconds=wait)
+                waited += wait
+                await asyncio.sleep(wait)
         for key in pending:
             outcomes.not_sent[key] = VendorRetriable("ServiceNow did not get to this create; it is safe to retry.")
 
     @staticmethod
-    def _read_batch(ids: dict[str, str], result: BatchResult, outcomes: CreateOutcomes) -> list[str]:
-        """Records each serviced answer; returns the keys to send again (unserviced, 429)."""
+    def _read_batch(
+        ids: dict[str, str], result: BatchResult, outcomes: CreateOutcomes, throttled: Throttled
+    ) -> list[str]:
+        """Records each serviced answer; returns the keys to send again (unserviced, and 429s, which
+        `throttled` gathers with the longest wait they named)."""
         again = [ids[rid] for rid in result.unserviced if rid in ids]
         for rid, key in ids.items():
             answer = result.serviced.get(rid)
@@ -163,8 +199,9 @@ class Creator:
             message = envelope_message(answer.body) or answer.error_message or f"HTTP {answer.status_code}"
             if answer.status_code in (200, 201) and isinstance(record, dict) and record.get("sys_id"):
                 outcomes.created[key] = record
-            elif answer.status_code == 429:
+            elif answer.status_code == 429:  # over a rate-limit rule: refused, nothing written
                 again.append(key)
+                throttled.add(key, answer.retry_after, message)
             elif answer.status_code >= 500 or answer.status_code < 300:
                 outcomes.unknown[key] = f"ServiceNow did not confirm this create ({message})"
             else:

@@ -30,7 +30,7 @@ class RateLimitRule(BaseModel):
 
 class RateLimitConfig(BaseModel):
     """Inbound REST API rate limiting. On by default (standalone, `make demo`), at a limit an integration
-    meets in a busy hour; the test fixtures turn it off explicitly."""
+    meets in a busy hour; the test fixtures keep it (only tests about the limits change the rules)."""
 
     enabled: bool = True
     rules: list[RateLimitRule] = Field(default_factory=lambda: [RateLimitRule(requests_per_hour=5000)])
