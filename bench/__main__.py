@@ -111,6 +111,8 @@ async def run(sizes: Sizes, only: frozenset[int], directory: Path) -> list[Resul
             name = f"8. full sync of {sizes.sync_issues:,} issues"
             target = ">= 50 % of bare, calls <= 1.1x"
             await _attempt(results, [name], "tickets/s", target, lambda: sync.full_sync(context))
+            target = "peak RSS <= 200 MB (190.7 MiB) at 100,000"
+            await _attempt(results, [sync.memory_name(sizes)], "MiB", target, lambda: sync.sync_memory(context))
     order = {result.name: index for index, result in enumerate(results)}
     return sorted(results, key=lambda result: (result.name.split(".")[0].zfill(2), order[result.name]))
 

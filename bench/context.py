@@ -39,13 +39,14 @@ class Sizes:
     stored_tickets: int  #: scenario 6
     sync_issues: int  #: scenario 8
     sync_repetitions: int
+    memory_sync_issues: int  #: scenario 8's peak-RSS row (issue #16's target is at 100,000)
     rate_limited_jobs: int  #: scenario 9
     rate_limited_repetitions: int
     scale_jobs: int  #: scenario 10, per worker count
 
 
-FULL = Sizes(20, 30, 10, 8.0, 3, 10_000, 20_000, 3, 40, 2, 48)
-QUICK = Sizes(6, 10, 4, 3.0, 2, 10_000, 5_000, 2, 10, 1, 24)
+FULL = Sizes(20, 30, 10, 8.0, 3, 10_000, 20_000, 3, 100_000, 40, 2, 48)
+QUICK = Sizes(6, 10, 4, 3.0, 2, 10_000, 5_000, 2, 30_000, 10, 1, 24)
 
 
 @dataclass

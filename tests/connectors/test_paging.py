@@ -1,12 +1,14 @@
-"""Token and offset paging: every page once, a hard cap, and no loop on a repeated token."""
+"""Token and offset paging: every page once, a hard cap, and no loop on a repeated token; fetching
+one page ahead of the caller, never more."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from ticketbridge.connectors.paging import offset_pages, token_pages
+from ticketbridge.connectors.paging import fetch_ahead, offset_pages, token_pages
 from ticketbridge.connectors.walk import WalkStalled
 
 
@@ -61,3 +63,67 @@ async def test_an_empty_page_ends_an_offset_walk_and_the_cap_stops_one() -> None
 
     with pytest.raises(WalkStalled, match="cap of 2 pages"):
         _ = [page async for page in offset_pages(endless, operation="test", max_pages=2)]
+
+
+class Source:
+    """Pages 1..`count`, noting how many were asked for and whether it was closed; page `failing`
+    raises instead."""
+
+    def __init__(self, count: int, *, failing: int | None = None) -> None:
+        self.count = count
+        self.failing = failing
+        self.fetched = 0
+        self.closed = False
+
+    async def pages(self) -> AsyncIterator[int]:
+        try:
+            for page in range(1, self.count + 1):
+                await asyncio.sleep(0)  # a vendor round trip
+                if page == self.failing:
+                    raise RuntimeError(f"page {page} failed")
+                self.fetched = page
+                yield page
+        finally:
+            self.closed = True
+
+
+async def settle() -> None:
+    """Lets the fetch running ahead go as far as it will."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_fetch_ahead_keeps_the_order_and_fetches_exactly_one_page_ahead() -> None:
+    source = Source(4)
+    received: list[int] = []
+    ahead: list[int] = []
+    async for page in fetch_ahead(source.pages()):
+        received.append(page)
+        await settle()  # the caller stores the page meanwhile
+        ahead.append(source.fetched - page)
+
+    assert received == [1, 2, 3, 4]
+    assert ahead == [1, 1, 1, 0]  # the next page was fetched during each, never a second one
+    assert source.closed
+
+
+async def test_a_page_that_fails_surfaces_after_every_page_before_it() -> None:
+    source = Source(4, failing=3)
+    received: list[int] = []
+    with pytest.raises(RuntimeError, match="page 3 failed"):
+        async for page in fetch_ahead(source.pages()):
+            received.append(page)
+            await settle()
+
+    assert received == [1, 2]
+
+
+async def test_a_caller_that_stops_early_cancels_the_fetch_ahead_and_closes_the_pages() -> None:
+    source = Source(10)
+    pages = fetch_ahead(source.pages())
+    async for page in pages:
+        if page == 2:
+            break
+    await pages.aclose()  # type: ignore[attr-defined]
+
+    assert source.closed and source.fetched <= 3

@@ -5,10 +5,15 @@ Both raise `WalkStalled` (retriable, from `walk.py`) rather than stop quietly: a
 would look complete, and a marker search that looks complete but is not can create a ticket twice.
 Offsets and tokens point into a list that may shift while it is walked; walks that must not miss a
 change use the keyset walk in `walk.py` instead, and these serve lookups and directory listings.
+
+`fetch_ahead` wraps any of these walks (and the keyset walk) so that the next page is fetched while
+the caller works on the current one: at most one page ahead, so at most two are held.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -55,3 +60,32 @@ async def offset_pages(
             return
         offset += len(items)
     raise WalkStalled(f"{operation}: the walk reached its cap of {max_pages} pages; it resumes later.")
+
+
+async def fetch_ahead(pages: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`pages` in their order, the next one fetched while the caller works on the current one (a
+    sync storing it, say), and never more than that one. A page's error surfaces where that page
+    would have come, after every page before it; a caller that stops early cancels the fetch and
+    closes `pages`. Nothing the caller keeps (a checkpoint) can get ahead of the pages it received."""
+
+    async def fetch() -> T:
+        return await anext(pages)
+
+    pending = asyncio.create_task(fetch())
+    try:
+        while True:
+            try:
+                page = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.create_task(fetch())
+            yield page
+    finally:
+        pending.cancel()
+        # The caller stopped (its own error is on its way): the page fetched ahead, or the error
+        # fetching it, is for no one.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()

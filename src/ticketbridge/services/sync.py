@@ -7,7 +7,8 @@ Design:
   previous run's start, not its newest ticket, catches tickets changed while that run was walking.
 - **Streaming.** Pages of `PAGE_SIZE` are stored one short transaction each and dropped: memory
   stays flat whatever the number of tickets, and no transaction waits on a vendor call. The next
-  page is fetched while one is stored (`_one_ahead`): at most two pages are held.
+  page is fetched while one is stored (`connectors.paging.fetch_ahead`, for the ticket walk and the
+  deletion walk's ids alike): at most two pages are held.
 - **Resume.** After each page the run's checkpoint (the newest vendor change time it stored) is
   committed with the page. A run interrupted by a crash is retried by the job engine and continues
   from that checkpoint, keeping its original start as the next high-water mark.
@@ -30,25 +31,26 @@ Design:
   `sync_seen` as they are stored, and it walks no ids (a call saved per 5,000 tickets). A
   listing can miss a live ticket (a page that shifted, an index that lags), so the ones it did not
   list are first asked of the vendor directly (`existing_ticket_ids`); only those the vendor
-  confirms gone become inactive. An interrupted walk starts over.
+  confirms gone become inactive. An interrupted walk starts over. The walk's rows are emptied after
+  the run's end, `CLEAR_PAGE_SIZE` a transaction: SQLite holds a transaction's deletions in memory,
+  50 MB for one statement over 100,000 rows.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.connectors.base import Connector
 from ticketbridge.connectors.errors import VendorNotFound
+from ticketbridge.connectors.paging import fetch_ahead
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import VendorTicket
 from ticketbridge.enums import ConnectionState, HealthName
@@ -76,12 +78,13 @@ from ticketbridge.store import tickets as tickets_store
 from ticketbridge.store.base import utcnow
 
 log = get_logger("ticketbridge.sync")
-T = TypeVar("T")
 
 #: Tickets a page: Jira's most with the fields a ticket needs (connectors cap it at their own).
 PAGE_SIZE = 100
 #: Ids a page of the deletion walk: Jira's most for ids only (5000 rows, one INSERT into sync_seen).
 ID_PAGE_SIZE = 5000
+#: Rows of the deletion walk emptied a transaction at a time (bounds what SQLite holds meanwhile).
+CLEAR_PAGE_SIZE = 5000
 #: Tickets the deletion walk did not list, confirmed with the vendor this many at a time.
 CONFIRM_PAGE_SIZE = 100
 #: Skipped tickets a run tolerates (remembered ones included); beyond, the store's error is raised.
@@ -148,22 +151,21 @@ async def sync_connection(
     `VendorAccess.open`; a vendor 4xx other than auth also marks the connection VENDOR_CLIENT_ERROR."""
     async with transaction() as db:
         state = await store.get_sync_state(db, connection.id)
-        if not state.in_progress:
-            state = dataclasses.replace(
-                state,
-                run_started_at=utcnow(),
-                run_since=state.high_water_mark - OVERLAP if state.high_water_mark else None,
-                checkpoint=None,
-                phase=TICKETS,
-                tickets_synced=0,
-                tickets_deactivated=0,
-            )
-            await store.update_sync_state(
-                db,
-                connection.id,
-                **{name: getattr(state, name) for name in RUN_FIELDS},
-            )
-            await store.clear_seen(db, connection.id)
+    if not state.in_progress:
+        # Rows a run left when it stopped between its end and its own clearing; gone before the new
+        # run starts, so that none of them counts as seen by it.
+        await _clear_seen(transaction, connection.id)
+        state = dataclasses.replace(
+            state,
+            run_started_at=utcnow(),
+            run_since=state.high_water_mark - OVERLAP if state.high_water_mark else None,
+            checkpoint=None,
+            phase=TICKETS,
+            tickets_synced=0,
+            tickets_deactivated=0,
+        )
+        async with transaction() as db:
+            await store.update_sync_state(db, connection.id, **{name: getattr(state, name) for name in RUN_FIELDS})
     log.info(
         "sync.started",
         connection_id=str(connection.id),
@@ -199,13 +201,13 @@ async def sync_connection(
             tickets_deactivated=deactivated,
             last_completed_at=now,
         )
-        # Here, with the run's end: a run resumed before it still has the walk's rows.
-        await store.clear_seen(db, connection.id)
         await connections_store.update_connection(db, connection.id, last_synced_at=now)
         if skipped:
             # In this transaction, not through `access.record_health`: `open` has just set HEALTHY.
             note = _skipped_note(skipped)
             await connections_service.record_health(db, connection.id, HealthName.INTERNAL_ERROR, note)
+    # After the run's end, not before: a run resumed before it still needs the walk's rows.
+    await _clear_seen(transaction, connection.id)
     log.info(
         "sync.finished",
         connection_id=str(connection.id),
@@ -274,38 +276,11 @@ async def _sync_tickets(
     pages = _PageStore(transaction, connection, seen=seen)
     synced = state.tickets_synced + await pages.retry_skipped(connector)
     since = state.checkpoint or state.run_since
-    async for page in _one_ahead(connector.iter_tickets(updated_since=since, page_size=page_size)):
+    async for page in fetch_ahead(connector.iter_tickets(updated_since=since, page_size=page_size)):
         synced += await pages.store(page, synced_before=synced)
     async with transaction() as db:
         await store.update_sync_state(db, connection.id, phase=DELETIONS)
     return synced
-
-
-async def _one_ahead(pages: AsyncIterator[T]) -> AsyncIterator[T]:
-    """`pages` in order, the next one fetched while the caller works on the current one. A page's
-    error surfaces where that page would have come; a caller that stops early cancels the fetch."""
-
-    async def fetch() -> T:
-        return await anext(pages)
-
-    pending = asyncio.create_task(fetch())
-    try:
-        while True:
-            try:
-                page = await pending
-            except StopAsyncIteration:
-                return
-            pending = asyncio.create_task(fetch())
-            yield page
-    finally:
-        pending.cancel()
-        # The caller stopped (its own error is on its way): the page fetched ahead, or the error
-        # fetching it, is for no one.
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pending
-        aclose = getattr(pages, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _is_unstorable(exc: StatementError) -> bool:
@@ -440,15 +415,22 @@ async def _sync_deletions(
     began then listed every ticket into the seen rows already, so no id walk is needed."""
     walk_started = walked_since
     if walk_started is None:
-        async with transaction() as db:
-            await store.clear_seen(db, connection.id)
+        await _clear_seen(transaction, connection.id)
         walk_started = utcnow()
-        async for ids in connector.iter_ticket_ids(page_size=ID_PAGE_SIZE):
+        async for ids in fetch_ahead(connector.iter_ticket_ids(page_size=ID_PAGE_SIZE)):
             async with transaction() as db:
                 await store.add_seen(db, connection.id, ids)
     await _confirm_unseen(transaction, connector, connection, stored_before=walk_started)
     async with transaction() as db:
         return await store.apply_seen(db, connection.id, stored_before=walk_started)
+
+
+async def _clear_seen(transaction: Transaction, connection_id: uuid.UUID) -> None:
+    """Empties the deletion walk's rows, `CLEAR_PAGE_SIZE` a transaction (see `store.clear_seen`)."""
+    cleared = CLEAR_PAGE_SIZE
+    while cleared == CLEAR_PAGE_SIZE:
+        async with transaction() as db:
+            cleared = await store.clear_seen(db, connection_id, limit=CLEAR_PAGE_SIZE)
 
 
 async def _confirm_unseen(

@@ -75,9 +75,17 @@ def _is_skipped_row() -> Any:
     return SyncSeenRow.vendor_id.startswith(SKIPPED_PREFIX, autoescape=True)
 
 
-async def clear_seen(db: AsyncSession, connection_id: uuid.UUID) -> None:
-    """Empties the deletion walk's rows (the skipped tickets stay)."""
-    await db.execute(delete(SyncSeenRow).where(SyncSeenRow.connection_id == connection_id, ~_is_skipped_row()))
+async def clear_seen(db: AsyncSession, connection_id: uuid.UUID, *, limit: int) -> int:
+    """Deletes up to `limit` of the deletion walk's rows (the skipped tickets stay); returns how many
+    went. SQLite holds what a transaction deletes in memory until it ends (about 0.5 KiB a row: 50 MB
+    for a walk of 100,000), so a walk's rows are emptied `limit` a transaction."""
+    batch = (
+        select(SyncSeenRow.vendor_id).where(SyncSeenRow.connection_id == connection_id, ~_is_skipped_row()).limit(limit)
+    )
+    result = await db.execute(
+        delete(SyncSeenRow).where(SyncSeenRow.connection_id == connection_id, SyncSeenRow.vendor_id.in_(batch))
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def add_seen(db: AsyncSession, connection_id: uuid.UUID, vendor_ids: Sequence[str]) -> None:

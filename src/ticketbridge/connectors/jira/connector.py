@@ -125,7 +125,14 @@ class JiraConnector:
         await self._client.aclose()
 
     async def check_health(self) -> None:
-        await self._read(self._client.myself, "myself")
+        me = await self._read(self._client.myself, "myself")
+
+        async def answered() -> dict[str, str]:
+            return _time_zone_of(me)
+
+        # The same answer names the JQL time zone: the sync that follows a verification (a new
+        # connection's first) reuses it rather than asking /myself again.
+        await self._cache.cached(("metadata", "time_zone"), answered, ttl_seconds=METADATA_TTL_SECONDS, refresh=True)
 
     # --- create -----------------------------------------------------------------------------
 
@@ -409,8 +416,7 @@ class JiraConnector:
         """Jira reads JQL dates in the searching user's time zone, which /myself names."""
 
         async def load() -> dict[str, str]:
-            me = await self._read(self._client.myself, "getCurrentUser")
-            return {"zone": str(me.get("timeZone") or "UTC")}
+            return _time_zone_of(await self._read(self._client.myself, "getCurrentUser"))
 
         name = (await self._cached("time_zone", load))["zone"]
         try:
@@ -796,3 +802,8 @@ class JiraConnector:
 
     async def _write(self, call: Callable[[], Awaitable[T]], operation: str) -> T:
         return await with_retries(call, policy=self._policy, operation=operation, idempotent=False)
+
+
+def _time_zone_of(me: dict[str, Any]) -> dict[str, str]:
+    """The cached form of the JQL time zone /myself names (Jira answers UTC when none is set)."""
+    return {"zone": str(me.get("timeZone") or "UTC")}
