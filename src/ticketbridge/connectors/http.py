@@ -10,11 +10,16 @@ Clients are cheap, their connections are not: every operation builds its own `ht
 (its auth, timeouts and write guard), but the connections under it are one keep-alive pool per vendor
 connection (`ConnectionTransports`), so that an operation reuses the TCP and TLS connections and the
 TLS context of the ones before it (a new TLS context alone cost a third of a bulk create's CPU).
+The pool also holds the connection's rate-limit gates (`pacing`): what the vendor's answers say of
+its limits paces every operation of the connection in the process, so concurrent jobs of one
+connection neither spend 429s on a bucket the headers showed empty nor each collect one after it.
 
 Time is bounded twice, so that a vendor write started after `JobContext.check_lease` ends within a
 third of the lease (jobs/README.md): each attempt within `attempt_timeout` (a total, where httpx's own
 timeouts are per phase and a trickling answer could outlive them), and the whole call, retries and
 waits included, within `budget`. Settings refuses values whose worst case outlives that third.
+Time spent waiting at a gate is given back to the attempt (within the budget), and an attempt cut
+while it waits was never sent: it is retriable, even a write.
 """
 
 from __future__ import annotations
@@ -26,8 +31,6 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import httpx
@@ -35,6 +38,8 @@ import httpx
 from ticketbridge.config import DEFAULT_VENDOR_TIMEOUT_SECONDS, VENDOR_RETRY_WAIT_MAX_SECONDS, Settings
 from ticketbridge.connectors.errors import VendorOutcomeUnknown, VendorRetriable
 from ticketbridge.connectors.oauth import OAuthSession
+from ticketbridge.connectors.pacing import ATTEMPT, SAFE_METHODS, AttemptTerms, Pacing
+from ticketbridge.connectors.pacing import retry_after_seconds as retry_after_seconds
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.observability import get_logger
 
@@ -43,7 +48,6 @@ T = TypeVar("T")
 
 #: httpx's connect phase never gets more than this, even under a longer vendor timeout.
 CONNECT_TIMEOUT_SECONDS = 5.0
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +137,13 @@ def _environment_proxy(url: httpx.URL) -> str | None:
 
 @dataclass(eq=False)
 class _Pool:
-    """One vendor connection's keep-alive connections, per proxy (usually one: no proxy)."""
+    """One vendor connection's keep-alive connections, per proxy (usually one: no proxy), and its
+    rate-limit gates (`pacing`): every operation of the connection in this process passes them."""
 
     depends_on: str
     build: Callable[[str | None], httpx.AsyncBaseTransport]
     transports: dict[str | None, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    pacing: Pacing = field(default_factory=Pacing)
     #: Operations whose client holds the pool now.
     users: int = 0
     #: Replaced or evicted: closed once its last user is done.
@@ -169,9 +175,14 @@ class _Lease(httpx.AsyncBaseTransport):
         self._pool: _Pool | None = pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("this operation's client is closed")
-        return await self._pool.transport_for(request.url).handle_async_request(request)
+        transport = pool.transport_for(request.url)
+        async with pool.pacing.turn(request) as answered:
+            response = await transport.handle_async_request(request)
+            answered(response)
+        return response
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -262,18 +273,6 @@ def _write_guard(check: Callable[[], None]) -> Callable[[httpx.Request], Awaitab
     return hook
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 async def with_retries(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, operation: str, idempotent: bool) -> T:
     """Runs `call`, retrying VendorRetriable errors. A non-idempotent call whose outcome is unknown
     is not retried: the caller must reconcile first. An attempt cut by the policy's attempt timeout or
@@ -303,14 +302,24 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy,
 
 
 async def _attempt(call: Callable[[], Awaitable[T]], policy: RetryPolicy, deadline: float | None, operation: str) -> T:
+    """One attempt, under the terms the connection's rate-limit gates read (`pacing.ATTEMPT`)."""
+    terms = AttemptTerms(max_wait=policy.max_inline_wait, deadline=deadline)
     limits = [policy.attempt_timeout] if policy.attempt_timeout is not None else []
     if deadline is not None:
         limits.append(deadline - time.monotonic())
-    if not limits:
-        return await call()
-    seconds = max(0.0, min(limits))
+    token = ATTEMPT.set(terms)
     try:
-        async with asyncio.timeout(seconds):
+        if not limits:
             return await call()
-    except TimeoutError:
-        raise VendorOutcomeUnknown(f"{operation}: no complete answer within {seconds:.3g} s") from None
+        seconds = max(0.0, min(limits))
+        try:
+            async with asyncio.timeout(seconds) as terms.timeout:
+                return await call()
+        except TimeoutError:
+            if terms.at_gate:  # cut while waiting for its turn: nothing was sent
+                raise VendorRetriable(
+                    f"{operation}: no rate-limit turn within {seconds:.3g} s", status_code=429
+                ) from None
+            raise VendorOutcomeUnknown(f"{operation}: no complete answer within {seconds:.3g} s") from None
+    finally:
+        ATTEMPT.reset(token)

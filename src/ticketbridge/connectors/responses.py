@@ -33,7 +33,7 @@ from ticketbridge.connectors.errors import (
     VendorRejected,
     VendorRetriable,
 )
-from ticketbridge.connectors.http import retry_after_seconds
+from ticketbridge.connectors.pacing import WRITE_EXTENSION, retry_after_seconds
 
 
 def no_field_errors(response: httpx.Response) -> dict[str, str]:
@@ -91,9 +91,10 @@ async def send(
     http: httpx.AsyncClient, method: str, url: str, *, vendor: str, write: bool, **kwargs: Any
 ) -> httpx.Response:
     """`http.request(method, url, **kwargs)`, with transport failures turned into vendor errors (the
-    module's table). The answer is returned unclassified: the caller may first refresh a token."""
+    module's table). The answer is returned unclassified: the caller may first refresh a token.
+    `write` also tells the connection's rate-limit gates that the request goes before reads."""
     try:
-        return await http.request(method, url, **kwargs)
+        return await http.request(method, url, extensions={WRITE_EXTENSION: write}, **kwargs)
     except httpx.InvalidURL as exc:  # never sent; `paths.segment` keeps tenant values out of this
         raise VendorRejected(f"Cannot build the {vendor} URL: {exc}") from exc
     except httpx.ConnectError as exc:
