@@ -17,7 +17,7 @@ from ticketbridge.api.ratelimit import RATE_LIMIT_HEADERS, RateLimiter, RateLimi
 from ticketbridge.config import Settings
 from ticketbridge.errors import NotMigrated
 from ticketbridge.jobs.registry import RegistryFactory
-from ticketbridge.jobs.worker import Worker, schedulers
+from ticketbridge.jobs.worker import Worker, freeze_startup_heap, schedulers
 from ticketbridge.observability import get_logger
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
@@ -98,6 +98,8 @@ def create_app(
         try:
             await prepare_database(current)
             app.state.runtime = current
+            if owned:  # a server process (tests pass their runtime): see freeze_startup_heap
+                freeze_startup_heap()
             log.info("app.started", embedded=settings.is_embedded)
             async with _worker(current, job_handlers), _key_usage_flusher(current):
                 yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.builders import Tenant, make_connection, make_tenant
 from tests.jobs.effects import REJECTED, TEST_EFFECT, effect_handlers
@@ -16,6 +18,9 @@ from ticketbridge.jobs.engine import enqueue_job
 from ticketbridge.jobs.models import JobItemSpec
 from ticketbridge.jobs.worker import Worker
 from ticketbridge.state import Runtime
+
+#: Far longer than a poll takes: past it, the poll is waiting for the writer (a hang).
+HANG_SECONDS = 20.0
 
 
 @pytest.fixture
@@ -90,6 +95,23 @@ async def test_a_job_reads_queued_then_success_with_every_result(
         (2, True, "ID-2"),
     ]
     assert all(result["vendor_ticket_id"] for result in done["results"])
+
+
+async def test_polls_and_lists_answer_while_a_writer_holds_the_database(
+    client: httpx.AsyncClient, runtime: Runtime, effects_dir: Path
+) -> None:
+    tenant = await make_tenant(client)
+    job_id = await enqueue(runtime, tenant, effects_dir)
+    await get_job(client, tenant, job_id)  # the key and connection lookups are cached from here on
+    # What a worker's step holds: SQLite's one write lock, or (PostgreSQL) a lock that bars every writer.
+    hold = "SELECT 1" if runtime.settings.is_embedded else "LOCK TABLE jobs, job_items IN EXCLUSIVE MODE"
+    async with runtime.sessionmaker() as writer, writer.begin():
+        await writer.execute(text(hold))
+        # Bounded: a poll that waited for the writer would hang here until the bound, and fail.
+        polled = await asyncio.wait_for(get_job(client, tenant, job_id), HANG_SECONDS)
+        listed = await asyncio.wait_for(client.get("/v1/jobs", headers=tenant.headers), HANG_SECONDS)
+    assert polled["status"] == "QUEUED"
+    assert listed.status_code == 200 and [job["id"] for job in listed.json()["items"]] == [job_id]
 
 
 async def test_a_job_with_a_failed_item_is_failed_with_leens_breakdown(

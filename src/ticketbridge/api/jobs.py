@@ -1,4 +1,7 @@
-"""/v1/jobs: poll, list and retry the connection's asynchronous jobs; and /metrics."""
+"""/v1/jobs: poll, list and retry the connection's asynchronous jobs; and /metrics.
+
+Polls and lists read in a read transaction (`ReadDbSession`): a client polling a job never waits for
+SQLite's write lock, which the job's own worker takes for each of its steps."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ticketbridge.api.deps import ConnectionDep, DbSession, RuntimeDep
+from ticketbridge.api.deps import ConnectionDep, DbSession, ReadDbSession, RuntimeDep
 from ticketbridge.api.models.errors import error_responses
 from ticketbridge.api.models.jobs import JobListModel, JobModel, JobResponseModel
 from ticketbridge.domain.inputs import SafeStr
@@ -26,18 +29,26 @@ async def get_job(job_id: uuid.UUID, db: DbSession, connection: ConnectionDep) -
     )
 
 
+async def get_job_to_read(job_id: uuid.UUID, db: ReadDbSession, connection: ConnectionDep) -> Job:
+    return await jobs_service.get_job(
+        db, job_id, organization_id=connection.organization_id, connection_id=connection.id
+    )
+
+
 JobDep = Annotated[Job, Depends(get_job)]
+#: The same lookup in the request's read transaction, for routes that only read.
+ReadJobDep = Annotated[Job, Depends(get_job_to_read)]
 
 
 @router.get("/{job_id}", operation_id="get_job")
-async def get_job_status(job: JobDep, db: DbSession) -> JobModel:
+async def get_job_status(job: ReadJobDep, db: ReadDbSession) -> JobModel:
     """A job's status, progress and per-item results. Another connection's job answers 404."""
     return JobModel.of(await jobs_service.view_job(db, job))
 
 
 @router.get("", operation_id="list_jobs")
 async def list_jobs(
-    db: DbSession,
+    db: ReadDbSession,
     connection: ConnectionDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     job_type: Annotated[SafeStr | None, Query(max_length=40)] = None,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbridge.jobs.models import ItemState, Job, JobItem, LeaseLost
 from ticketbridge.store import jobs as store
+from ticketbridge.store.base import read_session
 
 
 @dataclass(slots=True)
@@ -79,8 +80,10 @@ class JobContext:
         self._clock = clock
 
     async def pending_items(self) -> list[JobItem]:
-        """The items not yet done, by request index: a re-run skips what an earlier run finished."""
-        async with self.sessionmaker() as db, db.begin():
+        """The items not yet done, by request index: a re-run skips what an earlier run finished.
+
+        A read transaction: on SQLite it waits for no writer (a claim of the worker's next job, say)."""
+        async with read_session(self.sessionmaker) as db:
             return await store.list_items(db, self.job.id, states=[ItemState.PENDING])
 
     def check_lease(self) -> None:

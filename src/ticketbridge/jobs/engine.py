@@ -20,7 +20,7 @@ from ticketbridge.jobs.models import Failure, ItemResult, ItemState, Job, JobIte
 from ticketbridge.jobs.wakeup import wakeup_of
 from ticketbridge.observability import get_logger
 from ticketbridge.store import jobs as store
-from ticketbridge.store.base import utcnow
+from ticketbridge.store.base import read_session, utcnow
 
 log = get_logger("ticketbridge.jobs")
 
@@ -131,10 +131,11 @@ async def renew_leases(
     *,
     lease_seconds: float,
     now: datetime,
-) -> set[uuid.UUID]:
-    """The heartbeat: extends every lease in `held` (job id -> token); returns the ids still held."""
+) -> store.Renewal:
+    """The heartbeat: extends every lease in `held` (job id -> token) whose row is not locked right
+    now; says which were renewed and which were skipped while still held (see `store.renew_leases`)."""
     if not held:
-        return set()
+        return store.Renewal(set(), set())
     async with sessionmaker() as db, db.begin():
         return await store.renew_leases(
             db, held.keys(), set(held.values()), expires_at=now + timedelta(seconds=lease_seconds)
@@ -174,6 +175,8 @@ async def finish_from_ledger(
     breakdown) if any failed. Returns None, changing nothing, if an item is still pending (the
     attempt failed). Raises LeaseLost if another worker owns the job now."""
     async with sessionmaker() as db, db.begin():
+        if await store.finish_if_succeeded(db, job.id, token, now=now):
+            return JobStatus.SUCCESS
         await store.hold_lease(db, job.id, token)
         ledger = await store.list_items(db, job.id)
         if any(item.state is ItemState.PENDING for item in ledger):
@@ -240,7 +243,7 @@ async def requeue(
 
 
 async def deferrals_of(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> int:
-    async with sessionmaker() as db, db.begin():
+    async with read_session(sessionmaker) as db:
         return await store.get_deferrals(db, job.id)
 
 

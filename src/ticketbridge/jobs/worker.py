@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -46,6 +47,8 @@ log = get_logger("ticketbridge.jobs")
 
 #: How often a worker deletes jobs past their retention (and expired Idempotency-Keys).
 SWEEP_INTERVAL_SECONDS = 600.0
+#: A heartbeat that skipped a locked lease tries again after this fraction of its interval.
+BUSY_RETRY_FRACTION = 0.1
 
 
 def default_owner() -> str:
@@ -178,14 +181,16 @@ class Worker:
 
     async def _heartbeat_loop(self) -> None:
         interval = self._settings.job_lease_seconds / 3
+        delay = interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
+            delay = interval
             held = {job_id: run.lease.token for job_id, (run, _task) in self._runs.items()}
             if not held:
                 continue
             started = time.monotonic()
             try:
-                renewed = await engine.renew_leases(
+                renewal = await engine.renew_leases(
                     self._sessionmaker,
                     held,
                     lease_seconds=self._settings.job_lease_seconds,
@@ -194,11 +199,15 @@ class Worker:
             except Exception:
                 self._log.exception("jobs.heartbeat_failed")
                 continue
+            if renewal.busy:
+                # Their rows were locked by the jobs' own transactions (no takeover can happen
+                # meanwhile): try again soon rather than a third of a lease later.
+                delay = interval * BUSY_RETRY_FRACTION
             for job_id in held:
                 entry = self._runs.get(job_id)
-                if entry is None:
+                if entry is None or job_id in renewal.busy:
                     continue
-                if job_id in renewed:
+                if job_id in renewal.renewed:
                     entry[0].lease.renewed(at_monotonic=started)
                 else:
                     entry[0].lose_lease()
@@ -275,6 +284,15 @@ def schedulers(runtime: Runtime, handlers: HandlerRegistry, stop: asyncio.Event)
     return tasks
 
 
+def freeze_startup_heap() -> None:
+    """Moves what the process built at startup (modules, models, the Runtime) out of the garbage
+    collector's reach: it lives as long as the process, and every full collection would walk it
+    again, pausing whatever job is running (150 ms a collection on 2 loaded cores). What startup
+    left as garbage is collected first, so nothing dead is kept."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_worker(settings: Settings, *, concurrency: int, registry: RegistryFactory) -> None:
     """`ticketbridge worker`: runs until SIGTERM or SIGINT, then shuts down gracefully."""
     runtime = Runtime.build(settings)
@@ -286,6 +304,7 @@ async def run_worker(settings: Settings, *, concurrency: int, registry: Registry
             loop.add_signal_handler(signum, stop.set)
         handlers = registry(runtime)
         worker = Worker.for_runtime(runtime, handlers=handlers, concurrency=concurrency)
+        freeze_startup_heap()
         await asyncio.gather(worker.run(stop), *schedulers(runtime, handlers, stop))
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

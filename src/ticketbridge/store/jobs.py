@@ -188,23 +188,43 @@ async def claim_jobs(
     return sorted((Job.from_row(row) for row in rows), key=lambda job: (job.created_at, str(job.id)))
 
 
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """What one heartbeat did: the leases it extended, and those it skipped because the row was locked
+    (by the job's own fenced transaction, or a claim) while the committed row still names the token."""
+
+    renewed: set[uuid.UUID]
+    busy: set[uuid.UUID]
+
+
 async def renew_leases(
     db: AsyncSession, job_ids: Collection[uuid.UUID], tokens: Collection[uuid.UUID], *, expires_at: datetime
-) -> set[uuid.UUID]:
-    """Extends the leases still held under one of `tokens`; returns the ids renewed (the others are lost)."""
+) -> Renewal:
+    """Extends the leases still held under one of `tokens`, skipping rows locked right now (SKIP LOCKED
+    on PostgreSQL), so that the heartbeat never queues behind a job's own transaction.
+
+    A skipped row cannot be taken over while it is locked (a takeover must lock it too), so skipping
+    costs only a later renewal; ids neither renewed nor busy are lost. On SQLite the heartbeat is the
+    only writer and skips nothing."""
     if not job_ids:
-        return set()
-    rows = await db.execute(
-        update(jobs)
-        .where(
-            jobs.c.id.in_(list(job_ids)),
-            jobs.c.lease_token.in_(list(tokens)),
-            jobs.c.status == JobStatus.RUNNING,
-        )
-        .values(lease_expires_at=expires_at)
-        .returning(jobs.c.id)
+        return Renewal(set(), set())
+    held = and_(
+        jobs.c.id.in_(list(job_ids)),
+        jobs.c.lease_token.in_(list(tokens)),
+        jobs.c.status == JobStatus.RUNNING,
     )
-    return set(rows.scalars())
+    # FOR NO KEY UPDATE, the lock the UPDATE takes anyway: a foreign key's check does not make it skip.
+    unlocked = select(jobs.c.id).where(held).with_for_update(skip_locked=True, key_share=True)
+    rows = await db.execute(
+        update(jobs).where(jobs.c.id.in_(unlocked)).values(lease_expires_at=expires_at).returning(jobs.c.id)
+    )
+    renewed = set(rows.scalars())
+    rest = [job_id for job_id in job_ids if job_id not in renewed]
+    if not rest:
+        return Renewal(renewed, set())
+    # A plain read waits for no lock: it sees the committed row, still ours if only locked.
+    busy = await db.scalars(select(jobs.c.id).where(held, jobs.c.id.in_(rest)))
+    return Renewal(renewed, set(busy))
 
 
 async def hold_lease(db: AsyncSession, job_id: uuid.UUID, token: uuid.UUID) -> None:
@@ -240,6 +260,32 @@ async def finish_job(
             status=status,
             failure_reason=failure_reason,
             last_error=_bounded_or_none(last_error),
+            finished_at=now,
+            lease_token=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(jobs.c.id)
+    )
+    return result.first() is not None
+
+
+async def finish_if_succeeded(db: AsyncSession, job_id: uuid.UUID, token: uuid.UUID, *, now: datetime) -> bool:
+    """The happy path of the end of a run in one fenced statement: SUCCESS if every item succeeded.
+    False, changing nothing, when an item did not or the lease is not held (the caller looks why)."""
+    not_succeeded = select(items.c.key).where(items.c.job_id == job_id, items.c.state != ItemState.SUCCEEDED)
+    result = await db.execute(
+        update(jobs)
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.lease_token == token,
+            jobs.c.status == JobStatus.RUNNING,
+            ~not_succeeded.exists(),
+        )
+        .values(
+            status=JobStatus.SUCCESS,
+            failure_reason=None,
+            last_error=None,
             finished_at=now,
             lease_token=None,
             lease_owner=None,
