@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from ticketbridge.connectors.errors import (
     VendorAuthError,
@@ -34,6 +35,13 @@ from ticketbridge.connectors.errors import (
     VendorRetriable,
 )
 from ticketbridge.connectors.pacing import WRITE_EXTENSION, retry_after_seconds
+
+
+def body_of(response: httpx.Response) -> Any:
+    """A vendor answer's JSON body, parsed by orjson (a sixth of a sync's time went to the standard
+    library's parser). JSON is UTF-8 on the wire (RFC 8259); a body that is no JSON raises ValueError,
+    as `httpx.Response.json` does."""
+    return orjson.loads(response.content)
 
 
 def no_field_errors(response: httpx.Response) -> dict[str, str]:

@@ -50,7 +50,7 @@ class JiraClient:
         response = await self._send(
             "POST", f"{API}/issue/bulk", json={"issueUpdates": issue_updates}, write=True, accept=(400,)
         )
-        body: Json = response.json()
+        body: Json = responses.body_of(response)
         return body
 
     async def get_issue(self, key: str, fields: str = "*all") -> Json:
@@ -182,24 +182,24 @@ class JiraClient:
             "startAt": start_at,
         }
         response = await self._send("GET", f"{API}/user/assignable/search", params=params)
-        users: list[Json] = response.json()
+        users: list[Json] = responses.body_of(response)
         return users
 
     async def priorities(self) -> list[Json]:
         """GET /priority (getPriorities): a bare array."""
         response = await self._send("GET", f"{API}/priority")
-        priorities: list[Json] = response.json()
+        priorities: list[Json] = responses.body_of(response)
         return priorities
 
     async def statuses(self) -> list[Json]:
         """GET /status (getStatuses): every status with its category, a bare array."""
         response = await self._send("GET", f"{API}/status")
-        statuses: list[Json] = response.json()
+        statuses: list[Json] = responses.body_of(response)
         return statuses
 
     async def _json(self, method: str, url: str, *, write: bool = False, **kwargs: Any) -> Json:
         response = await self._send(method, url, write=write, **kwargs)
-        body: Json = response.json()
+        body: Json = responses.body_of(response)
         return body
 
     async def _send(

@@ -96,7 +96,7 @@ class RezolveClient:
                 f"Rezolve refused the client credentials: {error_message(response)}",
                 status_code=response.status_code,
             )
-        body = classify(response).json()
+        body = responses.body_of(classify(response))
         return Token(value=str(body["access_token"]), expires_in_seconds=float(body.get("expires_in") or 60))
 
     async def list_ticket_types(self, *, top: int, skip: int) -> Json:
@@ -141,7 +141,7 @@ class RezolveClient:
 
     async def _json(self, method: str, url: str, *, write: bool = False, **kwargs: Any) -> Json:
         response = await self._send(method, url, write=write, **kwargs)
-        body: Json = response.json()
+        body: Json = responses.body_of(response)
         return body
 
     async def _send(self, method: str, url: str, *, write: bool, **kwargs: Any) -> httpx.Response:

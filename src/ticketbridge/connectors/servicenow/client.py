@@ -249,7 +249,7 @@ ERRORS = ErrorDialect(vendor="ServiceNow", message=error_message, special=_speci
 
 def _body(response: httpx.Response) -> Json:
     try:
-        body = response.json()
+        body = responses.body_of(response)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
