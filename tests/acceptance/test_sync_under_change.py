@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from tests.builders import Tenant, make_tenant
 from tests.services.support import run_sync
+from tests.support.connectors import reroute
 from tests.support.sandboxes import catch_up_search
 from tests.support.vendor_cases import VendorCase, cases, sandbox_client, sandbox_of
 from ticketbridge.services import sync
@@ -129,7 +130,7 @@ async def test_a_sync_under_change_skips_nothing_and_deactivates_only_what_is_go
         # The first sync is a full one, the second incremental: the id walk of deletion detection runs
         # in the second at the latest (a full run may list its ids by the ticket walk instead).
         people.plan = {("tickets", 3): mid_change_walk, ("tickets", 9): later_in_change_walk}
-        runtime.connectors.transport = Interfering(runtime.connectors.transport, people)  # type: ignore[arg-type]
+        reroute(runtime, lambda transport: Interfering(transport, people))
         first = await run_sync(runtime, tenant.connection_id)
         assert not people.plan, f"the change walk was shorter than planned: {people.pages}"
         await check_nothing_live_was_lost(case, sandbox, runtime, tenant, first)

@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.builders import Tenant, make_oauth_tenant, make_tenant, revoke_credentials
+from tests.support.connectors import reroute
 from tests.support.sandboxes import control as sandbox
 from ticketbridge.services.ticket_requests import marker_for
 from ticketbridge.state import Runtime
@@ -177,8 +178,7 @@ async def test_jiras_per_issue_write_limit_is_waited_out_as_its_retry_after_says
     await sandbox(
         jira_sandbox, "PUT", "/rate-limits", json=limits | {"issue_writes_short": 2, "issue_window_short_seconds": 1}
     )
-    seen = JiraAnswers(runtime.connectors.transport)  # type: ignore[arg-type]
-    runtime.connectors.transport = seen
+    seen = reroute(runtime, JiraAnswers)
 
     for n in range(4):
         edited = await client.patch(

@@ -4,6 +4,7 @@ bounded in number, never shared between connections, and closed at shutdown."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import httpx
@@ -151,3 +152,23 @@ async def test_over_real_tcp_a_second_operation_reuses_the_first_ones_connection
         assert await client_port("credentials-b") != first  # new credentials, new connections
     finally:
         await transports.aclose()
+
+
+async def test_a_given_transport_is_reached_through_the_connections_pools_and_never_closed_by_them(
+    jira_sandbox: FastAPI,
+) -> None:
+    """Tests and the demo hand the factory one transport to their in-process sandboxes: operations
+    still lease the connection's pool and pass its rate-limit gates, as in production, and a copy
+    of the factory (as an OAuth connection's unit of work makes) shares them."""
+    given = Recorded(jira_sandbox)
+    factory = ConnectorFactory(transport=given)
+    connection = make_connection(Vendor.JIRA)
+    copy = dataclasses.replace(factory)
+    assert copy.transports is factory.transports
+    for built_by in (factory, copy):
+        connector = built_by.build(connection, JIRA_CREDENTIALS)
+        await connector.check_health()
+        await connector.aclose()
+    assert len(factory.transports) == 1 and given.requests >= 2
+    await factory.aclose()
+    assert not given.closed  # its owner closes it

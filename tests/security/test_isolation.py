@@ -128,16 +128,21 @@ def _is_uuid(schema: dict[str, Any]) -> bool:
     return any(option.get("format") == "uuid" for option in options)
 
 
+CONSONANTS = "bcdfghjklmnpqrstvwxz"
+
+
 def missing_like(kind: str, value: str | None) -> str:
     """An id of `kind` that names nothing, of the same length and character classes as `value`: a
     message that echoes the id then differs from the foreign one only in the id itself."""
     if kind in UUID_KINDS or value is None:
         return str(uuid.uuid4()) if kind in UUID_KINDS else "missing-" + uuid.uuid4().hex[:8]
     pick = random.SystemRandom().choice
+    # Consonants only: a short random id must not spell a word of the message that echoes it ("id"
+    # for "hr" once turned "key or id" into "key or {id}").
     return "".join(
-        pick(string.ascii_uppercase)
+        pick(CONSONANTS.upper())
         if c.isupper()
-        else pick(string.ascii_lowercase)
+        else pick(CONSONANTS)
         if c.islower()
         else pick(string.digits)
         if c.isdigit()

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from tests.support.connectors import reroute
 from tests.vendors import JIRA_URL
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.sandboxes import jira
@@ -39,9 +40,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 
 def record(runtime: Runtime) -> RecordingTransport:
-    recording = RecordingTransport(runtime.connectors.transport)  # type: ignore[arg-type]
-    runtime.connectors.transport = recording
-    return recording
+    return reroute(runtime, RecordingTransport)
 
 
 async def connection_of(runtime: Runtime, connection_id: str) -> ConnectionRead:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.api.test_rezolve import control, rezolve_tenant
 from tests.builders import Tenant, make_oauth_tenant
 from tests.services.support import jira_call, run_sync
+from tests.support.connectors import reroute
 from ticketbridge.state import Runtime
 from ticketbridge.store.tables import TicketRow
 
@@ -60,8 +61,7 @@ async def test_a_jira_issue_the_id_listing_missed_stays_active_and_a_deleted_one
     await run_sync(runtime, tenant.connection_id)
     live = (await jira_call(jira_sandbox, "GET", "/rest/api/3/issue/DEMO-2")).json()["id"]
     assert (await jira_call(jira_sandbox, "DELETE", "/rest/api/3/issue/DEMO-3")).status_code == 204
-    forgetful = ForgetfulListing(runtime.connectors.transport, {live})  # type: ignore[arg-type]
-    runtime.connectors.transport = forgetful
+    forgetful = reroute(runtime, lambda transport: ForgetfulListing(transport, {live}))
 
     report = await run_sync(runtime, tenant.connection_id)
 
@@ -79,8 +79,7 @@ async def test_a_rezolve_ticket_the_id_listing_missed_stays_active_and_a_deleted
         live = await db.scalar(select(TicketRow.vendor_id).where(TicketRow.vendor_key == "REQ-0002"))
     assert live is not None
     await control(rezolve_sandbox, "DELETE", "/tickets/INC-0001")
-    forgetful = ForgetfulListing(runtime.connectors.transport, {live})  # type: ignore[arg-type]
-    runtime.connectors.transport = forgetful
+    forgetful = reroute(runtime, lambda transport: ForgetfulListing(transport, {live}))
 
     report = await run_sync(runtime, tenant.connection_id)
 

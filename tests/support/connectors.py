@@ -3,17 +3,23 @@ it, create items, and the stored baseline of a ticket."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from ticketbridge.connectors import ConnectorFactory
 from ticketbridge.connectors.base import Connector
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.domain.tickets import CreateItem, TicketBaseline, VendorTicket
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
+from ticketbridge.state import Runtime
+
+T = TypeVar("T", bound=httpx.AsyncBaseTransport)
 
 
 def make_connection(vendor: Vendor, base_url: str) -> ConnectionRead:
@@ -87,3 +93,14 @@ def baseline(ticket: VendorTicket, **overrides: Any) -> TicketBaseline:
         "assignee_vendor_id": ticket.assignee_vendor_id,
     }
     return TicketBaseline(**(values | overrides))
+
+
+def reroute(runtime: Runtime, wrap: Callable[[httpx.AsyncBaseTransport], T]) -> T:
+    """Puts `wrap(the transport the runtime reaches its sandboxes by)` in its place, for the
+    operations that follow (a test's hand on the network): the connection caches stay, the pools and
+    their rate-limit gates are new ones over the wrapped transport."""
+    transport = runtime.connectors.transport
+    assert transport is not None, "the test runtime reaches its sandboxes through a transport"
+    wrapped = wrap(transport)
+    runtime.connectors = dataclasses.replace(runtime.connectors, transport=wrapped)
+    return wrapped

@@ -55,10 +55,15 @@ class ConnectorFactory:
     http: VendorHttp = DEFAULT_VENDOR_HTTP
     #: Connection id -> (what the cache depends on, the cache).
     caches: dict[str, tuple[str, MetadataCache]] = field(default_factory=dict)
-    #: Each connection's keep-alive HTTP pool, for the same fingerprint as its cache (unused when
-    #: `transport` is given).
+    #: Each connection's keep-alive HTTP pool and rate-limit gates, for the same fingerprint as its
+    #: cache; over `transport` when one is given, so tests and the demo take production's path.
     transports: ConnectionTransports = field(default_factory=ConnectionTransports)
     _fingerprint_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def __post_init__(self) -> None:
+        # A copy (`dataclasses.replace`) keeps the pools it was given: they are over this transport.
+        if self.transport is not None and self.transports.borrowed is not self.transport:
+            self.transports = ConnectionTransports.over(self.transport)
 
     def build(
         self, connection: ConnectionRead, credentials: dict[str, Any], *, before_write: Callable[[], None] | None = None
@@ -70,8 +75,6 @@ class ConnectorFactory:
         http = self.http if before_write is None else replace(self.http, before_write=before_write)
         depends_on = self._depends_on(connection, credentials)
         cache = self._cache(str(connection.id), depends_on)
-        if self.transport is not None:
-            return spec.build(connection, credentials, self.transport, cache, http, spec.capabilities)
         lease = self.transports.lease(str(connection.id), depends_on)
         try:
             return spec.build(connection, credentials, lease, cache, http, spec.capabilities)

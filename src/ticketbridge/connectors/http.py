@@ -196,6 +196,16 @@ class _Lease(httpx.AsyncBaseTransport):
             self._owner.give_back(pool)
 
 
+class _Borrowed(httpx.AsyncBaseTransport):
+    """Another owner's transport, used and never closed here."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transport.handle_async_request(request)
+
+
 def _default_transport(proxy: str | None) -> httpx.AsyncBaseTransport:
     return httpx.AsyncHTTPTransport(proxy=proxy)
 
@@ -216,9 +226,19 @@ class ConnectionTransports:
     ) -> None:
         self._max_pools = max_pools
         self._build = build
+        #: The transport `over` built these pools on, if any.
+        self.borrowed: httpx.AsyncBaseTransport | None = None
         self._pools: OrderedDict[str, _Pool] = OrderedDict()
         #: Retired while unused: closed at the next release (or `aclose`), which can await.
         self._to_close: list[_Pool] = []
+
+    @classmethod
+    def over(cls, transport: httpx.AsyncBaseTransport) -> ConnectionTransports:
+        """Pools whose requests all go through `transport` (in-process sandboxes), which its owner
+        closes: the gates and leases are production's, only the sockets are not."""
+        pools = cls(build=lambda _proxy: _Borrowed(transport))
+        pools.borrowed = transport
+        return pools
 
     def __len__(self) -> int:
         return len(self._pools)
