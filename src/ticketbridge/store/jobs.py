@@ -256,15 +256,7 @@ async def finish_job(
     result = await db.execute(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.status == JobStatus.RUNNING)
-        .values(
-            status=status,
-            failure_reason=failure_reason,
-            last_error=_bounded_or_none(last_error),
-            finished_at=now,
-            lease_token=None,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        .values(_finished(status, failure_reason, last_error, now))
         .returning(jobs.c.id)
     )
     return result.first() is not None
@@ -282,18 +274,23 @@ async def finish_if_succeeded(db: AsyncSession, job_id: uuid.UUID, token: uuid.U
             jobs.c.status == JobStatus.RUNNING,
             ~not_succeeded.exists(),
         )
-        .values(
-            status=JobStatus.SUCCESS,
-            failure_reason=None,
-            last_error=None,
-            finished_at=now,
-            lease_token=None,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        .values(_finished(JobStatus.SUCCESS, None, None, now))
         .returning(jobs.c.id)
     )
     return result.first() is not None
+
+
+def _finished(status: JobStatus, failure_reason: str | None, last_error: str | None, now: datetime) -> dict[str, Any]:
+    """The values of a job's row once its run has ended: the outcome, and no lease."""
+    return {
+        "status": status,
+        "failure_reason": failure_reason,
+        "last_error": _bounded_or_none(last_error),
+        "finished_at": now,
+        "lease_token": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
 
 
 async def requeue_job(
