@@ -194,6 +194,61 @@ def test_blocks_adf_refuses_in_quotes_are_fitted(schema: Draft4Validator) -> Non
     assert to_adf("> ---\n\n>", schema) == doc()
 
 
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        # markdown-it.rs 0.6.0 panics on this one, and misses the emphasis of the next.
+        ("[`x", [para(text("[`x"))]),
+        ("**0_0_** _0_", [para(text("0_0_", "strong"), text(" "), text("0", "em"))]),
+        # CommonMark 0.31 trims ASCII spaces only, and counts symbols as punctuation beside `*`.
+        ("a\xa0*b*\xa0", [para(text("a\xa0"), text("b", "em"))]),
+        ("x*¢*", [para(text("x*¢*"))]),
+        (
+            ">x\n2) y",
+            [
+                {"type": "blockquote", "content": [para(text("x"))]},
+                {"type": "orderedList", "attrs": {"order": 2}, "content": [item(para(text("y")))]},
+            ],
+        ),
+        ("~\n-:", [para(text("~ -:"))]),
+        ("`   `", [para(text("   ", "code"))]),
+        ("~~a~~~~b~~", [para(text("ab", "strike"))]),
+        ("x\x00y", [para(text("x\ufffdy"))]),
+    ],
+)
+def test_the_dialect_is_markdown_it_pys(markdown: str, expected: list[Node], schema: Draft4Validator) -> None:
+    # markdown-it-pyrs parses most input; where it reads Markdown otherwise, markdown-it-py decides,
+    # as it does for connectors/rezolve and connectors/servicenow.
+    assert to_adf(markdown, schema) == doc(*expected)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("[`", para(text("[`"))),
+        ("[a `b` c](https://e.x)", para(text("a ", link("https://e.x")), text("b", link("https://e.x"), "code"),
+                                        text(" c", link("https://e.x")))),
+        ("![`x`](https://e.x)", para(text("x", link("https://e.x"), "code"))),
+        ("[a [b] `c`]", para(text("[a [b] "), text("c", "code"), text("]"))),
+    ],
+)  # fmt: skip
+def test_code_in_link_text_converts_without_a_parser_panic(
+    markdown: str, expected: Node, schema: Draft4Validator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # markdown-it.rs 0.6.0 panics on a code span in link text and writes the panic to stderr: such
+    # text never reaches it (a user's description must not put a Rust backtrace in the logs).
+    assert to_adf(markdown, schema) == doc(expected)
+    assert "panicked" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("tail", ["", "\n\n| t |\n|---|"])  # a table: parsed by markdown-it-py
+def test_emphasis_nested_thousands_deep(tail: str, schema: Draft4Validator) -> None:
+    # The old syntax-tree walk recursed once a level and raised RecursionError from about 300.
+    markdown = "*a " * 2000 + "x" + " b*" * 2000 + tail
+    document = to_adf(markdown, schema)
+    assert document["content"][0] == para(text("a " * 2000 + "x" + " b" * 2000, "em"))
+
+
 # ADF -> Markdown
 
 
