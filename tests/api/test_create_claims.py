@@ -91,13 +91,16 @@ async def run_jobs_to_end(runtime: Runtime) -> None:
 
 
 @contextmanager
-def failing_ticket_inserts(runtime: Runtime, times: int) -> Iterator[list[int]]:
-    """The next `times` INSERTs into tickets fail as a database error would (a fault hook)."""
-    failed: list[int] = []
+def failing_ticket_inserts(runtime: Runtime, times: int, *, also: str | None = None) -> Iterator[list[str]]:
+    """The next `times` INSERTs into tickets (and statements starting with `also`, as many) fail as
+    a database error would (a fault hook)."""
+    failed: list[str] = []
+    prefixes = ("INSERT INTO TICKETS", *([also.upper()] if also else []))
 
     def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO TICKETS") and len(failed) < times:
-            failed.append(1)
+        prefix = next((p for p in prefixes if statement.lstrip().upper().startswith(p)), None)
+        if prefix is not None and failed.count(prefix) < times:
+            failed.append(prefix)
             raise OperationalError(statement, {}, RuntimeError("injected: the store is down"))
 
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", fail)
@@ -227,6 +230,32 @@ async def test_a_failed_local_write_keeps_the_vendor_ticket_and_the_retry_stores
     assert retry.status_code == 200, retry.text
     assert await issue_count(jira_sandbox) == before + 1
     assert await stored_tickets(runtime) == 1
+    assert await claims_left(runtime) == 0
+
+
+async def test_a_create_whose_claim_cannot_be_marked_either_is_reconciled_by_marker(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_tenant(client)
+    before = await issue_count(jira_sandbox)
+
+    # Storing fails, and so does marking the claim WRITTEN afterwards: the claim stays CLAIMED.
+    with failing_ticket_inserts(runtime, times=1, also="UPDATE create_claims") as failed:
+        first = await client.post("/v1/itsm/tickets", json=ticket_body("store-2"), headers=tenant.headers)
+    assert len(failed) == 2
+    assert first.status_code == 503, first.text
+    assert first.json()["code"] == "TICKET_NOT_STORED"
+    async with runtime.sessionmaker.begin() as db:
+        claim = await db.scalar(select(CreateClaimRow).where(CreateClaimRow.identifier == "store-2"))
+        assert claim is not None and claim.state == "CLAIMED" and claim.vendor_ref is None
+        claim.expires_at = claim.reconcile_after = utcnow() - timedelta(minutes=5)  # its writer is long gone
+    await catch_up_search(jira_sandbox)
+
+    retry = await client.post("/v1/itsm/tickets", json=ticket_body("store-2"), headers=tenant.headers)
+
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["vendor_attributes"]["id"] in first.json()["message"]
+    assert await issue_count(jira_sandbox) == before + 1
     assert await claims_left(runtime) == 0
 
 

@@ -8,12 +8,15 @@
    the connector in one batch, those with `reconcile` looked up by marker first.
    A connector may answer a ticket provisionally (not read back, `ItemOutcome.provisional`): it is
    stored like any other, then read back off the request path (`services/read_backs.py`).
-3. One transaction then records what the vendor said: confirmed creates become WRITTEN claims
-   (never created again, whatever happens next), unconfirmed ones UNKNOWN (reconciled once the
-   search has settled), refused ones are released.
-4. A second transaction stores the tickets under their identifiers and drops their claims. If it
-   fails, the WRITTEN claims survive and `TicketNotStored` tells the caller the vendor has the
-   tickets: the next attempt (or retry of the job) stores them without a vendor write.
+3. One transaction then records what the vendor said: it stores the confirmed creates' tickets
+   under their identifiers and drops their claims, marks unconfirmed ones UNKNOWN (reconciled once
+   the search has settled) and releases refused ones.
+4. If that transaction fails, a second one marks the confirmed creates' claims WRITTEN (never
+   created again, whatever happens next) and `TicketNotStored` tells the caller the vendor has the
+   tickets: the next attempt (or retry of the job) stores them without a vendor write. If that
+   fails too, or the process stops before either commits, the claims stay CLAIMED and are
+   reconciled by marker once they expire, as for a writer that died during its vendor call.
+   (Storing first saves the request a transaction on the path every successful create takes.)
 """
 
 from __future__ import annotations
@@ -167,14 +170,8 @@ async def create_once(
                     code=VendorRefused.code,
                     field_errors=outcome.field_errors,
                 )
-    async with transaction() as db:
-        await create_claims.mark_written(
-            db, connection, {entry.identifier: ticket.vendor_id for entry, ticket, _ in written}, terms
-        )
-        await create_claims.mark_unknown(db, connection, [entry.identifier for entry in unknown], terms)
-        await create_claims.release(db, connection, [entry.identifier for entry in refused], terms)
+    stored = await _settle(transaction, connection, terms, written, unknown, refused)
     if written:
-        stored = await _store(transaction, connection, written)
         read_back_later(connection, provisional)
         for (entry, _, warning), ticket in zip(written, stored, strict=True):
             results[entry.request_index] = CreateResult(entry, ticket=ticket, warning=warning)
@@ -185,22 +182,50 @@ def _reconciles(decision: Decision) -> bool:
     return isinstance(decision, Create) and decision.reconcile
 
 
-async def _store(
+async def _settle(
     transaction: Transaction,
     connection: ConnectionRead,
+    terms: ClaimTerms,
     written: list[tuple[ResolvedCreate, VendorTicket, str | None]],
+    unknown: Sequence[ResolvedCreate],
+    refused: Sequence[ResolvedCreate],
 ) -> list[TicketRead]:
+    """Steps 3 and 4 of the module docstring: the stored tickets of `written`, in order."""
+    if not (written or unknown or refused):
+        return []
+    stored: list[TicketRead] = []
     try:
         async with transaction() as db:
-            stored = await persist_vendor_tickets(
-                db, connection, [(ticket, entry.identifier) for entry, ticket, _ in written]
-            )
-            await create_claims.settle_stored(db, connection, [entry.identifier for entry, _, _ in written])
+            if written:
+                pairs = [(ticket, entry.identifier) for entry, ticket, _ in written]
+                stored = await persist_vendor_tickets(db, connection, pairs)
+                await create_claims.settle_stored(db, connection, [entry.identifier for entry, _, _ in written])
+            await _settle_unwritten(db, connection, terms, unknown, refused)
     except SQLAlchemyError as exc:
+        if not written:
+            raise
         keys = ", ".join(ticket.key for _, ticket, _ in written)
         log.error("tickets.store_after_create_failed", connection_id=str(connection.id), vendor_keys=keys, exc_info=exc)
+        refs = {entry.identifier: ticket.vendor_id for entry, ticket, _ in written}
+        try:
+            async with transaction() as db:
+                await create_claims.mark_written(db, connection, refs, terms)
+                await _settle_unwritten(db, connection, terms, unknown, refused)
+        except SQLAlchemyError as again:  # the claims stay CLAIMED: reconciled by marker once expired
+            log.error("tickets.mark_written_failed", connection_id=str(connection.id), vendor_keys=keys, exc_info=again)
         raise TicketNotStored(
             f"{connection.vendor} has the ticket(s) {keys}, but storing them failed; retry the same request "
             "(the vendor is not written again) or wait for the next sync."
         ) from exc
     return stored
+
+
+async def _settle_unwritten(
+    db: AsyncSession,
+    connection: ConnectionRead,
+    terms: ClaimTerms,
+    unknown: Sequence[ResolvedCreate],
+    refused: Sequence[ResolvedCreate],
+) -> None:
+    await create_claims.mark_unknown(db, connection, [entry.identifier for entry in unknown], terms)
+    await create_claims.release(db, connection, [entry.identifier for entry in refused], terms)
