@@ -4,7 +4,7 @@ overwrites a newer row, and a row written with an identifier keeps it."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from tests.jobs.support import make_tenant_rows
 from ticketbridge.state import Runtime
@@ -46,3 +46,30 @@ async def test_a_stale_page_never_reverts_a_newer_write_and_a_newer_one_lands(ru
         synced = await tickets.get_ticket(db, written.id, connection_id=tenant.connection_id)
     assert (synced.name, synced.identifier, synced.status) == ("Renamed in Jira", "w-1", "CLOSED")
     assert synced.status_updated_at == newer.ticket_updated_at
+
+
+async def test_an_upsert_answers_the_rows_as_a_read_of_them_gives_them(runtime: Runtime) -> None:
+    """The answer is built from the rows sent plus the columns the database decides: it must equal a
+    read of the same rows, for a new row and for one already stored (whose id, creation time and
+    identifier the database keeps), with times sent in another offset than UTC."""
+    tenant = await make_tenant_rows(runtime)
+    scope = {"organization_id": tenant.organization_id, "connection_id": tenant.connection_id}
+    elsewhere = timezone(timedelta(hours=-5))
+    first = dataclasses.replace(values("First", WRITTEN_AT), custom_fields={"zeta": 1, "alpha": [1, "b"]})
+    async with runtime.sessionmaker.begin() as db:
+        (created,) = (await tickets.upsert_written(db, [(first, "id-1")], **scope)).values()
+    later = dataclasses.replace(
+        values("Renamed", (WRITTEN_AT + timedelta(minutes=5)).astimezone(elsewhere)),
+        status="DONE",
+        due_date=datetime(2026, 12, 24, 9, 30, 15, 123456, tzinfo=elsewhere),
+        tags=["b", "a"],
+    )
+    async with runtime.sessionmaker.begin() as db:
+        (updated,) = (await tickets.upsert_written(db, [(later, None)], **scope)).values()
+    async with runtime.sessionmaker.begin() as db:
+        read = await tickets.get_ticket(db, created.id, connection_id=tenant.connection_id)
+
+    assert updated == read
+    assert (updated.id, updated.identifier, updated.created_at) == (created.id, "id-1", created.created_at)
+    assert updated.status_updated_at == later.ticket_updated_at and updated.due_date == later.due_date
+    assert updated.due_date is not None and updated.due_date.utcoffset() == timedelta(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
@@ -94,7 +93,7 @@ async def bulk_create_tickets_sync(
         total=len(results),
         succeeded=succeeded,
         failed=len(results) - succeeded,
-        results=[JobItemResultModel(**asdict(result)) for result in results],
+        results=[JobItemResultModel.model_validate(result, from_attributes=True) for result in results],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, cast
 
@@ -140,12 +140,22 @@ async def upsert_written(
     latest = {values.vendor_id: (values, identifier) for values, identifier in written}
     if not latest:
         return {}
-    rows = [
-        _row(values, organization_id=organization_id, connection_id=connection_id, identifier=identifier)
+    rows = {
+        values.vendor_id: _row(
+            values, organization_id=organization_id, connection_id=connection_id, identifier=identifier
+        )
         for values, identifier in latest.values()
-    ]
-    stored = await db.execute(_upsert(_dialect(db), set_identifier=True, returning=True), rows)
-    return {row.vendor_id: TicketRead.model_validate(row) for row in stored}
+    }
+    stored = await db.execute(_upsert(_dialect(db), set_identifier=True, returning=True), list(rows.values()))
+    return {
+        decided.vendor_id: TicketRead.model_validate({**_in_utc(rows[decided.vendor_id]), **decided._mapping})
+        for decided in stored
+    }
+
+
+def _in_utc(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the database gives it back: its times in UTC (a vendor may answer other offsets)."""
+    return {name: value.astimezone(UTC) if isinstance(value, datetime) else value for name, value in row.items()}
 
 
 async def set_identifiers(db: AsyncSession, identifiers: dict[str, str], *, connection_id: uuid.UUID) -> None:
@@ -223,4 +233,13 @@ def _upsert(dialect: str, *, set_identifier: bool, returning: bool) -> Insert:
     upsert = statement.on_conflict_do_update(
         index_elements=[stored.connection_id, stored.vendor_id], set_=update_columns, where=newer_or_equal
     )
-    return upsert.returning(*_READ_COLUMNS) if returning else upsert
+    return upsert.returning(*_DECIDED_COLUMNS) if returning else upsert
+
+
+#: What an upsert returns: the columns the database decides (the id and creation time of a row
+#: already there, the identifier kept, the status time). Every other column is the row as sent, so
+#: the answer is built from it rather than parsed back (UUID and time parsing was a third of a
+#: bulk create's storing).
+_DECIDED_COLUMNS = tuple(
+    _TICKETS.c[name] for name in ("id", "vendor_id", "identifier", "status_updated_at", "created_at", "updated_at")
+)
