@@ -12,6 +12,7 @@ answers at most `LEARNED_TTL_SECONDS` late, and in the stored ticket at its read
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ticketbridge.connectors.base import MetadataCache
@@ -39,8 +40,9 @@ class _Learned:
 class CreateDefaults:
     """The learned defaults of one connection (kept in its MetadataCache), by project and issue type."""
 
-    def __init__(self, cache: MetadataCache) -> None:
+    def __init__(self, cache: MetadataCache, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[tuple[str, str], _Learned] = cache.setdefault(_CACHE_KEY, dict)
+        self._clock = clock
 
     def learn(self, item: CreateItem, ticket: VendorTicket) -> None:
         """From the read-back of `item`'s new issue, while it is unchanged since its creation."""
@@ -49,7 +51,7 @@ class CreateDefaults:
         key = _key_of(item)
         known = self._entries.get(key)
         learned = _Learned(
-            at=time.monotonic(),
+            at=self._clock(),
             status_name=ticket.status_name,
             status_category=ticket.status_category,
             type_name=ticket.type_name,
@@ -67,7 +69,7 @@ class CreateDefaults:
         """`placeholder` (the request and the create's answer) with the defaults of its project and
         type, or None when one it needs is not known (freshly)."""
         learned = self._entries.get(_key_of(item))
-        if learned is None or time.monotonic() - learned.at > LEARNED_TTL_SECONDS:
+        if learned is None or self._clock() - learned.at > LEARNED_TTL_SECONDS:
             return None
         priority = (item.priority_name,) if item.priority_name else learned.priority
         assignee = (item.assignee_vendor_id,) if item.assignee_vendor_id else learned.assignee
