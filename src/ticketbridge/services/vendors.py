@@ -43,7 +43,7 @@ from ticketbridge.services import connections as connections_service
 from ticketbridge.services.create_claims import ClaimTerms
 from ticketbridge.services.read_backs import ReadBacks
 from ticketbridge.services.tokens import OAuthConfig, StoredTokenSource, TokenLocks, UnconfiguredTokens
-from ticketbridge.store.base import utcnow
+from ticketbridge.store.base import read_session, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ class VendorAccess:
     ) -> AsyncIterator[Connector]:
         """`before_write` runs before every write request the connector sends (a job passes
         `ctx.check_lease`); what it raises propagates unchanged."""
-        async with self.sessionmaker.begin() as db:
+        async with read_session(self.sessionmaker) as db:  # a read: no write lock for every vendor operation
             secrets = await connections_service.load_secrets(db, self.cipher, connection)
         factory = self.factory_for(connection, secrets.credentials)
         connector = factory.build(connection, secrets.credentials, before_write=before_write)
