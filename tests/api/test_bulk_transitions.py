@@ -2,8 +2,9 @@
 
 Jira's getAvailableTransitions groups the issues by workflow and lists only the transitions common to
 every issue of a group, so issues of one workflow in different statuses usually share none: the
-connector has to move them status by status, one getAvailableTransitions and one submitBulkTransition
-per round."""
+connector has to move them status by status, one getAvailableTransitions walk (50 workflows a page) and
+one submitBulkTransition per round. A bulk update takes at most 50 tickets, so it spans at most 50
+workflows: one page (more, and the connector's walk of the pages, in tests/connectors/jira/test_bulk_transitions.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 
 from tests.api.test_bulk import job, run_jobs, tickets
 from tests.builders import Tenant, make_oauth_tenant
+from tests.sandboxes.jira.test_jira_bulk_transition_pages import many_workflows
 from tests.support.sandboxes import control as sandbox
 from ticketbridge.state import Runtime
 
@@ -115,3 +117,23 @@ async def test_tickets_moved_in_jira_behind_our_back_still_reach_the_target(
     assert calls["getAvailableTransitions"] == 4, calls
     assert calls["submitBulkTransition"] == 4, calls
     assert calls["searchAndReconsileIssuesUsingJqlPost"] == 2, calls
+
+
+async def test_a_bulk_update_of_fifty_tickets_in_fifty_workflows_asks_one_page_a_round(
+    client: httpx.AsyncClient, runtime: Runtime, jira_sandbox: FastAPI
+) -> None:
+    tenant = await make_oauth_tenant(client, jira_sandbox, runtime)
+    await sandbox(jira_sandbox, "POST", "/seed", json=many_workflows(50))
+    body = {"tickets": [{**ticket, "project_vendor_id": f"WF{n}"} for n, ticket in enumerate(tickets(50), start=1)]}
+    created = await client.post("/v1/itsm/tickets/bulk/sync", json=body, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    ticket_ids = [result["ticket_id"] for result in created.json()["results"]]
+    await sandbox(jira_sandbox, "DELETE", "/calls")
+
+    await bulk_close(client, runtime, tenant, ticket_ids)
+
+    await assert_all_done(client, jira_sandbox, tenant, ticket_ids)
+    calls = await sandbox(jira_sandbox, "GET", "/calls")
+    # Two rounds (To Do → In Progress → Done), each a single page: 50 workflows fill it, no cursor follows.
+    assert calls["getAvailableTransitions"] == 2, calls
+    assert calls["submitBulkTransition"] == 2, calls

@@ -7,10 +7,11 @@ module then reads it back from the vendor and stores what only the vendor sets (
 reporter, the real version), usually within one vendor round trip of the answer.
 
 One task per connection at a time: ids scheduled while a read-back is in flight wait for it and go
-together in the next call, so concurrent creates share read-backs (`Connector.get_tickets`, 100 per
-call on Jira). It is best effort and in memory: when it fails, or the process stops first, the
-stored ticket is still right in everything the client gave, and the connection's next sync (the
-issue's `updated` is after the sync's cursor) stores the vendor's state."""
+together in the next call, so concurrent creates share read-backs (`Connector.get_tickets`, which
+splits them into the reads its vendor answers consistently). It is best effort and in memory: when
+it fails, or the process stops first, the stored ticket is still right in everything the client
+gave, and the connection's next sync (the issue's `updated` is after the sync's cursor) stores the
+vendor's state."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ticketbridge.services.vendors import VendorAccess
 
 log = get_logger("ticketbridge.services.read_backs")
-#: Ids read back in one round (one Jira search takes 100).
+#: Ids read back in one round at most.
 ROUND_SIZE = 100
 
 

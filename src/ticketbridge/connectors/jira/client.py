@@ -23,6 +23,10 @@ API = "/rest/api/3"
 RECONCILE_LIMIT = 50
 #: POST /issue/bulkfetch takes up to 100 ids or keys.
 BULK_FETCH_LIMIT = 100
+#: getAvailableTransitions and submitBulkTransition take up to 1000 issues ("in a single operation").
+BULK_TRANSITION_LIMIT = 1000
+#: getAvailableTransitions' page: "delivering 50 workflows at a time".
+BULK_TRANSITION_WORKFLOWS_PAGE = 50
 #: Jira's own key patterns: "an uppercase letter followed by one or more uppercase alphanumeric
 #: characters" (project keys), PROJ-123 (issue keys); ids are digits.
 PROJECT_ID_OR_KEY = KeyKind("Jira project key or id", "project_key", re.compile(r"[A-Z][A-Z0-9_]+|[0-9]+"))
@@ -99,9 +103,13 @@ class JiraClient:
             body["reconcileIssues"] = reconcile_issues
         return await self._json("POST", f"{API}/search/jql", json=body)
 
-    async def get_bulk_transitions(self, keys: list[str]) -> Json:
-        """GET /bulk/issues/transition (getAvailableTransitions): grouped by workflow."""
-        return await self._json("GET", f"{API}/bulk/issues/transition", params={"issueIdsOrKeys": ",".join(keys)})
+    async def get_bulk_transitions(self, keys: list[str], *, starting_after: str | None = None) -> Json:
+        """GET /bulk/issues/transition (getAvailableTransitions): up to 1000 issues, grouped by workflow,
+        one page of 50 workflows; `startingAfter` in the answer asks for the next."""
+        params = {"issueIdsOrKeys": ",".join(keys)}
+        if starting_after is not None:
+            params["startingAfter"] = starting_after
+        return await self._json("GET", f"{API}/bulk/issues/transition", params=params)
 
     async def submit_bulk_transition(self, inputs: list[Json]) -> str:
         """POST /bulk/issues/transition (submitBulkTransition): 201 {taskId}."""

@@ -44,6 +44,8 @@ from ticketbridge.connectors.jira import fields as custom
 from ticketbridge.connectors.jira import mapping
 from ticketbridge.connectors.jira.client import (
     BULK_FETCH_LIMIT,
+    BULK_TRANSITION_LIMIT,
+    BULK_TRANSITION_WORKFLOWS_PAGE,
     RECONCILE_LIMIT,
     JiraClient,
     element_error_message,
@@ -76,6 +78,9 @@ METADATA_TTL_SECONDS = 600.0
 BULK_TASK_TIMEOUT_SECONDS = 300.0
 #: Rounds of bulk transitions: one status a round, each a hop, so several statuses several hops away.
 MAX_BULK_ROUNDS = 16
+#: A round asks about at most BULK_TRANSITION_LIMIT issues, so as many workflows: the pages those fill,
+#: and one more in case the last page carries a cursor too (the document does not say).
+MAX_TRANSITION_PAGES = BULK_TRANSITION_LIMIT // BULK_TRANSITION_WORKFLOWS_PAGE + 1
 #: Hard cap on the pages one walk requests (a million issues at 100 a page).
 MAX_SEARCH_PAGES = 10_000
 #: Jira answers up to 5000 issues a page when only ids are asked for...
@@ -287,12 +292,13 @@ class JiraConnector:
         return mapping.to_vendor_ticket(issue, site_url=self._site_url)
 
     async def get_tickets(self, vendor_ids: Sequence[str]) -> dict[str, VendorTicket]:
-        """100 per search (read-after-write reconciled). Jira refuses a JQL naming an issue that no
-        longer exists: one deleted since our write is left out (asked of Jira directly) and the rest
-        searched again."""
+        """`RECONCILE_LIMIT` per search, all of them reconciled: search is eventually consistent, and
+        an issue written a moment ago but not reconciled may be missing or stale. Jira refuses a JQL
+        naming an issue that no longer exists: one deleted since our write is left out (asked of Jira
+        directly) and the rest searched again."""
         tickets: dict[str, VendorTicket] = {}
-        for start in range(0, len(vendor_ids), 100):
-            chunk = list(vendor_ids[start : start + 100])
+        for start in range(0, len(vendor_ids), RECONCILE_LIMIT):
+            chunk = list(vendor_ids[start : start + RECONCILE_LIMIT])
             try:
                 body = await self._read(partial(self._search_ids, chunk), "searchJql")
             except VendorRejected:
@@ -310,8 +316,8 @@ class JiraConnector:
         return await self._client.search_jql(
             f"id in ({', '.join(vendor_ids)})",
             fields=mapping.ISSUE_FIELDS,
-            max_results=100,
-            reconcile_issues=[int(i) for i in vendor_ids[:RECONCILE_LIMIT]],
+            max_results=len(vendor_ids),
+            reconcile_issues=[int(i) for i in vendor_ids],
         )
 
     async def search_tickets(self, query: str, *, cursor: str | None, limit: int) -> SearchPage:
@@ -582,7 +588,9 @@ class JiraConnector:
     async def update_tickets(self, refs: Sequence[TicketRef], changes: TicketChanges) -> list[ItemOutcome]:
         errors: dict[str, str] = {}
         if changes.target_status:
-            errors.update(await self._bulk_transition(list(refs), changes.target_status))
+            for start in range(0, len(refs), BULK_TRANSITION_LIMIT):
+                chunk = list(refs[start : start + BULK_TRANSITION_LIMIT])
+                errors.update(await self._bulk_transition(chunk, changes.target_status))
         editable = [ref for ref in refs if ref.vendor_id not in errors]
         priority_id = await self._priority_id(changes.priority_name) if changes.priority_name else None
         actions, fields = mapping.bulk_edit_input(changes, priority_id)
@@ -614,10 +622,10 @@ class JiraConnector:
         return errors
 
     async def _bulk_transition(self, refs: list[TicketRef], target: str) -> dict[str, str]:
-        """Moves every ref to `target`, the issues of one status per round (`next_cohort`), with one
-        getAvailableTransitions and one submitBulkTransition a round: Jira lists only the transitions
-        common to all the issues of a workflow, so issues of one workflow in different statuses share
-        none. Returns failures."""
+        """Moves every ref (at most BULK_TRANSITION_LIMIT) to `target`, the issues of one status per
+        round (`next_cohort`), with one getAvailableTransitions walk (a page per 50 workflows) and one
+        submitBulkTransition a round: Jira lists only the transitions common to all the issues of a
+        workflow, so issues of one workflow in different statuses share none. Returns failures."""
         goal = target.lower()
         by_key = {ref.key: ref for ref in refs}
         at = {ref.key: (ref.status_name or "").lower() for ref in refs if (ref.status_name or "").lower() != goal}
@@ -651,11 +659,10 @@ class JiraConnector:
             categories = await self._status_categories() if len(set(at.values())) > 1 else {}
             cohort = next_cohort(at, goal, categories, arrivals)
             keys = sorted(key for key, status in at.items() if status == cohort)
-            body = await self._read(partial(self._client.get_bulk_transitions, keys), "getAvailableTransitions")
             inputs: list[dict[str, Any]] = []
             moving: dict[str, str] = {}
             stuck = set(keys)
-            for group in body.get("availableTransitions") or []:
+            for group in await self._available_transitions(keys):
                 members = [key for key in group.get("issues") or [] if key in stuck]
                 options = [
                     Edge(str(t["transitionId"]), str(t["to"]["statusName"]), None)
@@ -700,6 +707,20 @@ class JiraConnector:
             for key in at:
                 errors.setdefault(by_key[key].vendor_id, f"Status {target!r} could not be reached.")
         return errors
+
+    async def _available_transitions(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Every workflow group getAvailableTransitions answers for `keys`, following its cursor."""
+
+        async def fetch(cursor: str | None) -> TokenPage[dict[str, Any]]:
+            body = await self._read(
+                partial(self._client.get_bulk_transitions, keys, starting_after=cursor), "getAvailableTransitions"
+            )
+            groups: list[dict[str, Any]] = body.get("availableTransitions") or []
+            # An empty page ends the walk, whatever cursor it carries.
+            return groups, body.get("startingAfter") if groups else None
+
+        pages = token_pages(fetch, operation="getAvailableTransitions", max_pages=MAX_TRANSITION_PAGES)
+        return [group async for page in pages for group in page]
 
     async def _step_towards(self, options: list[Edge], target: str, seen: set[str]) -> Edge | None:
         """A first hop when the target is not one transition away: towards the target's status

@@ -6,8 +6,9 @@ and plans the shortest known path; where the graph is not known yet it steps tow
 status category (To Do → In Progress → Done) and learns from there.
 
 Bulk transitions move the issues of one status per round (`next_cohort`): Jira's getAvailableTransitions
-groups issues by workflow and lists only the transitions common to every issue of a group, so issues
-of one workflow in different statuses usually share none.
+groups issues by workflow (50 workflows a page; the connector follows every page) and lists only the
+transitions common to every issue of a group, so issues of one workflow in different statuses usually
+share none.
 """
 
 from __future__ import annotations

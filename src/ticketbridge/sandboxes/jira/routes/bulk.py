@@ -3,7 +3,6 @@ progress."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,6 +18,7 @@ from ticketbridge.sandboxes.jira.bulk_ops import (
     transition_operation,
 )
 from ticketbridge.sandboxes.jira.bulk_tasks import Operation
+from ticketbridge.sandboxes.jira.bulk_transitions import available_transitions_page
 from ticketbridge.sandboxes.jira.errors import BulkOperationError
 from ticketbridge.sandboxes.jira.ratelimit import BURST
 from ticketbridge.sandboxes.jira.routes.body import BodyDep
@@ -31,41 +31,21 @@ TOO_MANY_TASKS = "Too many concurrent bulk operations. Please wait for a running
 
 
 @router.get("/bulk/issues/transition", operation_id="getAvailableTransitions")
-async def available_transitions(issueIdsOrKeys: str, runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
-    """Grouped by workflow; only the transitions every issue of the group can take are listed."""
-    site = runtime.site
+async def available_transitions(
+    issueIdsOrKeys: str,
+    runtime: RuntimeDep,
+    user: UserDep,
+    startingAfter: str | None = None,
+    endingBefore: str | None = None,
+) -> dict[str, Any]:
+    """Grouped by workflow, 50 workflows a page (`bulk_transitions.py`); only the transitions every issue
+    of a group can take are listed."""
     refs = [r for r in issueIdsOrKeys.split(",") if r.strip()]
     check_size(len(refs))
-    ids, invalid = resolve_issues(site, user, refs)
+    ids, invalid = resolve_issues(runtime.site, user, refs)
     if invalid or not ids:
         raise BulkOperationError(400, "Some of the issues in the issueIdsOrKeys are not valid")
-    groups: dict[str, list[int]] = defaultdict(list)
-    for issue_id in ids:
-        groups[site.projects[site.issues[issue_id].project_id].workflow_id].append(issue_id)
-    result = []
-    for workflow_id, members in groups.items():
-        workflow = site.workflows[workflow_id]
-        per_issue = [{t.id for t in workflow.available(site.issues[i].status_id)} for i in members]
-        common = set.intersection(*per_issue)
-        result.append(
-            {
-                "isTransitionsFiltered": common != set().union(*per_issue),
-                "issues": [site.issues[i].key for i in members],
-                "transitions": [
-                    {
-                        "transitionId": t.id,
-                        "transitionName": t.name,
-                        "to": {
-                            "statusId": int(t.to_status_id),
-                            "statusName": site.statuses[t.to_status_id].name,
-                        },
-                    }
-                    for t in workflow.transitions
-                    if t.id in common
-                ],
-            }
-        )
-    return {"availableTransitions": result}
+    return available_transitions_page(runtime.site, ids, starting_after=startingAfter, ending_before=endingBefore)
 
 
 @router.post("/bulk/issues/transition", operation_id="submitBulkTransition", status_code=201)
