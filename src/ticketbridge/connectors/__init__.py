@@ -75,7 +75,7 @@ class ConnectorFactory:
         http = self.http if before_write is None else replace(self.http, before_write=before_write)
         depends_on = self._depends_on(connection, credentials)
         cache = self._cache(str(connection.id), depends_on)
-        lease = self.transports.lease(str(connection.id), depends_on)
+        lease = self.transports.lease(str(connection.id), depends_on, spec.capabilities.rate_limit_window)
         try:
             return spec.build(connection, credentials, lease, cache, http, spec.capabilities)
         except BaseException:

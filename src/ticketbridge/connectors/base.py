@@ -19,6 +19,7 @@ import httpx
 from ticketbridge.connectors.credentials import Credentials, validate_credentials
 from ticketbridge.connectors.http import VendorHttp
 from ticketbridge.connectors.oauth import OAuthProvider
+from ticketbridge.connectors.pacing import LimitWindow
 from ticketbridge.domain.directory import VendorPriority, VendorStatus
 from ticketbridge.domain.fields import WriteMetadata
 from ticketbridge.domain.tenancy import ConnectionRead
@@ -217,6 +218,9 @@ class Capabilities:
     #: How soon its search sees a write: `Connector.marker_settle_seconds` is 0 for READ_YOUR_WRITES
     #: and more for EVENTUAL, and only an EVENTUAL vendor's settle time is replaced by the setting.
     search_consistency: SearchConsistency
+    #: What the vendor's `X-RateLimit-Limit` counts: requests a second refilled steadily, or an hour's
+    #: back at once when the window resets. The rate-limit gates pace by it (`connectors.pacing`).
+    rate_limit_window: LimitWindow
     #: Whether many tickets get one update in one call (Jira's bulk APIs). Otherwise a bulk update
     #: job sends one update per ticket and records each ticket as soon as its update is answered.
     bulk_update: bool = False

@@ -38,7 +38,7 @@ import httpx
 from ticketbridge.config import DEFAULT_VENDOR_TIMEOUT_SECONDS, VENDOR_RETRY_WAIT_MAX_SECONDS, Settings
 from ticketbridge.connectors.errors import VendorOutcomeUnknown, VendorRetriable
 from ticketbridge.connectors.oauth import OAuthSession
-from ticketbridge.connectors.pacing import ATTEMPT, SAFE_METHODS, AttemptTerms, Pacing
+from ticketbridge.connectors.pacing import ATTEMPT, PER_SECOND, SAFE_METHODS, AttemptTerms, LimitWindow, Pacing
 from ticketbridge.connectors.pacing import retry_after_seconds as retry_after_seconds
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.observability import get_logger
@@ -243,12 +243,13 @@ class ConnectionTransports:
     def __len__(self) -> int:
         return len(self._pools)
 
-    def lease(self, connection_id: str, depends_on: str) -> _Lease:
+    def lease(self, connection_id: str, depends_on: str, window: LimitWindow = PER_SECOND) -> _Lease:
+        """`window`: what the vendor's `X-RateLimit-Limit` counts, for a new pool's gates."""
         pool = self._pools.get(connection_id)
         if pool is None or pool.depends_on != depends_on:
             if pool is not None:
                 self._retire(pool)
-            pool = self._pools[connection_id] = _Pool(depends_on=depends_on, build=self._build)
+            pool = self._pools[connection_id] = _Pool(depends_on=depends_on, build=self._build, pacing=Pacing(window))
         self._pools.move_to_end(connection_id)
         while len(self._pools) > self._max_pools:
             _, oldest = self._pools.popitem(last=False)

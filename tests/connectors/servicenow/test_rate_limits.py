@@ -1,6 +1,8 @@
 """ServiceNow's inbound REST rate limiting, met by the connector: a rule of a few incident inserts an
 hour binds, the instance answers 429 with Retry-After (seconds to the top of the UTC hour, when its
 counts reset) and X-RateLimit-Limit/-Reset/-Rule, and every incident is still created exactly once.
+On the instance's wall clock the connection's gates count the hour's inserts from those headers
+(X-RateLimit-Limit an hour, no X-RateLimit-Remaining) and hold back the ones past the limit unsent.
 
 The rule is set through the sandbox's control plane. The hour is the sandbox limiter's clock, placed
 just before or well inside an hour: what a test can choose of ServiceNow's wall clock."""
@@ -8,6 +10,7 @@ just before or well inside an hour: what a test can choose of ServiceNow's wall 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -53,7 +56,7 @@ def app() -> FastAPI:
     return create_app(ServiceNowSandboxConfig(base_url=BASE_URL))
 
 
-async def limit_inserts(app: FastAPI, instance: Instance, clock: LimiterClock) -> None:
+async def limit_inserts(app: FastAPI, instance: Instance, clock: Callable[[], float]) -> None:
     rule = RateLimitRule(
         sys_id="d" * 32, name="incident inserts", table="incident", method="POST", requests_per_hour=INSERTS_PER_HOUR
     )
@@ -116,3 +119,32 @@ async def test_a_429_mid_hour_is_handed_back_with_its_wait_and_the_create_made_o
     # its second attempt is sent and refused again; a single insert's second attempt never left.
     refusals = 2 if batch_api else 1
     assert (await instance.calls())["table.incident.POST"] == len(items) + refusals
+
+
+async def test_inserts_past_the_hours_limit_wait_at_the_gate_and_none_is_sent_into_a_429(
+    app: FastAPI, build: Build, instance: Instance
+) -> None:
+    # The limiter on the wall clock, as an instance's: its X-RateLimit-Reset (a Unix time) then means
+    # here what it means there. The hour's count starts at zero (the rule was just set).
+    await limit_inserts(app, instance, time.time)
+    connector = build(batch_api=False)
+    items = [make_item(n) for n in range(INSERTS_PER_HOUR + 4)]
+
+    first = await connector.create_tickets(items)
+
+    created = {outcome.key: outcome.ticket.vendor_id for outcome in first if outcome.ticket is not None}
+    assert len(created) == INSERTS_PER_HOUR, first
+    # The first insert went alone and its answer named the hour's limit: the gate let the rest of the
+    # hour's inserts go and held back the others unsent, so the instance refused none.
+    assert (await instance.calls())["table.incident.POST"] == INSERTS_PER_HOUR
+    held = [item for item in items if item.key not in created]
+    assert all("rate limit" in (outcome.error or "") for outcome in first if outcome.key not in created), first
+    # Until the hour turns: asked again, the gate refuses them before sending, with the wait to the reset.
+    with pytest.raises(VendorRetriable) as waiting:
+        await connector.create_tickets(held, reconcile={item.key for item in held})
+    to_the_hour = HOUR_SECONDS - time.time() % HOUR_SECONDS
+    assert waiting.value.is_rate_limit and waiting.value.retry_after == pytest.approx(to_the_hour, abs=2)
+    assert (await instance.calls())["table.incident.POST"] == INSERTS_PER_HOUR
+    await assert_created_once(instance, [item for item in items if item.key in created], created)
+    for item in held:
+        assert await instance.incidents(f"correlation_id={item.marker}") == [], item.key

@@ -14,6 +14,7 @@ from ticketbridge.connectors.jira.credentials import JiraCredentials
 from ticketbridge.connectors.jira.mapping import DEFAULT_PRIORITY_MAPPING, DEFAULT_STATUS_MAPPING
 from ticketbridge.connectors.jira.oauth import CLOUD_ID, OAUTH
 from ticketbridge.connectors.oauth import TokenSourceAuth
+from ticketbridge.connectors.pacing import PER_SECOND
 from ticketbridge.connectors.paths import segment
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import Vendor
@@ -25,6 +26,8 @@ CAPABILITIES = Capabilities(
     conditional_writes=False,
     # JQL's index lags writes: see `JiraConnector.marker_settle_seconds`.
     search_consistency=SearchConsistency.EVENTUAL,
+    # The burst limits: a token bucket per endpoint, X-RateLimit-Limit a second, refilled continuously.
+    rate_limit_window=PER_SECOND,
     bulk_update=True,
 )
 

@@ -8,6 +8,7 @@ import httpx
 
 from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
+from ticketbridge.connectors.pacing import PER_SECOND
 from ticketbridge.connectors.rezolve.client import RezolveClient
 from ticketbridge.connectors.rezolve.connector import RezolveConnector
 from ticketbridge.connectors.rezolve.credentials import RezolveCredentials
@@ -22,6 +23,8 @@ CAPABILITIES = Capabilities(
     # The update is guarded by the ticket's etag (400 ETAG_MISMATCH).
     conditional_writes=True,
     search_consistency=SearchConsistency.READ_YOUR_WRITES,
+    # The API overview names X-RateLimit-* and 429 but no window; read as a rate a second.
+    rate_limit_window=PER_SECOND,
 )
 #: Keycloak's client-credentials endpoint, under the legacy `/auth` context path Rezolve's realms use.
 TOKEN_PATH = "/auth/realms/{realm}/protocol/openid-connect/token"

@@ -8,6 +8,7 @@ import httpx
 
 from ticketbridge.connectors.base import Capabilities, ConnectorSpec, MetadataCache, SearchConsistency
 from ticketbridge.connectors.http import DEFAULT_VENDOR_HTTP, VendorHttp, build_client
+from ticketbridge.connectors.pacing import LimitWindow
 from ticketbridge.connectors.servicenow.client import OAuthGrant, ServiceNowClient
 from ticketbridge.connectors.servicenow.connector import ServiceNowConnector
 from ticketbridge.connectors.servicenow.credentials import ServiceNowCredentials
@@ -23,6 +24,9 @@ CAPABILITIES = Capabilities(
     # No conditional write: If-Match reads and compares sys_mod_count, then writes.
     conditional_writes=False,
     search_consistency=SearchConsistency.READ_YOUR_WRITES,
+    # Inbound REST API rate limiting (sys_rate_limit_rules): X-RateLimit-Limit is the rule's requests
+    # an hour, per user; the count starts again at X-RateLimit-Reset (Unix time), the top of the hour.
+    rate_limit_window=LimitWindow(seconds=3600, fixed=True),
 )
 
 
