@@ -168,9 +168,13 @@ def session_class_of(sessionmaker: async_sessionmaker[AsyncSession]) -> type[Ses
 async def read_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session with one read transaction: deferred `BEGIN` on SQLite (no write lock, never waits for
     a writer), `BEGIN READ ONLY` on PostgreSQL. It is rolled back at the end: nothing done in it is
-    kept (and on PostgreSQL a write in it fails)."""
-    async with sessionmaker() as session:
-        bind = session.bind
-        dialect = bind.dialect.name if bind is not None else "sqlite"
-        await session.connection(execution_options=_READ_ONLY_OPTIONS.get(dialect, {READ_ONLY_OPTION: True}))
+    kept (and on PostgreSQL a write in it fails).
+
+    Like any session it takes a pooled connection at its first statement, not before: a request's
+    read session is opened before its authentication runs, and an eager one would hold a connection
+    while the authentication waited for another (with the pool's worth of such requests at once,
+    none would get one until the pool's timeout)."""
+    engine = sessionmaker.kw["bind"]
+    options = _READ_ONLY_OPTIONS.get(engine.dialect.name, {READ_ONLY_OPTION: True})
+    async with sessionmaker(bind=engine.execution_options(**options)) as session:
         yield session
