@@ -18,10 +18,12 @@ the RSS at its middle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
 import time
+from collections.abc import AsyncIterator
 from functools import partial
 
 import httpx
@@ -39,6 +41,19 @@ RSS_SAMPLE_SECONDS = 0.5
 MEMORY_TARGET_MIB = 200e6 / 2**20
 
 
+@contextlib.asynccontextmanager
+async def seeded_sandbox(context: Context, name: str, issues: int) -> AsyncIterator[tuple[SandboxControl, int]]:
+    """A dedicated Jira sandbox process seeded with `issues` issues; yields it and its issue count."""
+    async with jira_sandbox(context.directory, name) as sandbox_process:
+        sandbox = SandboxControl(sandbox_process.url)
+        try:
+            await sandbox.configure()
+            await sandbox.seed_issues(issues)
+            yield sandbox, await sandbox.issue_count()
+        finally:
+            await sandbox.aclose()
+
+
 async def full_sync(context: Context) -> Result:
     issues = context.sizes.sync_issues
     name = f"8. full sync of {issues:,} issues"
@@ -46,42 +61,35 @@ async def full_sync(context: Context) -> Result:
     memory: list[tuple[float, float]] = []
     memory_bare: list[float] = []
     runs: list[int] = []
-    async with jira_sandbox(context.directory, "jira-sync") as sandbox_process:
-        sandbox = SandboxControl(sandbox_process.url)
-        try:
-            await sandbox.configure()
-            await sandbox.seed_issues(issues)
-            total = await sandbox.issue_count()
-            repetition = 0
+    async with seeded_sandbox(context, "jira-sync", issues) as (sandbox, total):
+        repetition = 0
 
-            async def ours() -> float:
-                nonlocal repetition
-                repetition += 1
-                directory = context.directory / f"sync-{repetition}"
-                async with sqlite_deployment(directory, name=f"sync-{repetition}") as deployment:
-                    tenant = await deployment.tenant(sandbox.url, name=f"sync-{repetition}")
-                    rss_before = deployment.api.memory_mib()[0]
-                    before = await sandbox.calls()
-                    started = time.perf_counter()
-                    job_id = await deployment.request_sync(tenant.connection_id)
-                    async with httpx.AsyncClient(base_url=deployment.api.url, timeout=60) as api:
-                        job = await wait_for_job(api, tenant, job_id, poll_seconds=0.1)
-                    elapsed = time.perf_counter() - started
-                    if job["status"] != "SUCCESS":
-                        raise RuntimeError(f"sync ended {job['status']}: {job['failure_reason']}")
-                    calls["a"].append(sum(calls_delta(before, await sandbox.calls()).values()))
-                    memory.append((rss_before, deployment.api.memory_mib()[1]))
-                    runs.append(sync_runs(deployment.api))
-                return total / elapsed
+        async def ours() -> float:
+            nonlocal repetition
+            repetition += 1
+            directory = context.directory / f"sync-{repetition}"
+            async with sqlite_deployment(directory, name=f"sync-{repetition}") as deployment:
+                tenant = await deployment.tenant(sandbox.url, name=f"sync-{repetition}")
+                rss_before = deployment.api.memory_mib()[0]
+                before = await sandbox.calls()
+                started = time.perf_counter()
+                job_id = await deployment.request_sync(tenant.connection_id)
+                async with httpx.AsyncClient(base_url=deployment.api.url, timeout=60) as api:
+                    job = await wait_for_job(api, tenant, job_id, poll_seconds=0.1)
+                elapsed = time.perf_counter() - started
+                if job["status"] != "SUCCESS":
+                    raise RuntimeError(f"sync ended {job['status']}: {job['failure_reason']}")
+                calls["a"].append(sum(calls_delta(before, await sandbox.calls()).values()))
+                memory.append((rss_before, deployment.api.memory_mib()[1]))
+                runs.append(sync_runs(deployment.api))
+            return total / elapsed
 
-            pairs = await interleave(
-                ours,
-                partial(_bare_pager, sandbox, calls["b"], memory_bare, total),
-                repetitions=context.sizes.sync_repetitions,
-                warmup=0,
-            )
-        finally:
-            await sandbox.aclose()
+        pairs = await interleave(
+            ours,
+            partial(_bare_pager, sandbox, calls["b"], memory_bare, total),
+            repetitions=context.sizes.sync_repetitions,
+            warmup=0,
+        )
     result = Result(name=name, unit="tickets/s", target=">= 50 % of bare, calls <= 1.1x", better="higher")
     result.with_pairs(pairs).check(0.5)
     ours_calls = sorted(calls["a"])[len(calls["a"]) // 2]
@@ -141,32 +149,25 @@ def memory_name(sizes: Sizes) -> str:
 async def sync_memory(context: Context) -> Result:
     """One full sync of `memory_sync_issues`: the syncing process's peak RSS against 200 MB."""
     issues = context.sizes.memory_sync_issues
-    async with jira_sandbox(context.directory, "jira-sync-memory") as sandbox_process:
-        sandbox = SandboxControl(sandbox_process.url)
-        try:
-            await sandbox.configure()
-            await sandbox.seed_issues(issues)
-            total = await sandbox.issue_count()
-            directory = context.directory / "sync-memory"
-            async with sqlite_deployment(directory, name="sync-memory") as deployment:
-                tenant = await deployment.tenant(sandbox.url, name="sync-memory")
-                rss_before = deployment.api.memory_mib()[0]
-                samples: list[float] = []
-                job_id = await deployment.request_sync(tenant.connection_id)
-                sampler = asyncio.create_task(_sample_rss(deployment.api, samples))
-                try:
-                    async with httpx.AsyncClient(base_url=deployment.api.url, timeout=60) as api:
-                        job = await wait_for_job(api, tenant, job_id, poll_seconds=0.5)
-                finally:
-                    sampler.cancel()
-                if job["status"] != "SUCCESS":
-                    raise RuntimeError(f"sync ended {job['status']}: {job['failure_reason']}")
-                peak = deployment.api.memory_mib()[1]
-                attempts = sync_runs(deployment.api)
-            bare: list[float] = []
-            await _bare_pager(sandbox, [], bare, total)
-        finally:
-            await sandbox.aclose()
+    async with seeded_sandbox(context, "jira-sync-memory", issues) as (sandbox, total):
+        directory = context.directory / "sync-memory"
+        async with sqlite_deployment(directory, name="sync-memory") as deployment:
+            tenant = await deployment.tenant(sandbox.url, name="sync-memory")
+            rss_before = deployment.api.memory_mib()[0]
+            samples: list[float] = []
+            job_id = await deployment.request_sync(tenant.connection_id)
+            sampler = asyncio.create_task(_sample_rss(deployment.api, samples))
+            try:
+                async with httpx.AsyncClient(base_url=deployment.api.url, timeout=60) as api:
+                    job = await wait_for_job(api, tenant, job_id, poll_seconds=0.5)
+            finally:
+                sampler.cancel()
+            if job["status"] != "SUCCESS":
+                raise RuntimeError(f"sync ended {job['status']}: {job['failure_reason']}")
+            peak = deployment.api.memory_mib()[1]
+            attempts = sync_runs(deployment.api)
+        bare: list[float] = []
+        await _bare_pager(sandbox, [], bare, total)
     middle = samples[len(samples) // 2] if samples else rss_before
     end = samples[-1] if samples else rss_before
     result = Result(

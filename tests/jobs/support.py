@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,11 @@ from tests.conftest import empty_tables, make_settings
 from tests.jobs.effects import TEST_EFFECT
 from ticketbridge.config import Settings
 from ticketbridge.enums import ConnectionState, Vendor
+from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.engine import enqueue_job
-from ticketbridge.jobs.models import Job, JobItem, JobItemSpec
+from ticketbridge.jobs.models import Job, JobItem, JobItemSpec, JobStatus
+from ticketbridge.jobs.registry import JobHandler
+from ticketbridge.jobs.worker import Worker
 from ticketbridge.state import Runtime
 from ticketbridge.store import connections as connections_store
 from ticketbridge.store import jobs as jobs_store
@@ -101,3 +105,32 @@ async def load_items(runtime: Runtime, job_id: uuid.UUID) -> list[JobItem]:
 async def all_jobs(runtime: Runtime) -> list[Any]:
     async with runtime.sessionmaker() as db, db.begin():
         return list((await db.execute(select(JobRow.__table__))).all())
+
+
+async def run_with_competing_workers(
+    runtime: Runtime, effect: Callable[[JobContext], Awaitable[None]], *, hang_seconds: float = 20.0
+) -> tuple[Job, int]:
+    """Enqueues one job and runs `effect` for it with two workers competing for it (either would take
+    over a lease it took for lost, and start the job again) until the job has ended; returns the
+    ended job and how many times it started."""
+    job = await enqueue(runtime, await make_tenant_rows(runtime))
+    starts = 0
+    finished = asyncio.Event()
+
+    async def counted(ctx: JobContext) -> None:
+        nonlocal starts
+        starts += 1
+        await effect(ctx)
+        finished.set()
+
+    handlers = {TEST_EFFECT: JobHandler(counted)}
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(Worker.for_runtime(runtime, handlers=handlers, concurrency=2).run(stop)) for _ in range(2)
+    ]
+    await asyncio.wait_for(finished.wait(), hang_seconds)
+    while (await load_job(runtime, job.id)).status is JobStatus.RUNNING:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return await load_job(runtime, job.id), starts

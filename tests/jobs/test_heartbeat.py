@@ -4,19 +4,23 @@ own transaction (which holds the job row while it writes), without weakening the
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.jobs.effects import TEST_EFFECT
-from tests.jobs.support import built_runtime, enqueue, job_settings, load_job, make_tenant_rows
+from tests.jobs.support import (
+    built_runtime,
+    enqueue,
+    job_settings,
+    load_job,
+    make_tenant_rows,
+    run_with_competing_workers,
+)
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.context import JobContext, Lease
 from ticketbridge.jobs.models import Job, JobStatus
-from ticketbridge.jobs.registry import JobHandler
-from ticketbridge.jobs.worker import Worker
 from ticketbridge.state import Runtime
 from ticketbridge.store.base import utcnow
 from ticketbridge.store.jobs import Renewal
@@ -87,30 +91,15 @@ async def test_a_lease_taken_over_is_neither_renewed_nor_busy(jobs_runtime: Runt
 
 async def test_a_job_holding_its_row_through_heartbeats_keeps_its_lease(database_url: str, tmp_path: Path) -> None:
     settings = job_settings(database_url, tmp_path, job_lease_seconds=1.0, job_poll_interval_seconds=0.05)
+
+    async def holds_its_row(ctx: JobContext) -> None:
+        async with ctx.transaction():
+            await asyncio.sleep(0.5)  # across a heartbeat (every third of the lease)
+        await ctx.item_succeeded("0")
+
+    # A skipped renewal taken for a lost lease would cancel the run; the idle worker would rerun it.
     async with built_runtime(settings) as runtime:
-        tenant = await make_tenant_rows(runtime)
-        job = await enqueue(runtime, tenant)
-        starts: Counter[str] = Counter()
-        finished = asyncio.Event()
+        done, starts = await run_with_competing_workers(runtime, holds_its_row, hang_seconds=HANG_SECONDS)
 
-        async def holds_its_row(ctx: JobContext) -> None:
-            starts[str(ctx.job.id)] += 1
-            async with ctx.transaction():
-                await asyncio.sleep(0.5)  # across a heartbeat (every third of the lease)
-            await ctx.item_succeeded("0")
-            finished.set()
-
-        handlers = {TEST_EFFECT: JobHandler(holds_its_row)}
-        stop = asyncio.Event()
-        # A skipped renewal taken for a lost lease would cancel the run; the idle worker would rerun it.
-        workers = [Worker.for_runtime(runtime, handlers=handlers, concurrency=2) for _ in range(2)]
-        tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-        await asyncio.wait_for(finished.wait(), HANG_SECONDS)
-        while (await load_job(runtime, job.id)).status is JobStatus.RUNNING:
-            await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.gather(*tasks)
-
-        done = await load_job(runtime, job.id)
-        assert done.status is JobStatus.SUCCESS and done.attempt == 1
-        assert starts == {str(job.id): 1}
+    assert done.status is JobStatus.SUCCESS and done.attempt == 1
+    assert starts == 1

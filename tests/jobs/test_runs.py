@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 from tests.jobs.effects import TEST_EFFECT
-from tests.jobs.support import built_runtime, enqueue, job_settings, load_items, load_job, make_tenant_rows
+from tests.jobs.support import (
+    built_runtime,
+    enqueue,
+    job_settings,
+    load_items,
+    load_job,
+    make_tenant_rows,
+    run_with_competing_workers,
+)
 from ticketbridge.jobs import engine
 from ticketbridge.jobs.context import JobContext
 from ticketbridge.jobs.models import ItemState, JobItemSpec, JobStatus, RetryLater
@@ -98,32 +105,17 @@ async def test_runs_lost_with_their_workers_count_as_attempts(jobs_runtime: Runt
 
 async def test_a_long_job_keeps_its_lease_through_heartbeats(database_url: str, tmp_path: Path) -> None:
     settings = job_settings(database_url, tmp_path, job_lease_seconds=1.0, job_poll_interval_seconds=0.05)
+
+    async def slow(ctx: JobContext) -> None:
+        await asyncio.sleep(3.2)  # more than three leases
+        await ctx.item_succeeded("0")
+
+    # Two workers compete: without heartbeats the idle one would take the job over.
     async with built_runtime(settings) as runtime:
-        tenant = await make_tenant_rows(runtime)
-        job = await enqueue(runtime, tenant)
-        starts: Counter[str] = Counter()
-        finished = asyncio.Event()
+        done, starts = await run_with_competing_workers(runtime, slow)
 
-        async def slow(ctx: JobContext) -> None:
-            starts[str(ctx.job.id)] += 1
-            await asyncio.sleep(3.2)  # more than three leases
-            await ctx.item_succeeded("0")
-            finished.set()
-
-        handlers = JobHandler(slow)
-        stop = asyncio.Event()
-        # Two workers compete: without heartbeats the idle one would take the job over.
-        first, second = worker(runtime, handlers), worker(runtime, handlers)
-        tasks = [asyncio.create_task(first.run(stop)), asyncio.create_task(second.run(stop))]
-        await finished.wait()
-        while (await load_job(runtime, job.id)).status is JobStatus.RUNNING:
-            await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.gather(*tasks)
-
-        done = await load_job(runtime, job.id)
-        assert done.status is JobStatus.SUCCESS and done.attempt == 1
-        assert starts == {str(job.id): 1}
+    assert done.status is JobStatus.SUCCESS and done.attempt == 1
+    assert starts == 1
 
 
 async def test_retry_later_requeues_at_the_named_time_without_spending_an_attempt(

@@ -170,7 +170,7 @@ async def create_once(
                     code=VendorRefused.code,
                     field_errors=outcome.field_errors,
                 )
-    stored = await _settle(transaction, connection, terms, written, unknown, refused)
+    stored = await _record_outcomes(transaction, connection, terms, written, unknown, refused)
     if written:
         read_back_later(connection, provisional)
         for (entry, _, warning), ticket in zip(written, stored, strict=True):
@@ -182,7 +182,7 @@ def _reconciles(decision: Decision) -> bool:
     return isinstance(decision, Create) and decision.reconcile
 
 
-async def _settle(
+async def _record_outcomes(
     transaction: Transaction,
     connection: ConnectionRead,
     terms: ClaimTerms,
@@ -200,7 +200,7 @@ async def _settle(
                 pairs = [(ticket, entry.identifier) for entry, ticket, _ in written]
                 stored = await persist_vendor_tickets(db, connection, pairs)
                 await create_claims.settle_stored(db, connection, [entry.identifier for entry, _, _ in written])
-            await _settle_unwritten(db, connection, terms, unknown, refused)
+            await _record_unwritten(db, connection, terms, unknown, refused)
     except SQLAlchemyError as exc:
         if not written:
             raise
@@ -210,7 +210,7 @@ async def _settle(
         try:
             async with transaction() as db:
                 await create_claims.mark_written(db, connection, refs, terms)
-                await _settle_unwritten(db, connection, terms, unknown, refused)
+                await _record_unwritten(db, connection, terms, unknown, refused)
         except SQLAlchemyError as again:  # the claims stay CLAIMED: reconciled by marker once expired
             log.error("tickets.mark_written_failed", connection_id=str(connection.id), vendor_keys=keys, exc_info=again)
         raise TicketNotStored(
@@ -220,7 +220,7 @@ async def _settle(
     return stored
 
 
-async def _settle_unwritten(
+async def _record_unwritten(
     db: AsyncSession,
     connection: ConnectionRead,
     terms: ClaimTerms,

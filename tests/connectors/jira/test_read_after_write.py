@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tests.connectors.jira.test_bulk_transitions import connector
 from ticketbridge.connectors.jira.connector import JiraConnector
 from ticketbridge.domain.tickets import CreateItem
-
-__all__ = ["connector"]  # the fixture
 
 
 def items(count: int) -> list[CreateItem]:
