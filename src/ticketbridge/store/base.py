@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from ticketbridge.store.sqlite_driver import one_trip_dbapi
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -106,7 +108,8 @@ def create_engine(
     transaction-pooling PgBouncer needs)."""
     url = to_async_url(database_url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        driver = {"module": one_trip_dbapi()} if url.startswith("sqlite+aiosqlite") else {}
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **driver)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine

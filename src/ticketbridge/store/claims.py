@@ -206,11 +206,14 @@ async def find_written(db: AsyncSession, vendor_refs: Sequence[str], *, connecti
 async def delete_claims(db: AsyncSession, identifiers: Sequence[str], *, connection_id: uuid.UUID) -> None:
     """Drops the claims whatever their owner (their ticket is stored now)."""
     if identifiers:
-        await db.execute(
-            delete(CreateClaimRow).where(
-                CreateClaimRow.connection_id == connection_id, CreateClaimRow.identifier.in_(list(identifiers))
-            )
-        )
+        await db.execute(_DELETE_CLAIMS, {"connection_id": connection_id, "identifiers": list(identifiers)})
+
+
+#: Built once (every successful create runs it).
+_DELETE_CLAIMS = _CLAIMS.delete().where(
+    _CLAIMS.c.connection_id == bindparam("connection_id"),
+    _CLAIMS.c.identifier.in_(bindparam("identifiers", expanding=True)),
+)
 
 
 async def _update_owned(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,9 +36,20 @@ async def _pairs(
     """{key: value} for the rows of one connection whose `key` is in `wanted` (one query)."""
     if not wanted:
         return {}
-    table = key.class_
-    rows = await db.execute(select(key, value).where(table.connection_id == connection_id, key.in_(list(wanted))))
+    rows = await db.execute(
+        _pairs_statement(key, value), {"connection_id": connection_id, "wanted": list(dict.fromkeys(wanted))}
+    )
     return {row[0]: row[1] for row in rows}
+
+
+@cache
+def _pairs_statement(key: InstrumentedAttribute[Any], value: InstrumentedAttribute[Any]) -> Select[Any]:
+    """Built once per pair of columns: a write resolves its references with it on every request."""
+    table = cast(Table, key.class_.__table__)
+    keys = table.c[key.key]
+    return select(keys, table.c[value.key]).where(
+        table.c.connection_id == bindparam("connection_id"), keys.in_(bindparam("wanted", expanding=True))
+    )
 
 
 async def project_vendor_ids(
