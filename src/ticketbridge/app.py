@@ -83,6 +83,18 @@ async def _key_usage_flusher(runtime: Runtime) -> AsyncIterator[None]:
         await task
 
 
+@asynccontextmanager
+async def _auth_cache_refresher(runtime: Runtime) -> AsyncIterator[None]:
+    """Keeps the request path's warm key and connection lookups fresh in the background for the app's lifetime."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.auth_cache.run_refresher(runtime.sessionmaker, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def create_app(
     settings: Settings, *, runtime: Runtime | None = None, job_handlers: RegistryFactory = ticket_job_handlers
 ) -> FastAPI:
@@ -101,7 +113,7 @@ def create_app(
             if owned:  # a server process (tests pass their runtime): see freeze_startup_heap
                 freeze_startup_heap()
             log.info("app.started", embedded=settings.is_embedded)
-            async with _worker(current, job_handlers), _key_usage_flusher(current):
+            async with _worker(current, job_handlers), _key_usage_flusher(current), _auth_cache_refresher(current):
                 yield
         finally:
             await limiter.close()

@@ -22,7 +22,7 @@ from ticketbridge.crypto import CredentialCipher
 from ticketbridge.domain.tenancy import ConnectionRead, ConnectionSecrets
 from ticketbridge.domain.vocabulary import NormalizedPriority, NormalizedStatus
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
-from ticketbridge.errors import Conflict, InvalidRequest
+from ticketbridge.errors import Conflict, InvalidRequest, NotFound
 from ticketbridge.services.vendor_sites import PRODUCTION_SITES, SitePolicy
 from ticketbridge.store import audit as audit_store
 from ticketbridge.store import connections as store
@@ -249,9 +249,17 @@ async def get_connection(db: AsyncSession, connection_id: uuid.UUID) -> Connecti
 async def get_usable_connection(
     db: AsyncSession, *, organization_id: uuid.UUID, connection_id: uuid.UUID
 ) -> ConnectionRead:
-    """The tenant's connection, if it may serve data requests; another tenant's is NotFound. A
-    PAUSED, DELETED or PENDING (not verified) one is a Conflict."""
-    connection = await store.get_connection(db, connection_id, organization_id=organization_id)
+    """The tenant's connection, if it may serve data requests (`ensure_usable`)."""
+    connection = await store.get_connection_or_none(db, connection_id, organization_id=organization_id)
+    return ensure_usable(connection, organization_id=organization_id)
+
+
+def ensure_usable(connection: ConnectionRead | None, *, organization_id: uuid.UUID) -> ConnectionRead:
+    """`connection` as read (None: there is none), if it may serve `organization_id`'s data requests:
+    a missing one or another tenant's is NotFound; a PAUSED, DELETED or PENDING (not verified) one is
+    a Conflict. The one rule of the request path, whether it reads one connection or a batch."""
+    if connection is None or connection.organization_id != organization_id:
+        raise NotFound("Connection not found.")
     if connection.state in (ConnectionState.PAUSED, ConnectionState.DELETED):
         raise Conflict(f"Connection {connection.id} is {connection.state.lower()}; it serves no requests.")
     if connection.state is ConnectionState.PENDING:

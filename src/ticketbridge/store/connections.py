@@ -1,19 +1,24 @@
-"""Connections. Reads on behalf of a tenant go through `_readable`, so another organization's
-connection is indistinguishable from a missing one."""
+"""Connections. Reads on behalf of a tenant filter by its organization (`_readable`,
+`_TENANT_CONNECTION_BY_ID`), so another organization's connection is indistinguishable from a missing one."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ConnectionRead
 from ticketbridge.enums import ConnectionState, HealthName, Vendor
 from ticketbridge.errors import NotFound
-from ticketbridge.store.base import utcnow
+from ticketbridge.store.base import read_columns, utcnow
 from ticketbridge.store.tables import Connection
+
+#: A batch read answers Core rows of these columns, never ORM instances (no identity map, no ORM
+#: loading cost for a refresh round's hundreds of rows).
+_READ_COLUMNS = read_columns(Connection, ConnectionRead)
 
 
 class StoredCredentials(NamedTuple):
@@ -62,8 +67,20 @@ async def create_connection(
 async def get_connection_or_none(
     db: AsyncSession, connection_id: uuid.UUID, *, organization_id: uuid.UUID | None = None
 ) -> ConnectionRead | None:
-    row = await db.scalar(_readable(organization_id).where(Connection.id == connection_id))
+    if organization_id is None:
+        found = await db.execute(_CONNECTION_BY_ID, {"connection_id": connection_id})
+    else:
+        found = await db.execute(
+            _TENANT_CONNECTION_BY_ID, {"connection_id": connection_id, "organization_id": organization_id}
+        )
+    row = found.first()
     return None if row is None else ConnectionRead.model_validate(row)
+
+
+#: Built once: a request's connection lookup and every vendor operation's credentials read run them.
+_CONNECTION_BY_ID = select(*_READ_COLUMNS).where(Connection.id == bindparam("connection_id"))
+_TENANT_CONNECTION_BY_ID = _CONNECTION_BY_ID.where(Connection.organization_id == bindparam("organization_id"))
+_CREDENTIALS_BY_ID = select(Connection.credentials_encrypted).where(Connection.id == bindparam("connection_id"))
 
 
 async def get_connection(
@@ -75,8 +92,15 @@ async def get_connection(
     return connection
 
 
+async def get_connections(db: AsyncSession, connection_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ConnectionRead]:
+    """The connections among `connection_ids`, by id, in one statement (the caller bounds the batch).
+    Of any tenant: the caller checks each one's organization (`services.connections.ensure_usable`)."""
+    rows = await db.execute(select(*_READ_COLUMNS).where(Connection.id.in_(list(connection_ids))))
+    return {row.id: ConnectionRead.model_validate(row) for row in rows}
+
+
 async def get_encrypted_credentials(db: AsyncSession, connection_id: uuid.UUID) -> str:
-    token = await db.scalar(select(Connection.credentials_encrypted).where(Connection.id == connection_id))
+    token = await db.scalar(_CREDENTIALS_BY_ID, {"connection_id": connection_id})
     if token is None:
         raise NotFound("Connection not found.")
     return token

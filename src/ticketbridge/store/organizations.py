@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbridge.domain.tenancy import ApiKeyRead, OrganizationRead
 from ticketbridge.errors import NotFound
-from ticketbridge.store.base import utcnow
+from ticketbridge.store.base import read_columns, utcnow
 from ticketbridge.store.tables import ApiKey, Organization
 
 #: last_used_at is a hint for people, so it is written at most this often per key.
@@ -20,6 +20,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 #: Built once: the authentication lookup runs on every cache miss.
 _ACTIVE_KEY = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+#: The batch form (the cache's refresh rounds): Core rows, with the hash they were asked by.
+_ACTIVE_KEYS = select(*read_columns(ApiKey, ApiKeyRead), ApiKey.key_hash).where(ApiKey.revoked_at.is_(None))
 _api_keys = cast(Table, ApiKey.__table__)
 #: One statement, executed once per key (executemany); it never moves last_used_at back.
 _RECORD_LAST_USED = (
@@ -63,6 +65,12 @@ async def create_api_key(
 async def find_active_api_key(db: AsyncSession, key_hash: str) -> ApiKeyRead | None:
     row = await db.scalar(_ACTIVE_KEY, {"key_hash": key_hash})
     return None if row is None else ApiKeyRead.model_validate(row)
+
+
+async def find_active_api_keys(db: AsyncSession, key_hashes: Collection[str]) -> dict[str, ApiKeyRead]:
+    """The unrevoked keys among `key_hashes`, by hash, in one statement (the caller bounds the batch)."""
+    rows = await db.execute(_ACTIVE_KEYS.where(ApiKey.key_hash.in_(list(key_hashes))))
+    return {row.key_hash: ApiKeyRead.model_validate(row) for row in rows}
 
 
 async def touch_api_key(db: AsyncSession, key: ApiKeyRead, now: datetime | None = None) -> None:
