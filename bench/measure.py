@@ -3,11 +3,14 @@
 The machine is shared, so a figure alone means little; a ratio taken from A and B run back to back
 does. Repetition i runs A then B when i is even and B then A when it is odd (ABBA), so a drift in the
 machine's load lands on both sides. The ratio of pair i is A_i / B_i; its median, min and max are
-reported, with the median of each side.
+reported, with the median of each side. The harness's own garbage collection never lands in a timed
+run: each run starts after a full collection, with the collector off until it ends (a full
+collection of this process took up to 140 ms, counted against whichever side it fell in).
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -35,18 +38,28 @@ async def interleave(
 ) -> Pairs:
     """`repetitions` figures of each side, alternating ABBA, after `warmup` unrecorded runs of each."""
     for _ in range(warmup):
-        await run_a()
-        await run_b()
+        await _collected_before(run_a)
+        await _collected_before(run_b)
     a: list[float] = []
     b: list[float] = []
     for index in range(repetitions):
         if index % 2 == 0:
-            a.append(await run_a())
-            b.append(await run_b())
+            a.append(await _collected_before(run_a))
+            b.append(await _collected_before(run_b))
         else:
-            b.append(await run_b())
-            a.append(await run_a())
+            b.append(await _collected_before(run_b))
+            a.append(await _collected_before(run_a))
     return Pairs(a, b)
+
+
+async def _collected_before(run: Callable[[], Awaitable[float]]) -> float:
+    gc.collect()
+    gc.freeze()  # what survived stays out of the next collections' walk: they take milliseconds, not 100+
+    gc.disable()
+    try:
+        return await run()
+    finally:
+        gc.enable()
 
 
 @dataclass
