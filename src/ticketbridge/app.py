@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,6 +24,7 @@ from ticketbridge.observability import get_logger
 from ticketbridge.services.job_handlers import ticket_job_handlers
 from ticketbridge.state import Runtime
 from ticketbridge.store import migrate
+from ticketbridge.store.base import run_wal_checkpoints
 
 log = get_logger("ticketbridge.app")
 
@@ -71,23 +74,10 @@ async def _worker(runtime: Runtime, job_handlers: RegistryFactory) -> AsyncItera
 
 
 @asynccontextmanager
-async def _key_usage_flusher(runtime: Runtime) -> AsyncIterator[None]:
-    """Writes the API keys' last_used_at in the background for the app's lifetime (and once at shutdown)."""
+async def _in_background(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Runs `run(stop)` for the app's lifetime; at shutdown sets `stop` and waits for it to end."""
     stop = asyncio.Event()
-    interval = runtime.settings.api_key_usage_flush_seconds
-    task = asyncio.create_task(runtime.auth_cache.run_flusher(runtime.sessionmaker, stop, interval_seconds=interval))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
-@asynccontextmanager
-async def _auth_cache_refresher(runtime: Runtime) -> AsyncIterator[None]:
-    """Keeps the request path's warm key and connection lookups fresh in the background for the app's lifetime."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.auth_cache.run_refresher(runtime.sessionmaker, stop))
+    task = asyncio.create_task(run(stop))
     try:
         yield
     finally:
@@ -113,7 +103,17 @@ def create_app(
             if owned:  # a server process (tests pass their runtime): see freeze_startup_heap
                 freeze_startup_heap()
             log.info("app.started", embedded=settings.is_embedded)
-            async with _worker(current, job_handlers), _key_usage_flusher(current), _auth_cache_refresher(current):
+            cache = current.auth_cache
+            flush_interval = current.settings.api_key_usage_flush_seconds
+            async with (
+                _worker(current, job_handlers),
+                # The API keys' last_used_at, written off the request path (and once at shutdown).
+                _in_background(partial(cache.run_flusher, current.sessionmaker, interval_seconds=flush_interval)),
+                # The request path's warm key and connection lookups, kept fresh.
+                _in_background(partial(cache.run_refresher, current.sessionmaker)),
+                # SQLite's WAL, checkpointed off the request path.
+                _in_background(partial(run_wal_checkpoints, current.engine)),
+            ):
                 yield
         finally:
             await limiter.close()
