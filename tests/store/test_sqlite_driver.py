@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ticketbridge.store.base import create_engine
+from tests.store.conftest import ScratchSqlite
+
+ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"
 
 
 class CountedQueue:
@@ -28,15 +28,6 @@ class CountedQueue:
         self.queue.put_nowait(item)
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
-    async with engine.begin() as connection:
-        await connection.execute(text("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
-    yield engine
-    await engine.dispose()
-
-
 async def counted(connection: AsyncConnection) -> CountedQueue:
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
@@ -45,7 +36,8 @@ async def counted(connection: AsyncConnection) -> CountedQueue:
     return counter
 
 
-async def test_each_statement_is_one_round_trip_with_its_rows_and_counts(engine: AsyncEngine) -> None:
+async def test_each_statement_is_one_round_trip_with_its_rows_and_counts(sqlite_with: ScratchSqlite) -> None:
+    engine = await sqlite_with(ITEMS)
     async with engine.connect() as connection:
         await connection.begin()  # BEGIN IMMEDIATE: a statement (and a round trip) of its own
         counter = await counted(connection)
@@ -61,7 +53,8 @@ async def test_each_statement_is_one_round_trip_with_its_rows_and_counts(engine:
         assert renamed.rowcount == 2 and counter.calls == 4
 
 
-async def test_driver_errors_come_out_as_sqlalchemy_errors(engine: AsyncEngine) -> None:
+async def test_driver_errors_come_out_as_sqlalchemy_errors(sqlite_with: ScratchSqlite) -> None:
+    engine = await sqlite_with(ITEMS)
     async with engine.connect() as connection:
         await connection.execute(text("INSERT INTO items (name) VALUES ('a')"))
         with pytest.raises(IntegrityError):
@@ -71,7 +64,8 @@ async def test_driver_errors_come_out_as_sqlalchemy_errors(engine: AsyncEngine) 
         assert (await connection.execute(text("SELECT count(*) FROM items"))).scalar_one() == 1
 
 
-async def test_streaming_results_still_page_through_the_rows(engine: AsyncEngine) -> None:
+async def test_streaming_results_still_page_through_the_rows(sqlite_with: ScratchSqlite) -> None:
+    engine = await sqlite_with(ITEMS)
     async with engine.begin() as connection:
         names = [{"name": str(i)} for i in range(250)]
         await connection.execute(text("INSERT INTO items (name) VALUES (:name)"), names)

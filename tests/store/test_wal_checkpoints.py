@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ticketbridge.store.base import WAL_AUTOCHECKPOINT_PAGES, checkpoint_wal, create_engine, run_wal_checkpoints
+from tests.store.conftest import ScratchSqlite
+from ticketbridge.store.base import WAL_AUTOCHECKPOINT_PAGES, checkpoint_wal, run_wal_checkpoints
 
 ROUNDS = 60
 ROW_BYTES = 20_000  # five 4 KiB pages a round, and as many WAL frames
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'wal.db'}")
-    async with engine.begin() as connection:
-        await connection.execute(text("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)"))
-    yield engine
-    await engine.dispose()
+BLOBS = "CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)"
 
 
 async def write_rounds(engine: AsyncEngine) -> None:
@@ -40,7 +33,8 @@ def wal_bytes(engine: AsyncEngine) -> int:
     return Path(f"{database}-wal").stat().st_size
 
 
-async def test_commits_leave_checkpoints_to_the_background_task(engine: AsyncEngine) -> None:
+async def test_commits_leave_checkpoints_to_the_background_task(sqlite_with: ScratchSqlite) -> None:
+    engine = await sqlite_with(BLOBS)
     async with engine.connect() as connection:
         threshold = (await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar_one()
     assert threshold == WAL_AUTOCHECKPOINT_PAGES
