@@ -67,8 +67,8 @@ async def test_driver_errors_come_out_as_sqlalchemy_errors(sqlite_with: ScratchS
 async def test_streaming_results_still_page_through_the_rows(sqlite_with: ScratchSqlite) -> None:
     engine = await sqlite_with(ITEMS)
     async with engine.begin() as connection:
-        names = [{"name": str(i)} for i in range(250)]
-        await connection.execute(text("INSERT INTO items (name) VALUES (:name)"), names)
+        rows = [{"name": str(i)} for i in range(250)]
+        await connection.execute(text("INSERT INTO items (name) VALUES (:name)"), rows)
     async with engine.connect() as connection:
         result = await connection.stream(text("SELECT name FROM items ORDER BY id"))
         names = [name async for (name,) in result]
