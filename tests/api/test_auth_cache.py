@@ -134,6 +134,7 @@ async def test_a_get_takes_no_write_lock_and_last_used_at_is_flushed_in_the_back
         headers=tenant.headers,
     )
     assert created.status_code == 200, created.text
+    await runtime.read_backs.drain()  # the create's background read-back writes: not a request's lock
     runtime.auth_cache.clear()  # the lookups below must read the database, under the lock
     holder = sqlite3.connect(database_url.split(":///", 1)[1], timeout=0, isolation_level=None)
     try:
