@@ -13,6 +13,8 @@ import contextlib
 import json
 import resource
 import time
+from collections import Counter
+from typing import Any
 
 import httpx
 
@@ -21,9 +23,11 @@ from bench.measure import percentile
 
 async def load(
     base_url: str, paths: list[str], headers: dict[str, str], *, concurrency: int, seconds: float, max_requests: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
+    #: What each failure was: its HTTP status, or the transport error's type.
+    failures: Counter[str] = Counter()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30) as http:
         await asyncio.gather(*(http.get(paths[i % len(paths)]) for i in range(concurrency)))  # open the pool
@@ -37,13 +41,14 @@ async def load(
                 sent = time.perf_counter()
                 try:
                     response = await http.get(paths[index % len(paths)])
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
+                    outcome = str(response.status_code)
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                if outcome == "200":
                     latencies.append((time.perf_counter() - sent) * 1000)
                 else:
                     errors += 1
+                    failures[outcome] += 1
                 index += 1
 
         await asyncio.gather(*(client(i) for i in range(concurrency)))
@@ -51,6 +56,7 @@ async def load(
     return {
         "requests": len(latencies),
         "errors": errors,
+        "failures": dict(failures),
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50_ms": percentile(latencies, 0.5),

@@ -18,6 +18,7 @@ import json
 import statistics
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,6 +162,7 @@ async def _compare(
     p50_b = statistics.median(w["p50_ms"] for w in windows["b"])
     loadgen_cpu = statistics.median(w["loadgen_cpu_share"] for w in windows["b"])
     errors = sum(w["errors"] for w in windows["a"]) + sum(w["errors"] for w in windows["b"])
+    failures: Counter[str] = sum((Counter(w.get("failures", {})) for w in windows["a"] + windows["b"]), Counter())
     p99_ratio = p99_a / p99_b if p99_b else float("inf")
     result.extra.update(
         p50_ms=p50_a,
@@ -169,6 +171,7 @@ async def _compare(
         bare_p99_ms=p99_b,
         p99_ratio=p99_ratio,
         errors=errors,
+        failures=dict(failures),
         bare_loadgen_cpu_share=loadgen_cpu,
     )
     result.check(0.2)
@@ -177,7 +180,8 @@ async def _compare(
     result.calls = Calls(0, 0, 0)
     result.notes.append(
         f"p50 {p50_a:.1f} ms vs bare {p50_b:.1f} ms; p99 {p99_a:.1f} ms vs bare {p99_b:.1f} ms "
-        f"({p99_ratio:.1f}x); {CONCURRENCY} connections, {seconds:g} s windows, non-200 answers: {errors:g}; "
+        f"({p99_ratio:.1f}x); {CONCURRENCY} connections, {seconds:g} s windows, "
+        f"non-200 answers: {errors:g}{_described(failures)}; "
         f"load generator CPU during bare windows {loadgen_cpu:.0%} of a core (near 100 %: it, not the bare app, "
         "was the limit, and the ratio understates the API's cost)"
     )
@@ -212,3 +216,10 @@ async def reads(context: Context, deployment: Deployment | None, database: str) 
             results[-1].target = "none set (reported)"
             results[-1].target_met = None
     return results
+
+
+def _described(failures: Counter[str]) -> str:
+    """` (503 x2, ReadTimeout x1)`: what the non-200 answers were, or nothing when there were none."""
+    if not failures:
+        return ""
+    return " (" + ", ".join(f"{outcome} x{count}" for outcome, count in failures.most_common()) + ")"
